@@ -1,0 +1,44 @@
+"""Check that every chapter's .py and .ipynb are paired, in sync, and the .ipynb carry no outputs.
+
+Usage: python .ci/check_notebooks.py [chapters/]. Exit status 1 lists every problem found.
+"""
+
+import sys
+from pathlib import Path
+
+import jupytext
+
+
+def cells(nb) -> list[tuple[str, str]]:
+    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+def problems(folder: Path) -> list[str]:
+    found = []
+    pys, nbs = sorted(folder.glob("*.py")), sorted(folder.glob("*.ipynb"))
+    for py in pys:
+        if not py.with_suffix(".ipynb").exists():
+            found.append(f"{py} has no paired .ipynb (run: jupytext --sync {py})")
+    for path in nbs:
+        py = path.with_suffix(".py")
+        if not py.exists():
+            found.append(f"{path} has no paired .py")
+            continue
+        nb = jupytext.read(path)
+        dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                 and (c.get("outputs") or c.get("execution_count") is not None)]
+        if dirty:
+            found.append(f"{path}: cells {dirty} carry outputs (strip them: jupytext --sync {py}"
+                         " on a clean notebook, or jupyter nbconvert --clear-output)")
+        if cells(nb) != cells(jupytext.read(py)):
+            found.append(f"{path} and {py} differ; edit the .py and run: jupytext --sync {py}")
+    return found
+
+
+if __name__ == "__main__":
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "chapters")
+    found = problems(folder)
+    for p in found:
+        print(p)
+    print(f"notebooks: {len(list(folder.glob('*.ipynb')))} checked, {len(found)} problems")
+    sys.exit(1 if found else 0)

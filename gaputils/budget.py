@@ -1,0 +1,80 @@
+"""Every size a chapter needs, per run mode, in one place (chapter 00).
+
+A chapter never hard-codes a size: it asks ``gu.budget()`` and uses the fields below. The three
+modes trade time for fidelity:
+
+- ``smoke``: tiny subsets, one or two epochs; proves that the code runs (< 60 s per chapter).
+- ``standard``: real Fashion-MNIST results with error bars on 2 CPU cores (<= 10 min per chapter).
+- ``paper``: the papers' batch sizes, epochs and seeds on a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .runtime import MODES
+from .runtime import mode as current_mode
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Sizes for one run mode. Batch sizes count examples; ``lb`` is derived from ``n_train``."""
+
+    mode: str
+    dataset: str  # default dataset of the mode
+    n_train: int | None  # training examples (None: the whole training set)
+    n_test: int | None  # test examples used for evaluation (None: the whole test set)
+    epochs: int  # training epochs of one SB/LB run
+    sb: int  # small batch (Keskar: 256)
+    lb_fraction: float  # large batch as a fraction of the training set (Keskar: 0.1)
+    lr: float  # Adam learning rate of the SB/LB runs
+    batch_sizes: tuple[int, ...]  # batch-size sweep
+    seeds: tuple[int, ...]  # independent runs for error bars
+    n_curvature: int  # training examples for sharpness and Hessian computations
+    grid: int  # points per axis of landscape planes
+    alphas: int  # points of the 1-D interpolation in [-1, 2]
+    probes: int  # random directions, subspaces or trace probes
+    lanczos_steps: int  # Lanczos iterations for spectra
+    intro_epochs: int  # epochs of the short demonstration runs (chapter 00, widgets)
+
+    @property
+    def train_size(self) -> int:
+        """Training examples actually used (60,000 for the full Fashion-MNIST/MNIST set)."""
+        return self.n_train if self.n_train is not None else 60_000
+
+    @property
+    def lb(self) -> int:
+        """The large batch: ``lb_fraction`` of the training set, at least ``sb``."""
+        return max(self.sb, int(round(self.lb_fraction * self.train_size)))
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"lb": self.lb}
+
+
+_BUDGETS = {
+    "smoke": Budget(
+        mode="smoke", dataset="fashion-mnist", n_train=512, n_test=256, epochs=1, sb=64,
+        lb_fraction=0.25, lr=1e-3, batch_sizes=(32, 128), seeds=(0,), n_curvature=256, grid=5,
+        alphas=5, probes=2, lanczos_steps=5, intro_epochs=1,
+    ),
+    "standard": Budget(
+        mode="standard", dataset="fashion-mnist", n_train=10_000, n_test=10_000, epochs=20,
+        sb=256, lb_fraction=0.1, lr=1e-3, batch_sizes=(32, 64, 128, 256, 512, 1024),
+        seeds=(0, 1, 2), n_curvature=2048, grid=21, alphas=25, probes=5, lanczos_steps=40,
+        intro_epochs=2,
+    ),
+    "paper": Budget(
+        mode="paper", dataset="mnist", n_train=None, n_test=None, epochs=100, sb=256,
+        lb_fraction=0.1, lr=1e-3, batch_sizes=(64, 128, 256, 512, 1024, 2048, 4096, 6000),
+        seeds=(0, 1, 2, 3, 4), n_curvature=10_000, grid=41, alphas=25, probes=10,
+        lanczos_steps=100, intro_epochs=2,
+    ),
+}
+
+
+def budget(mode: str | None = None) -> Budget:
+    """The budget of ``mode`` (default: the current run mode, see ``gu.mode()``). Chapter 00."""
+    name = current_mode() if mode is None else mode
+    if name not in _BUDGETS:
+        raise ValueError(f"unknown run mode {name!r}; use one of: {', '.join(MODES)}")
+    return _BUDGETS[name]

@@ -1,0 +1,135 @@
+"""The papers' networks, for 1x28x28 and 3x32x32 inputs (chapter 00).
+
+``build(name, input_shape, num_classes)`` with ``name`` one of:
+
+====== ============================================================ ===========================
+name   architecture                                                 parameters (10 classes)
+====== ============================================================ ===========================
+F1     Keskar's MLP: 5 x [Linear 512, BN, ReLU] -> Linear           1,462,794 (1x28x28)
+C1     Keskar's shallow conv net (AlexNet-like), dropout 0.5        1,385,994 (1x28x28),
+                                                                    1,757,834 (3x32x32)
+C2     Keskar's VGG-style net, 13 convs, dropout 0.3-0.5            14,990,794 (1x28x28),
+                                                                    14,991,946 (3x32x32)
+resnet He et al.'s CIFAR ResNet (depth 6n+2, 16/32/64 channels)     272,490 (depth 20, 3x32x32)
+====== ============================================================ ===========================
+
+BatchNorm follows every conv and hidden dense layer, as in Keskar et al.'s code. ``F1`` takes
+``width`` and ``depth``; ``resnet`` takes ``depth`` (20, 32, 44, 56, ...).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def _dense_block(n_in: int, n_out: int, dropout: float = 0.0) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.ReLU()]
+    return layers + ([nn.Dropout(dropout)] if dropout else [])
+
+
+def _conv_bn_relu(c_in: int, c_out: int, k: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, k, padding=k // 2), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+def f1(input_shape: tuple[int, ...], num_classes: int, width: int = 512,
+       depth: int = 5) -> nn.Sequential:
+    """Keskar's F1: ``depth`` hidden layers of ``width`` units, each Linear, BN, ReLU."""
+    n_in = math.prod(input_shape)
+    layers: list[nn.Module] = [nn.Flatten()]
+    for i in range(depth):
+        layers += _dense_block(n_in if i == 0 else width, width)
+    return nn.Sequential(*layers, nn.Linear(width, num_classes))
+
+
+def c1(input_shape: tuple[int, ...], num_classes: int) -> nn.Sequential:
+    """Keskar's C1/C3: two [conv 64 5x5, BN, ReLU, max-pool 3 stride 2], dense 384 and 192."""
+    c, h, w = input_shape
+    pool = lambda: nn.MaxPool2d(3, stride=2, padding=1)
+    out = lambda s: (s + 2 - 3) // 2 + 1
+    flat = 64 * out(out(h)) * out(out(w))
+    return nn.Sequential(
+        *_conv_bn_relu(c, 64, 5), pool(), *_conv_bn_relu(64, 64, 5), pool(), nn.Flatten(),
+        *_dense_block(flat, 384, 0.5), *_dense_block(384, 192, 0.5),
+        nn.Linear(192, num_classes),
+    )
+
+
+_VGG_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+
+
+def c2(input_shape: tuple[int, ...], num_classes: int) -> nn.Sequential:
+    """Keskar's C2/C4: VGG-16-style, 13 convs 3x3 with BN and ReLU, max-pool after each block.
+
+    Dropout 0.3 after the first conv of the first block, 0.4 after every other conv except the
+    last of each block; then Dropout 0.5, Dense 512, BN, ReLU, Dropout 0.5. Pools round up
+    (``ceil_mode``) so that 28x28 inputs survive five halvings.
+    """
+    c, h, w = input_shape
+    layers: list[nn.Module] = []
+    for b, widths in enumerate(_VGG_BLOCKS):
+        for i, width in enumerate(widths):
+            layers += _conv_bn_relu(c, width, 3)
+            c = width
+            if i < len(widths) - 1:
+                layers.append(nn.Dropout(0.3 if b == 0 and i == 0 else 0.4))
+        layers.append(nn.MaxPool2d(2, ceil_mode=True))
+        h, w = math.ceil(h / 2), math.ceil(w / 2)
+    return nn.Sequential(*layers, nn.Flatten(), nn.Dropout(0.5),
+                         *_dense_block(c * h * w, 512, 0.5), nn.Linear(512, num_classes))
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
+                                          nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+def resnet(input_shape: tuple[int, ...], num_classes: int, depth: int = 20) -> nn.Sequential:
+    """He et al.'s CIFAR ResNet: conv 16, three stages of (depth-2)/6 basic blocks (16/32/64)."""
+    if depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"resnet depth must be 6n+2 with n >= 1 (20, 32, 44, ...), got {depth}")
+    n = (depth - 2) // 6
+    layers: list[nn.Module] = _conv_bn_relu(input_shape[0], 16, 3)
+    c = 16
+    for stage, width in enumerate((16, 32, 64)):
+        for i in range(n):
+            layers.append(_BasicBlock(c, width, 2 if stage > 0 and i == 0 else 1))
+            c = width
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(c, num_classes))
+
+
+BUILDERS = {"F1": f1, "C1": c1, "C2": c2, "resnet": resnet}
+
+
+def build(name: str, input_shape: tuple[int, ...], num_classes: int, **kwargs) -> nn.Module:
+    """Build network ``name`` for inputs of ``input_shape`` (C, H, W). Chapter 00.
+
+    Initialization uses torch's global generator: call ``gu.setup(seed)`` or
+    ``torch.manual_seed`` first for a reproducible start.
+    """
+    key = {k.lower(): k for k in BUILDERS}.get(name.lower())
+    if key is None:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(BUILDERS)}")
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (C, H, W), got {tuple(input_shape)}")
+    return BUILDERS[key](tuple(input_shape), num_classes, **kwargs)
+
+
+def num_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,84 @@
+"""Where the book runs: device, run mode, seeds and folders (chapter 00)."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MODES = ("smoke", "standard", "paper")
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_root() -> Path | None:
+    """The book's checkout (the folder holding pyproject.toml), or None for a plain install."""
+    root = _PACKAGE_DIR.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "chapters").is_dir() else None
+
+
+def data_dir() -> Path:
+    """Folder for downloaded datasets: ``$GAPUTILS_DATA``, else ``data/`` of the checkout."""
+    env = os.environ.get("GAPUTILS_DATA")
+    if env:
+        return Path(env).expanduser()
+    root = project_root()
+    return root / "data" if root else Path.home() / ".cache" / "gaputils" / "data"
+
+
+def cache_dir() -> Path:
+    """Folder for cached training runs: ``$GAPUTILS_CACHE``, else ``cache/`` of the checkout."""
+    env = os.environ.get("GAPUTILS_CACHE")
+    if env:
+        return Path(env).expanduser()
+    root = project_root()
+    return root / "cache" if root else Path.home() / ".cache" / "gaputils" / "runs"
+
+
+def device() -> torch.device:
+    """The device to compute on: CUDA, then Apple MPS, then CPU.
+
+    ``GAPUTILS_DEVICE`` (e.g. ``cpu`` or ``cuda:1``) overrides the choice. Chapter 00.
+    """
+    env = os.environ.get("GAPUTILS_DEVICE")
+    if env:
+        try:
+            dev = torch.device(env)
+        except RuntimeError as err:
+            raise ValueError(f"GAPUTILS_DEVICE={env!r} is not a device name ({err})") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"GAPUTILS_DEVICE={env!r} but no CUDA device is available; unset it")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def mode() -> str:
+    """The run mode: ``smoke``, ``standard`` or ``paper``.
+
+    Read from ``GAPUTILS_MODE``; without it, ``paper`` when a CUDA device is present, else
+    ``standard``. Any other value is an error that lists the three. Chapter 00.
+    """
+    env = os.environ.get("GAPUTILS_MODE", "").strip().lower()
+    if not env:
+        return "paper" if device().type == "cuda" else "standard"
+    if env not in MODES:
+        raise ValueError(
+            f"GAPUTILS_MODE={os.environ['GAPUTILS_MODE']!r} is not a run mode; "
+            f"use one of: {', '.join(MODES)} (or unset it for the default)"
+        )
+    return env
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's random number generators (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,283 @@
+"""Training and evaluation: ``fit(model, dataset, config) -> History`` (chapter 00).
+
+Batches are drawn on the device from tensors already there; the only host synchronizations are
+at evaluation points (once per epoch by default) and, on the CPU where they cost nothing, a
+finiteness check of the loss after every step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Dataset, batches
+from .runtime import mode
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "step", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. Give ``epochs`` (may be fractional) or ``steps``, not both.
+
+    ``milestones`` (for ``schedule="step"``) and ``warmup_epochs`` are in epochs; the learning
+    rate is multiplied by ``gamma`` at each milestone. ``warmup_epochs`` ramps it linearly from
+    ``lr / warmup_steps`` to ``lr``. ``grad_clip`` clips the global gradient norm. ``seed`` fixes
+    the batch order and dropout. ``eval_every`` is in steps (default: one epoch).
+    """
+
+    batch_size: int = 256
+    lr: float = 1e-3
+    epochs: float | None = None
+    steps: int | None = None
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    milestones: tuple[float, ...] = ()
+    gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    grad_clip: float | None = None
+    seed: int = 0
+    eval_every: int | None = None
+    bf16: bool = False
+
+    def __post_init__(self):
+        if (self.epochs is None) == (self.steps is None):
+            raise ValueError("give TrainConfig exactly one of epochs=... or steps=...")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
+        if self.batch_size < 1 or self.lr <= 0:
+            raise ValueError(f"batch_size ({self.batch_size}) and lr ({self.lr}) must be positive")
+        object.__setattr__(self, "milestones", tuple(self.milestones))
+
+    def as_dict(self) -> dict:
+        """The fields as JSON-friendly values (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def total_steps(self, n_train: int) -> int:
+        """Optimizer steps for ``n_train`` training examples (last partial batch dropped)."""
+        if self.steps is not None:
+            return self.steps
+        return max(1, round(self.epochs * (n_train // self.batch_size)))
+
+
+_SERIES = ("epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
+           "weight_distance", "lr")
+
+
+@dataclass
+class History:
+    """Per-evaluation records of one run. Losses are mean cross-entropy (nats), accuracies are
+    fractions in [0, 1], ``seconds`` is cumulative training wall-clock time (evaluation
+    excluded), ``weight_distance`` is ||w_t - w_0|| over all parameters."""
+
+    epoch: list[float] = field(default_factory=list)
+    step: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    weight_distance: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    diverged: bool = False
+    message: str = ""
+    config: dict = field(default_factory=dict)
+
+    def final(self) -> dict:
+        """The last record as a dict of numbers."""
+        return {k: getattr(self, k)[-1] for k in _SERIES if getattr(self, k)}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"not a History record: unknown keys {sorted(unknown)}")
+        return cls(**d)
+
+    def __repr__(self) -> str:
+        if not self.step:
+            return "History(empty)"
+        f = self.final()
+        flag = ", diverged" if self.diverged else ""
+        return (f"History(steps={f['step']}, epochs={f['epoch']:.3g}, "
+                f"train_acc={f['train_acc']:.4f}, test_acc={f['test_acc']:.4f}, "
+                f"seconds={f['seconds']:.1f}{flag})")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+             batch_size: int = 4096) -> tuple[float, float]:
+    """Mean cross-entropy (nats) and accuracy of ``model`` in eval mode on ``(x, y)``.
+
+    Chunked by ``batch_size``; chunks are weighted by their size, so the result is the
+    full-batch value. The model's train/eval mode is restored. Chapter 00.
+    """
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    try:
+        for i in range(0, len(y), batch_size):
+            out = model(x[i:i + batch_size]).float()
+            yb = y[i:i + batch_size]
+            loss_sum += F.cross_entropy(out, yb, reduction="sum").double()
+            correct += (out.argmax(1) == yb).sum()
+    finally:
+        model.train(was_training)
+    n = max(len(y), 1)
+    return loss_sum.item() / n, correct.item() / n
+
+
+def lr_factor(config: TrainConfig, step: int, steps_per_epoch: int, total: int) -> float:
+    """Multiplier of ``config.lr`` at optimizer step ``step`` (0-based) - the schedule."""
+    warmup = round(config.warmup_epochs * steps_per_epoch)
+    if step < warmup:
+        return (step + 1) / warmup
+    if config.schedule == "step":
+        passed = sum(step >= round(m * steps_per_epoch) for m in config.milestones)
+        return config.gamma ** passed
+    if config.schedule == "cosine":
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return 1.0
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                           nesterov=config.nesterov, weight_decay=config.weight_decay)
+
+
+def _endless(x, y, batch_size: int, generator: torch.Generator) -> Iterator:
+    while True:
+        yield from batches(x, y, batch_size, generator)
+
+
+def _check_devices(model: nn.Module, dataset: Dataset) -> torch.device:
+    dev = next(model.parameters()).device
+    if dataset.train[0].device != dev:
+        raise ValueError(f"the model is on {dev} but the data is on {dataset.train[0].device}; "
+                         "move one of them (model.to(...) or dataset.to(...))")
+    if dataset.input_shape != tuple(dataset.train[0].shape[1:]):
+        raise ValueError("dataset.train[0] must have shape (N, C, H, W)")
+    return dev
+
+
+class _Recorder:
+    """Appends evaluation records to a History; times training, not evaluation."""
+
+    def __init__(self, model: nn.Module, dataset: Dataset, history: History, spe: int):
+        self.model, self.dataset, self.history, self.spe = model, dataset, history, spe
+        self.w0 = [p.detach().clone() for p in model.parameters()]
+        self.dev = self.w0[0].device
+        self.seconds = 0.0
+        self.t0 = time.perf_counter()
+
+    def pause(self) -> None:
+        if self.dev.type == "cuda":
+            torch.cuda.synchronize(self.dev)
+        self.seconds += time.perf_counter() - self.t0
+
+    def resume(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def record(self, step: int, lr: float) -> None:
+        h = self.history
+        with torch.no_grad():
+            dist = sum(((p - p0) ** 2).sum() for p, p0 in
+                       zip(self.model.parameters(), self.w0, strict=True))
+        trl, tra = evaluate(self.model, *self.dataset.train)
+        tel, tea = evaluate(self.model, *self.dataset.test)
+        for k, v in zip(_SERIES, (step / self.spe, step, trl, tra, tel, tea, self.seconds,
+                                  float(dist) ** 0.5, lr), strict=True):
+            getattr(h, k).append(v)
+
+
+def fit(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
+        progress: bool | None = None,
+        callback: Callable[[nn.Module, History], None] | None = None) -> History:
+    """Train ``model`` in place on ``dataset.train``; evaluate on train and test sets.
+
+    Records are taken before the first step and every ``config.eval_every`` steps (default: one
+    epoch) and at the end; ``callback(model, history)`` runs after each. Seeds torch's global
+    generator with ``config.seed`` (dropout) and draws batches from a generator with the same
+    seed, so two runs from the same weights give the same history on the same device. A NaN or
+    infinite loss stops the run with a warning and returns the history so far, with
+    ``diverged=True`` and a ``message`` saying where. ``progress`` defaults to on except in
+    smoke mode. Chapter 00.
+    """
+    dev = _check_devices(model, dataset)
+    x, y = dataset.train
+    spe = len(y) // config.batch_size
+    if spe == 0:
+        raise ValueError(f"batch_size={config.batch_size} exceeds the {len(y)} training examples")
+    total = config.total_steps(len(y))
+    eval_every = config.eval_every or spe
+    check_every = 1 if dev.type == "cpu" else eval_every
+    torch.manual_seed(config.seed)
+    data = _endless(x, y, config.batch_size, torch.Generator().manual_seed(config.seed))
+    opt = _optimizer(model, config)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_factor(config, s, spe, total))
+    history = History(config=config.as_dict())
+    rec = _Recorder(model, dataset, history, spe)
+    rec.record(0, opt.param_groups[0]["lr"])
+    show = mode() != "smoke" if progress is None else progress
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="step", disable=not show, leave=True,
+               desc=f"{config.optimizer} B={config.batch_size}")
+    nonfinite = torch.zeros((), dtype=torch.bool, device=dev)
+    model.train()
+    rec.resume()
+    for step in range(1, total + 1):
+        xb, yb = next(data)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.bf16):
+            loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        opt.step()
+        sched.step()
+        nonfinite |= ~torch.isfinite(loss.detach())
+        at_eval = step % eval_every == 0 or step == total
+        if (at_eval or step % check_every == 0) and nonfinite.item():
+            history.diverged = True
+            history.message = (
+                f"loss became {loss.item()} by step {step} (epoch {step / spe:.2f}); the run "
+                f"stopped and its history up to step {history.step[-1]} is kept. Try a smaller "
+                f"lr than {config.lr} or grad_clip.")
+            warnings.warn(history.message, RuntimeWarning, stacklevel=2)
+            break
+        if at_eval:
+            rec.pause()
+            rec.record(step, opt.param_groups[0]["lr"])
+            bar.update(step - bar.n)
+            bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}",
+                            test_acc=f"{history.test_acc[-1]:.3f}")
+            if callback is not None:
+                callback(model, history)
+            model.train()
+            rec.resume()
+    bar.close()
+    return history

@@ -1,0 +1,48 @@
+import pytest
+import torch
+
+from gaputils import models
+
+SHAPES = [(1, 28, 28), (3, 32, 32)]
+
+
+@pytest.mark.parametrize("name", ["F1", "C1", "C2", "resnet"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_forward_shapes(name, shape):
+    torch.manual_seed(0)
+    net = models.build(name, shape, 10)
+    net.eval()
+    assert net(torch.randn(2, *shape)).shape == (2, 10)
+
+
+def test_f1_parameter_count_matches_formula():
+    net = models.build("F1", (1, 28, 28), 10)
+    # first layer, four more hidden layers (each with BN's 2 x 512), output layer
+    expected = (784 * 512 + 512 + 1024) + 4 * (512 * 512 + 512 + 1024) + (512 * 10 + 10)
+    assert models.num_parameters(net) == expected == 1_462_794
+
+
+def test_documented_counts():
+    doc = models.__doc__.replace(",", "")
+    for name, shape in [("C1", (3, 32, 32)), ("C2", (1, 28, 28)), ("resnet", (3, 32, 32))]:
+        assert str(models.num_parameters(models.build(name, shape, 10))) in doc
+
+
+def test_keskar_layers():
+    f1 = models.build("F1", (1, 28, 28), 10)
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in f1) == 5
+    c2 = models.build("C2", (3, 32, 32), 100)
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in c2) == 13
+    r44 = models.build("resnet", (3, 32, 32), 10, depth=44)
+    convs = [m for m in r44.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert len(convs) + 1 == 44  # 43 convs 3x3 + the final dense layer
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="F1, C1, C2, resnet"):
+        models.build("vgg99", (1, 28, 28), 10)
+    with pytest.raises(ValueError, match="6n\\+2"):
+        models.build("resnet", (3, 32, 32), 10, depth=21)
+    with pytest.raises(ValueError, match="C, H, W"):
+        models.build("F1", (28, 28), 10)
+    assert isinstance(models.build("f1", (1, 28, 28), 10), torch.nn.Module)  # case-insensitive
