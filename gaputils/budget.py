@@ -27,8 +27,12 @@ class Budget:
     epochs: int  # training epochs of one SB/LB run
     sb: int  # small batch (Keskar: 256)
     lb_fraction: float  # large batch as a fraction of the training set (Keskar: 0.1)
-    lr: float  # Adam learning rate of the SB/LB runs
+    lr: float  # Adam learning rate of the SB/LB runs (the same for every batch size)
+    schedule: str  # learning-rate schedule of those runs ("constant", "step" or "cosine")
+    eval_epochs: int  # epochs between two evaluation records of a long run
     batch_sizes: tuple[int, ...]  # batch-size sweep
+    sweep_epochs: int  # epochs of each sweep run (fixed-epoch sweep; fixed-step uses SB's steps)
+    sweep_seeds: tuple[int, ...]  # seeds of the sweep
     seeds: tuple[int, ...]  # independent runs for error bars
     n_curvature: int  # training examples for sharpness and Hessian computations
     grid: int  # points per axis of landscape planes
@@ -54,20 +58,23 @@ class Budget:
 _BUDGETS = {
     "smoke": Budget(
         mode="smoke", dataset="fashion-mnist", n_train=512, n_test=256, epochs=1, sb=64,
-        lb_fraction=0.25, lr=1e-3, batch_sizes=(32, 128), seeds=(0,), n_curvature=256, grid=5,
-        alphas=5, probes=2, lanczos_steps=5, intro_epochs=1,
+        lb_fraction=0.25, lr=1e-3, schedule="cosine", eval_epochs=1, batch_sizes=(32, 128),
+        sweep_epochs=1, sweep_seeds=(0,), seeds=(0, 1), n_curvature=256, grid=5, alphas=5,
+        probes=2, lanczos_steps=5, intro_epochs=1,
     ),
     "standard": Budget(
-        mode="standard", dataset="fashion-mnist", n_train=10_000, n_test=10_000, epochs=20,
-        sb=256, lb_fraction=0.1, lr=1e-3, batch_sizes=(32, 64, 128, 256, 512, 1024),
+        mode="standard", dataset="fashion-mnist", n_train=10_000, n_test=10_000, epochs=30,
+        sb=256, lb_fraction=0.1, lr=3e-3, schedule="cosine", eval_epochs=2,
+        batch_sizes=(32, 64, 128, 256, 512, 1000), sweep_epochs=10, sweep_seeds=(0, 1),
         seeds=(0, 1, 2), n_curvature=2048, grid=21, alphas=25, probes=5, lanczos_steps=40,
         intro_epochs=2,
     ),
     "paper": Budget(
-        mode="paper", dataset="mnist", n_train=None, n_test=None, epochs=100, sb=256,
-        lb_fraction=0.1, lr=1e-3, batch_sizes=(64, 128, 256, 512, 1024, 2048, 4096, 6000),
-        seeds=(0, 1, 2, 3, 4), n_curvature=10_000, grid=41, alphas=25, probes=10,
-        lanczos_steps=100, intro_epochs=2,
+        mode="paper", dataset="fashion-mnist", n_train=None, n_test=None, epochs=100, sb=256,
+        lb_fraction=0.1, lr=1e-3, schedule="cosine", eval_epochs=5,
+        batch_sizes=(32, 64, 128, 256, 512, 1024, 2048, 6000), sweep_epochs=30,
+        sweep_seeds=(0, 1, 2), seeds=(0, 1, 2, 3, 4), n_curvature=10_000, grid=41, alphas=25,
+        probes=10, lanczos_steps=100, intro_epochs=2,
     ),
 }
 

@@ -24,6 +24,7 @@ STYLE = {
 
 # Small batch blue, large batch orange, everywhere in the book.
 SB_COLOR, LB_COLOR = "#1f77b4", "#ff7f0e"
+PAIR = (SB_COLOR, LB_COLOR)
 
 
 def use_style() -> None:
@@ -51,28 +52,84 @@ def image_grid(x: torch.Tensor, y: torch.Tensor, classes: Sequence[str],
     return fig
 
 
+def curves(ax: plt.Axes, groups: dict[str, History | Sequence[History]], key: str = "test_acc",
+           x: str = "epoch", style: str = "-", colors: Sequence[str] | None = None,
+           suffix: str = "") -> plt.Axes:
+    """Draw ``key`` against ``x`` for each labelled group of histories on ``ax``: the mean over
+    the group, with a band of +- 1 std when it holds several runs."""
+    for i, (label, hs) in enumerate(groups.items()):
+        hs = [hs] if isinstance(hs, History) else list(hs)
+        color = colors[i] if colors else f"C{i}"
+        n = min(len(getattr(h, key)) for h in hs)
+        xs = np.mean([getattr(h, x)[:n] for h in hs], axis=0)
+        ys = np.array([getattr(h, key)[:n] for h in hs])
+        ax.plot(xs, ys.mean(0), style, color=color, label=f"{label}{suffix}")
+        if len(hs) > 1:
+            ax.fill_between(xs, ys.mean(0) - ys.std(0), ys.mean(0) + ys.std(0), color=color,
+                            alpha=0.2, lw=0)
+    ax.set_xlabel(X_LABELS[x])
+    return ax
+
+
+X_LABELS = {"epoch": "epoch", "step": "optimizer step",
+            "seconds": "training time (s, evaluation excluded)"}
+
+
 def learning_curves(histories: dict[str, History | Sequence[History]],
                     x: str = "epoch") -> plt.Figure:
     """Train (dashed) and test (solid) loss and accuracy against ``x`` ("epoch", "step" or
     "seconds"). Several histories under one label are drawn as mean with a band of +- 1 std."""
-    xlabel = {"epoch": "epoch", "step": "optimizer step",
-              "seconds": "training time (s, evaluation excluded)"}[x]
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(11, 4))
-    for i, (label, hs) in enumerate(histories.items()):
-        hs = [hs] if isinstance(hs, History) else list(hs)
-        color = f"C{i}"
-        for key, ax, style in (("train_loss", ax_l, "--"), ("test_loss", ax_l, "-"),
-                               ("train_acc", ax_a, "--"), ("test_acc", ax_a, "-")):
-            n = min(len(getattr(h, key)) for h in hs)
-            xs = np.mean([getattr(h, x)[:n] for h in hs], axis=0)
-            ys = np.array([getattr(h, key)[:n] for h in hs])
-            part = "train" if key.startswith("train") else "test"
-            ax.plot(xs, ys.mean(0), style, color=color, label=f"{label} ({part})")
-            if len(hs) > 1:
-                ax.fill_between(xs, ys.mean(0) - ys.std(0), ys.mean(0) + ys.std(0),
-                                color=color, alpha=0.2, lw=0)
-    ax_l.set(xlabel=xlabel, ylabel="cross-entropy (nats)", yscale="log", title="loss")
-    ax_a.set(xlabel=xlabel, ylabel="accuracy", title="accuracy")
+    for ax, kind in ((ax_l, "loss"), (ax_a, "acc")):
+        curves(ax, histories, f"train_{kind}", x, "--", suffix=" (train)")
+        curves(ax, histories, f"test_{kind}", x, "-", suffix=" (test)")
+    ax_l.set(ylabel="cross-entropy (nats)", yscale="log", title="loss")
+    ax_a.set(ylabel="accuracy", title="accuracy")
     ax_a.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def epochs_and_seconds(groups: dict[str, Sequence[History]]) -> plt.Figure:
+    """Training loss per epoch, and test accuracy per epoch and per second of training, for
+    labelled groups of runs (mean +- 1 std). The accuracy axes start after the first record,
+    so that the differences near the end are visible."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    colors = PAIR if len(groups) == 2 else None
+    curves(axes[0], groups, "train_loss", "epoch", colors=colors).set(
+        yscale="log", ylabel="training loss (nats)", title="training loss per epoch")
+    low = min(min(h.test_acc[1:] or h.test_acc) for hs in groups.values() for h in hs)
+    top = max(max(h.test_acc) for hs in groups.values() for h in hs)
+    for ax, x in zip(axes[1:], ("epoch", "seconds"), strict=True):
+        curves(ax, groups, "test_acc", x, colors=colors).set(
+            ylabel="test accuracy", ylim=(low - 0.005, top + 0.005),
+            title=f"test accuracy per {'epoch' if x == 'epoch' else 'second'}")
+    axes[2].legend()
+    fig.tight_layout()
+    return fig
+
+
+def batch_sweep(tables: dict[str, dict[int, dict]]) -> plt.Figure:
+    """Accuracy and gap against batch size, one line per labelled sweep.
+
+    ``tables`` maps a label (e.g. "fixed epochs") to ``gu.experiments.summarize(runs)``; error
+    bars are +- 1 std over seeds."""
+    fig, (ax_a, ax_g) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (label, table) in enumerate(tables.items()):
+        bs = sorted(table)
+        get = lambda k, j: np.array([table[b][k][j] for b in bs])
+        ax_a.errorbar(bs, get("test_acc", 0), get("test_acc", 1), color=f"C{i}", marker="o",
+                      capsize=3, label=f"{label}: test")
+        ax_a.errorbar(bs, get("train_acc", 0), get("train_acc", 1), color=f"C{i}", marker="s",
+                      ls="--", capsize=3, label=f"{label}: train")
+        ax_g.errorbar(bs, 100 * get("gap", 0), 100 * get("gap", 1), color=f"C{i}", marker="o",
+                      capsize=3, label=label)
+    for ax in (ax_a, ax_g):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("batch size (examples)")
+    ax_a.set(ylabel="final accuracy", title="accuracy vs batch size")
+    ax_g.set(ylabel="train - test accuracy (points)", title="generalization gap vs batch size")
+    ax_a.legend(fontsize=8)
+    ax_g.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -1,0 +1,154 @@
+"""The book's recurring experiment: one network trained with several batch sizes and seeds
+from the same starting point, cached, so later chapters reuse the minimizers (chapter 01).
+
+``minimizers()`` returns the small-batch (SB) and large-batch (LB) runs of the current budget;
+``train_runs`` trains any grid of batch sizes and seeds; ``summarize`` turns runs into a table
+of means and standard deviations over seeds.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import cache, data, models, reference
+from .budget import Budget
+from .budget import budget as current_budget
+from .runtime import device, mode
+from .train import History, TrainConfig
+
+
+@dataclass
+class Run:
+    """One trained network: its batch size, seed, trained weights and history."""
+
+    batch_size: int
+    seed: int
+    model: nn.Module
+    history: History
+
+    @property
+    def final(self) -> dict:
+        return self.history.final()
+
+
+def dataset(b: Budget | None = None) -> data.Dataset:
+    """The budget's dataset and subset on ``gu.device()`` - the same examples in every chapter."""
+    b = b or current_budget()
+    return data.load(b.dataset, n_train=b.n_train, n_test=b.n_test, device=device())
+
+
+def config(batch_size: int, seed: int, b: Budget | None = None, *, epochs: float | None = None,
+           steps: int | None = None, n_train: int | None = None, **overrides) -> TrainConfig:
+    """Keskar's procedure under budget ``b``: Adam at ``b.lr`` with the budget's schedule,
+    the same learning rate for every batch size, records every ``b.eval_epochs`` epochs."""
+    b = b or current_budget()
+    n = n_train or b.train_size
+    if epochs is None and steps is None:
+        epochs = b.epochs
+    spe = max(1, n // batch_size)
+    settings = dict(batch_size=batch_size, lr=b.lr, epochs=epochs, steps=steps,
+                    schedule=b.schedule, seed=seed, eval_every=max(1, b.eval_epochs * spe))
+    return TrainConfig(**(settings | overrides))
+
+
+def train_runs(ds: data.Dataset, batch_sizes: Iterable[int], seeds: Iterable[int], *,
+               model: str = "F1", b: Budget | None = None, progress: bool | None = None,
+               **config_kwargs) -> list[Run]:
+    """Train ``model`` for every (batch size, seed), cached; runs with the same seed start from
+    the same weights. ``config_kwargs`` go to :func:`config` (``epochs``, ``steps``, ``lr``,
+    ...). One progress bar counts the runs (loaded ones pass in an instant)."""
+    from tqdm.auto import tqdm
+
+    b = b or current_budget()
+    grid = [(bs, s) for s in seeds for bs in batch_sizes]
+    show = mode() != "smoke" if progress is None else progress
+    runs = []
+    for bs, seed in tqdm(grid, desc=f"{model} runs", unit="run", disable=not show):
+        torch.manual_seed(seed)
+        net = models.build(model, ds.input_shape, ds.num_classes).to(ds.train[0].device)
+        cfg = config(bs, seed, b, n_train=len(ds.train[1]), **config_kwargs)
+        history = cache.fit_or_load(net, ds, cfg, tag=model, progress=False)
+        runs.append(Run(bs, seed, net, history))
+    return runs
+
+
+def minimizers(ds: data.Dataset | None = None, *, model: str = "F1",
+               b: Budget | None = None) -> dict[str, list[Run]]:
+    """The SB and LB runs of budget ``b`` (batch ``b.sb`` and ``b.lb``, every seed in
+    ``b.seeds``), trained once and then loaded from the cache. Chapter 01."""
+    b = b or current_budget()
+    ds = ds if ds is not None else dataset(b)
+    lb = max(b.sb, round(b.lb_fraction * len(ds.train[1])))
+    return {"SB": train_runs(ds, [b.sb], b.seeds, model=model, b=b),
+            "LB": train_runs(ds, [lb], b.seeds, model=model, b=b)}
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarize(runs: list[Run]) -> dict[int, dict]:
+    """Per batch size: mean and std over seeds of the final train and test accuracy, the gap
+    (train - test) and the training seconds; ``n`` counts the seeds."""
+    table: dict[int, dict] = {}
+    for bs in sorted({r.batch_size for r in runs}):
+        finals = [r.final for r in runs if r.batch_size == bs]
+        row = {"n": len(finals)}
+        for key in ("train_acc", "test_acc", "seconds", "step"):
+            row[key] = _mean_std([f[key] for f in finals])
+        row["gap"] = _mean_std([f["train_acc"] - f["test_acc"] for f in finals])
+        table[bs] = row
+    return table
+
+
+def difference(a: list[Run], b: list[Run], key: str = "test_acc") -> tuple[float, float]:
+    """Mean of ``key`` over runs ``a`` minus its mean over runs ``b``, and the standard error of
+    that difference (independent samples: sqrt(s_a^2 / n_a + s_b^2 / n_b))."""
+    va = [r.final[key] for r in a]
+    vb = [r.final[key] for r in b]
+    (ma, sa), (mb, sb) = _mean_std(va), _mean_std(vb)
+    return ma - mb, (sa**2 / len(va) + sb**2 / len(vb)) ** 0.5
+
+
+def gap_table(results: dict[str, dict[str, list[Run]]]) -> str:
+    """Keskar's Table 2 for our runs: per network (key) and method ("SB", "LB"), train and test
+    accuracy as mean +- std over seeds in percent, steps, seconds, and the paper's number."""
+    head = (f"{'network':<8}{'method':<7}{'batch':>6}{'train acc %':>15}{'test acc %':>15}"
+            f"{'steps':>7}{'seconds':>9}{'paper test %':>14}")
+    lines = [head, "-" * len(head)]
+    for net, by_method in results.items():
+        paper = reference.KESKAR_TABLE2.get(net)
+        for method, runs in by_method.items():
+            row = summarize(runs)[runs[0].batch_size]
+            pct = lambda k: f"{100 * row[k][0]:.2f} ± {100 * row[k][1]:.2f}"
+            ref = ""
+            if paper:
+                ref = f"{paper[1 if method == 'SB' else 2]:.2f} ({paper[0]})"
+            lines.append(f"{net:<8}{method:<7}{runs[0].batch_size:>6}{pct('train_acc'):>15}"
+                         f"{pct('test_acc'):>15}{row['step'][0]:>7.0f}{row['seconds'][0]:>9.1f}"
+                         f"{ref:>14}")
+        d, se = difference(by_method["SB"], by_method["LB"])
+        lines.append(f"{'':<8}SB - LB test accuracy: {100 * d:+.2f} ± {100 * se:.2f} points "
+                     "(± one standard error)")
+    return "\n".join(lines)
+
+
+def sweep_table(tables: dict[str, dict[int, dict]]) -> str:
+    """Batch-size sweeps side by side: per batch size, train and test accuracy (mean over seeds,
+    percent) and the steps taken, for each labelled sweep."""
+    labels = list(tables)
+    head = f"{'batch':>6}" + "".join(f"{lab + ': train/test %, steps':>36}" for lab in labels)
+    lines = [head, "-" * len(head)]
+    for bs in sorted(set().union(*tables.values())):
+        cells = []
+        for lab in labels:
+            row = tables[lab].get(bs)
+            cells.append(f"{100 * row['train_acc'][0]:.2f} / {100 * row['test_acc'][0]:.2f}, "
+                         f"{row['step'][0]:.0f}" if row else "")
+        lines.append(f"{bs:>6}" + "".join(f"{c:>36}" for c in cells))
+    return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""Interactive explorers with a static fallback (chapter 01).
+
+``explorer(run, controls)`` shows the figure for the controls' default values as an ordinary
+output - visible in every notebook viewer, on GitHub and in executed copies - and below it the
+controls and a button; pressing the button calls ``run(**values)`` and shows its figure in place.
+Where ipywidgets is missing or no kernel runs, only the static figure is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import matplotlib.pyplot as plt
+
+
+def _value(control):
+    return control.value
+
+
+def explorer(run: Callable[..., plt.Figure], controls: dict, *, title: str = "",
+             button: str = "Train") -> object | None:
+    """Display ``run(**defaults)`` statically, then widgets that re-run it. Chapter 01.
+
+    ``controls`` maps each keyword of ``run`` to an ipywidgets control (its ``value`` is the
+    default). Returns the widget box (``None`` without ipywidgets); ``box.run_button.click()``
+    re-runs from code, as the tests do.
+    """
+    from IPython.display import display
+
+    defaults = {k: _value(c) for k, c in controls.items()}
+    fig = run(**defaults)
+    display(fig)
+    plt.close(fig)
+    try:
+        import ipywidgets as w
+    except ImportError:
+        return None
+    out = w.Output()
+    go = w.Button(description=button, button_style="primary")
+    status = w.HTML(f"<b>{title}</b> the figure above uses the defaults; change them and press "
+                    f"<i>{button}</i>." if title else "")
+
+    def on_click(_):
+        values = {k: _value(c) for k, c in controls.items()}
+        go.disabled = True
+        out.clear_output(wait=True)
+        try:
+            with out:
+                new = run(**values)
+                display(new)
+                plt.close(new)
+        finally:
+            go.disabled = False
+
+    go.on_click(on_click)
+    box = w.VBox([status, w.HBox(list(controls.values()) + [go]), out])
+    box.run_button, box.output = go, out
+    display(box)
+    return box
+
+
+def batch_size_explorer(ds, batch_sizes, lr: float, epochs: float, model: str = "F1"):
+    """Pick a batch size and a learning rate, train ``model`` for ``epochs`` on ``ds`` from a
+    fixed start (seed 0) and see the learning curves. Chapter 01."""
+    import ipywidgets as w
+    import torch
+
+    from . import models, plots
+    from .train import TrainConfig, fit
+
+    def run(batch_size: int, lr: float):
+        torch.manual_seed(0)
+        net = models.build(model, ds.input_shape, ds.num_classes).to(ds.train[0].device)
+        spe = max(1, len(ds.train[1]) // batch_size)
+        cfg = TrainConfig(batch_size=batch_size, lr=lr, epochs=epochs,
+                          eval_every=max(1, spe // 4))
+        return plots.learning_curves({f"batch {batch_size}, lr {lr:.0e}": fit(net, ds, cfg)})
+
+    sizes = [b for b in batch_sizes if b <= len(ds.train[1])]
+    controls = {
+        "batch_size": w.SelectionSlider(options=sizes, value=sizes[len(sizes) // 2],
+                                        description="batch size"),
+        "lr": w.FloatLogSlider(value=lr, base=10, min=-4, max=-1, step=0.25,
+                               description="Adam lr", readout_format=".1e"),
+    }
+    return explorer(run, controls, title=f"{model}, {epochs} epochs:")
