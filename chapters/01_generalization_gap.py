@@ -189,8 +189,8 @@ for label, table in tables.items():
 # Only the runs that fit the training set compare minima with minima. Given as many steps as
 # the small batch, the large batches of the fixed-step sweep fit the training set easily (the
 # list above), so the question chapter 6 takes up is the test accuracy they reach then, and how
-# to train them so that it matches the small batch's. The gap panel (right) shows how training minus test accuracy grows
-# as the training set is fitted more closely, whatever the batch size.
+# to train them so that it matches the small batch's. The gap panel (right) shows how training
+# minus test accuracy grows as the training set is fitted more closely, whatever the batch size.
 #
 # ## Explore
 #

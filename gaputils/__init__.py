@@ -8,13 +8,24 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import cache, data, experiments, models, plots, reference, train, widgets  # noqa: E402
+from . import (  # noqa: E402
+    cache,
+    data,
+    experiments,
+    landscape,
+    models,
+    plots,
+    reference,
+    reparam,
+    train,
+    widgets,
+)
 from .budget import Budget, budget  # noqa: E402
 from .runtime import cache_dir, data_dir, device, mode, seed_everything  # noqa: E402
 
 __all__ = ["Budget", "budget", "cache", "cache_dir", "data", "data_dir", "device",
-           "experiments", "mode", "models", "plots", "reference", "seed_everything", "setup",
-           "train", "widgets"]
+           "experiments", "landscape", "mode", "models", "plots", "reference", "reparam",
+           "seed_everything", "setup", "train", "widgets"]
 
 
 def setup(seed: int = 0, verbose: bool = True) -> dict:

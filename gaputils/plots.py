@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import LogNorm
 
 from .train import History
 
@@ -132,4 +133,68 @@ def batch_sweep(tables: dict[str, dict[int, dict]]) -> plt.Figure:
     ax_a.legend(fontsize=8)
     ax_g.legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def interpolation(res: dict, naive: dict | None = None) -> plt.Figure:
+    """Keskar's parametric plot: cross-entropy (left axis, log) and accuracy (right axis)
+    against alpha, with x(0) the first and x(1) the second minimizer. ``naive``: the same with
+    interpolated BatchNorm statistics, drawn dotted."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    acc_ax = ax.twinx()
+    acc_ax.grid(False)
+    for part, style in (("train", "-"), ("test", "--")):
+        ax.plot(res["alpha"], res[f"{part}_loss"], style, color="C0", label=f"{part} loss")
+        if f"{part}_acc" in res:
+            acc_ax.plot(res["alpha"], res[f"{part}_acc"], style, color="C3",
+                        label=f"{part} accuracy")
+    if naive is not None:
+        ax.plot(naive["alpha"], naive["train_loss"], ":", color="C0", lw=2,
+                label="train loss, BN statistics interpolated")
+    for a, name in ((0, "SB"), (1, "LB")):
+        ax.axvline(a, color="grey", lw=0.8)
+        ax.annotate(name, (a, 1), xycoords=("data", "axes fraction"), ha="center", va="bottom")
+    ax.set(yscale="log", xlabel="alpha  (x = alpha x_LB + (1 - alpha) x_SB)",
+           ylabel="cross-entropy (nats, log scale)")
+    acc_ax.set_ylabel("accuracy", color="C3")
+    acc_ax.spines["right"].set_visible(True)
+    lines = ax.get_legend_handles_labels()
+    more = acc_ax.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, -0.14), ncol=3)
+    fig.tight_layout()
+    return fig
+
+
+def slices(ax: plt.Axes, groups: dict[str, Sequence[dict]], colors: Sequence[str] | None = None,
+           style: str = "-") -> plt.Axes:
+    """1-D slices (results of ``gu.landscape.line``), mean +- std over directions per label."""
+    for i, (label, lines) in enumerate(groups.items()):
+        color = colors[i] if colors else f"C{i}"
+        t = lines[0]["t"]
+        losses = np.array([r["loss"] for r in lines])
+        ax.plot(t, losses.mean(0), style, color=color, label=f"{label} ({len(lines)} directions)")
+        if len(lines) > 1:
+            ax.fill_between(t, losses.mean(0) - losses.std(0), losses.mean(0) + losses.std(0),
+                            color=color, alpha=0.2, lw=0)
+    ax.set(xlabel="step along the direction (t)", ylabel="training loss (nats)")
+    return ax
+
+
+def planes(results: dict[str, dict], levels: int = 15) -> plt.Figure:
+    """2-D slices (results of ``gu.landscape.plane``) side by side on one log color scale."""
+    fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 4.4), squeeze=False,
+                             layout="constrained")
+    lo = min(r["loss"].min() for r in results.values())
+    hi = max(r["loss"].max() for r in results.values())
+    lv = np.geomspace(max(lo, 1e-4), hi, levels)
+    for ax, (label, r) in zip(axes[0], results.items(), strict=True):
+        cs = ax.contourf(r["t"], r["t"], np.clip(r["loss"], lv[0], None), levels=lv,
+                         norm=LogNorm(lv[0], lv[-1]), cmap="viridis")
+        ax.plot(0, 0, "w+", ms=10)
+        ax.set(title=label, xlabel="direction 1 (a)", ylabel="direction 2 (b)", aspect="equal")
+        ax.locator_params(nbins=5)
+        ax.grid(False)
+    fig.colorbar(cs, ax=axes[0].tolist(), label="training loss (nats, log scale)",
+                 format="%.2g")
     return fig

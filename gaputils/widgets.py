@@ -84,3 +84,36 @@ def batch_size_explorer(ds, batch_sizes, lr: float, epochs: float, model: str = 
                                description="Adam lr", readout_format=".1e"),
     }
     return explorer(run, controls, title=f"{model}, {epochs} epochs:")
+
+
+def landscape_explorer(models: dict, data, span: float = 1.0, n: int = 21):
+    """Pick a minimizer, a direction seed, a span and a resolution; see the filter-normalized
+    1-D slice and, with "2-D" ticked, the plane. Chapter 02."""
+    import ipywidgets as w
+    import numpy as np
+
+    from . import landscape as ls
+    from . import plots
+
+    def run(name: str, seed: int, span: float, n: int, two_d: bool):
+        net = models[name]
+        d1 = ls.random_direction(net, seed=seed)
+        if two_d:
+            d2 = ls.random_direction(net, seed=seed + 10_000)
+            return plots.planes({f"{name}, seed {seed}": ls.plane(net, d1, d2, data, span, n)})
+        fig, ax = plt.subplots(figsize=(6, 4))
+        res = ls.line(net, d1, data, span, n)
+        ax.plot(res["t"], res["loss"], marker=".")
+        ax.set(xlabel="step along the direction (t)", ylabel="training loss (nats)",
+               title=f"{name}, direction seed {seed}", yscale="log",
+               ylim=(max(np.min(res["loss"]) / 2, 1e-4), None))
+        return fig
+
+    controls = {
+        "name": w.Dropdown(options=list(models), description="minimizer"),
+        "seed": w.IntText(value=0, description="direction seed"),
+        "span": w.FloatSlider(value=span, min=0.1, max=2.0, step=0.1, description="span"),
+        "n": w.IntSlider(value=n, min=5, max=41, step=2, description="points"),
+        "two_d": w.Checkbox(value=False, description="2-D"),
+    }
+    return explorer(run, controls, title="Loss landscape:", button="Draw")
