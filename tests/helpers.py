@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import gaputils as gu
 from gaputils.data import Dataset
+from gaputils.train import TrainConfig, fit
 
 
 def toy_dataset(n: int = 96, n_test: int = 48, shape=(1, 4, 4), classes: int = 3,
@@ -69,3 +71,21 @@ def write_cifar_like(folder: Path, hundred: bool = False, per_file: int = 6,
             pickle.dump({b"data": data, key: labels, b"batch_label": name.encode()}, f)
         written[name] = (data, labels)
     return written
+
+
+def trained(seed=0, bs=16, shape=(1, 4, 4)):
+    ds = toy_dataset(shape=shape)
+    torch.manual_seed(seed)
+    net = gu.models.build("F1", shape, 3, width=12, depth=2)
+    fit(net, ds, TrainConfig(batch_size=bs, lr=0.01, epochs=2, seed=seed))
+    return net.eval(), ds
+
+
+def state(net):
+    return {k: v.clone() for k, v in net.state_dict().items()}
+
+
+def assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

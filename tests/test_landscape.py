@@ -1,31 +1,12 @@
 import numpy as np
 import pytest
 import torch
-from helpers import toy_dataset
+from helpers import assert_same_state, state, toy_dataset, trained
 from torch import nn
 
-import gaputils as gu
 from gaputils import landscape as ls
 from gaputils import reparam
-from gaputils.train import TrainConfig, evaluate, fit
-
-
-def trained(seed=0, bs=16, shape=(1, 4, 4)):
-    ds = toy_dataset(shape=shape)
-    torch.manual_seed(seed)
-    net = gu.models.build("F1", shape, 3, width=12, depth=2)
-    fit(net, ds, TrainConfig(batch_size=bs, lr=0.01, epochs=2, seed=seed))
-    return net.eval(), ds
-
-
-def state(net):
-    return {k: v.clone() for k, v in net.state_dict().items()}
-
-
-def assert_same_state(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+from gaputils.train import evaluate
 
 
 def test_filter_normalization():

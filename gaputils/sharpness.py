@@ -1,0 +1,247 @@
+"""Sharpness of a minimizer (chapter 03).
+
+Keskar et al.'s epsilon-sharpness of the training loss f at x,
+
+    phi(eps, A) = 100 * (max_{y in C} f(x + A y) - f(x)) / (1 + f(x)),
+    C = { y : |y_i| <= eps * (|(A+ x)_i| + 1) },
+
+in the full space (A = I) or in a random p-dimensional subspace. Our subspaces have orthonormal
+columns (the Q factor of a Gaussian n x p matrix, a uniformly random subspace), so A+ = A^T.
+``adaptive`` is the scale-invariant variant (Kwon et al.'s ASAM box |y_i| <= eps (|c_i| + eta)
+with a small eta), ``average`` the expected increase under Gaussian noise with the same per-
+coordinate scale; the three share one objective, one box and one result type.
+
+f is the mean cross-entropy over all of ``data`` in eval mode (BatchNorm running statistics, no
+dropout), chunked with chunks weighted by size. The model's state is restored bit for bit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .landscape import _flat, _set_flat, restored
+
+Data = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class Sharpness:
+    """A sharpness value (percent of 1 + f(x)) and how it was obtained."""
+
+    value: float
+    f0: float  # f(x), nats
+    f_max: float  # the largest f found in the box (the mean f for ``average``), nats
+    perturbation_norm: float  # Euclidean norm of the maximizing A y in parameter space
+    evaluations: int  # loss-and-gradient evaluations (forward + backward passes over the data)
+    seconds: float
+    method: str
+    per_restart: list[float] = field(default_factory=list)  # best value after each restart
+
+
+class Objective:
+    """f and its gradient at flat parameter vectors; ``x0`` is the point whose sharpness we
+    measure. Subclass or use :class:`ModelObjective` / :class:`FunctionObjective`."""
+
+    x0: torch.Tensor
+
+    def __call__(self, x: torch.Tensor) -> tuple[float, torch.Tensor]:
+        raise NotImplementedError
+
+
+class FunctionObjective(Objective):
+    """A differentiable function of one flat vector (used by the tests and for teaching)."""
+
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor):
+        self.fn, self.x0 = fn, x0.detach().clone()
+
+    def __call__(self, x):
+        x = x.detach().requires_grad_(True)
+        value = self.fn(x)
+        (grad,) = torch.autograd.grad(value, x)
+        return float(value.detach()), grad
+
+
+class ModelObjective(Objective):
+    """Mean cross-entropy of ``model`` (eval mode) over all of ``data``, as a function of its
+    flat parameter vector; call inside ``landscape.restored(model)``."""
+
+    def __init__(self, model: nn.Module, data: Data, chunk: int = 4096):
+        self.model, self.data, self.chunk = model, data, chunk
+        self.x0 = _flat(model)
+        self.params = list(model.parameters())
+
+    def __call__(self, x):
+        _set_flat(self.model, x)
+        self.model.eval()
+        xs, ys = self.data
+        grads = [torch.zeros_like(p) for p in self.params]
+        total = 0.0
+        for i in range(0, len(ys), self.chunk):
+            loss = F.cross_entropy(self.model(xs[i:i + self.chunk]), ys[i:i + self.chunk],
+                                   reduction="sum") / len(ys)
+            for acc, g in zip(grads, torch.autograd.grad(loss, self.params), strict=True):
+                acc += g
+            total += float(loss)
+        return total, torch.cat([g.reshape(-1) for g in grads])
+
+
+def random_subspace(n: int, p: int, seed: int = 0, device=None,
+                    dtype=torch.float32) -> torch.Tensor:
+    """An n x p matrix with orthonormal columns spanning a uniformly random subspace."""
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(n, p, generator=g, dtype=dtype)
+    q, _ = torch.linalg.qr(a.to(device))
+    return q
+
+
+def _bound(obj: Objective, basis: torch.Tensor | None, eps: float, eta: float) -> torch.Tensor:
+    c = obj.x0 if basis is None else basis.T @ obj.x0
+    return eps * (c.abs() + eta)
+
+
+def _point(obj: Objective, basis: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor:
+    return obj.x0 + (y if basis is None else basis @ y)
+
+
+def _ascent(obj, basis, bound, max_iter, restarts, seed, step):
+    """Projected sign-gradient ascent in the box, from 0 and then from random corners-ish
+    starts; returns the best (f, y) seen, evaluations and the best value after each restart."""
+    g = torch.Generator().manual_seed(seed)
+    best_f, best_y, evals, trace = -np.inf, torch.zeros_like(bound), 0, []
+    for r in range(restarts):
+        if r == 0:
+            y = torch.zeros_like(bound)
+        else:
+            y = (2 * torch.rand(bound.shape, generator=g, dtype=bound.dtype) - 1).to(bound)
+            y = y * bound
+        for it in range(max_iter + 1):
+            f, grad = obj(_point(obj, basis, y))
+            evals += 1
+            if f > best_f:
+                best_f, best_y = f, y.clone()
+            if it == max_iter:
+                break
+            gy = grad if basis is None else basis.T @ grad
+            y = torch.clamp(y + step * bound * torch.sign(gy), -bound, bound)
+        trace.append(best_f)
+    return best_f, best_y, evals, trace
+
+
+def _lbfgsb(obj, basis, bound, max_iter, restarts, seed):
+    """SciPy's L-BFGS-B (Keskar et al.'s choice) on -f, float64 on the host."""
+    from scipy.optimize import Bounds, minimize
+
+    b = bound.double().cpu().numpy()
+    rng = np.random.default_rng(seed)
+    state = {"f": -np.inf, "y": np.zeros_like(b), "evals": 0}
+
+    def neg(y_np):
+        y = torch.from_numpy(y_np).to(bound)
+        f, grad = obj(_point(obj, basis, y))
+        state["evals"] += 1
+        if f > state["f"]:
+            state["f"], state["y"] = f, y_np.copy()
+        gy = grad if basis is None else basis.T @ grad
+        return -f, -gy.double().cpu().numpy()
+
+    trace = []
+    for r in range(restarts):
+        start = np.zeros_like(b) if r == 0 else rng.uniform(-b, b)
+        minimize(neg, start, jac=True, method="L-BFGS-B", bounds=Bounds(-b, b),
+                 options={"maxiter": max_iter, "gtol": 0.0, "ftol": 0.0})
+        trace.append(state["f"])
+    return state["f"], torch.from_numpy(state["y"]).to(bound), state["evals"], trace
+
+
+def _measure(model_or_obj, data, eps, eta, subspace_dim, max_iter, restarts, seed, method,
+             step) -> Sharpness:
+    t0 = time.perf_counter()
+    if isinstance(model_or_obj, Objective):
+        return _solve(model_or_obj, eps, eta, subspace_dim, max_iter, restarts, seed, method,
+                      step, t0)
+    if data is None:
+        raise ValueError("give the training data (x, y) whose mean loss is f")
+    with restored(model_or_obj):
+        obj = ModelObjective(model_or_obj, data)
+        return _solve(obj, eps, eta, subspace_dim, max_iter, restarts, seed, method, step, t0)
+
+
+def _solve(obj, eps, eta, subspace_dim, max_iter, restarts, seed, method, step, t0):
+    if method not in ("ascent", "lbfgsb"):
+        raise ValueError(f"method must be 'ascent' or 'lbfgsb', got {method!r}")
+    if restarts < 1 or max_iter < 0 or eps <= 0:
+        raise ValueError("need restarts >= 1, max_iter >= 0 and eps > 0")
+    basis = None
+    if subspace_dim is not None:
+        basis = random_subspace(obj.x0.numel(), subspace_dim, seed, obj.x0.device,
+                                obj.x0.dtype)
+    bound = _bound(obj, basis, eps, eta)
+    f0, _ = obj(obj.x0)
+    if method == "ascent":
+        f_max, y, evals, trace = _ascent(obj, basis, bound, max_iter, restarts, seed, step)
+    else:
+        f_max, y, evals, trace = _lbfgsb(obj, basis, bound, max_iter, restarts, seed)
+    pct = lambda f: 100 * (f - f0) / (1 + f0)
+    norm = float((y if basis is None else basis @ y).norm())
+    return Sharpness(pct(f_max), f0, f_max, norm, evals + 1, time.perf_counter() - t0, method,
+                     [pct(f) for f in trace])
+
+
+def keskar(model: nn.Module | Objective, data: Data | None = None, eps: float = 1e-3,
+           subspace_dim: int | None = None, max_iter: int = 10, restarts: int = 1,
+           seed: int = 0, method: str = "ascent", step: float | None = None) -> Sharpness:
+    """Keskar et al.'s epsilon-sharpness (percent) of ``model`` on ``data``. Chapter 03.
+
+    ``subspace_dim=None`` is the full space; ``p`` draws a random p-dimensional subspace with
+    ``seed``. ``method="ascent"`` (default) runs ``max_iter`` steps of projected sign-gradient
+    ascent on the device from y = 0 and then from ``restarts - 1`` random points of the box
+    (``step`` times the box half-width per step, default 2.5 / max_iter); ``method="lbfgsb"``
+    runs SciPy's L-BFGS-B for ``max_iter`` iterations per start, as the authors did. The value
+    is the best over every point evaluated, so more restarts never lower it.
+    """
+    step = step if step is not None else 2.5 / max(max_iter, 1)
+    return _measure(model, data, eps, 1.0, subspace_dim, max_iter, restarts, seed, method, step)
+
+
+def adaptive(model: nn.Module | Objective, data: Data | None = None, eps: float = 1e-3,
+             eta: float = 0.01, subspace_dim: int | None = None, max_iter: int = 10,
+             restarts: int = 1, seed: int = 0, method: str = "ascent",
+             step: float | None = None) -> Sharpness:
+    """Scale-invariant sharpness: ``keskar`` with the box |y_i| <= eps (|c_i| + eta), c = x
+    (or A^T x) and a small ``eta`` (ASAM's T_w = |w| + eta). Rescaling a layer and undoing it
+    downstream scales its box with it, so the value barely changes. Chapter 03."""
+    step = step if step is not None else 2.5 / max(max_iter, 1)
+    return _measure(model, data, eps, eta, subspace_dim, max_iter, restarts, seed, method, step)
+
+
+def average(model: nn.Module | Objective, data: Data | None = None, sigma: float = 1e-2,
+            eta: float = 1.0, num_samples: int = 10, seed: int = 0) -> Sharpness:
+    """Expected loss increase (percent of 1 + f(x)) under Gaussian weight noise with per-
+    coordinate standard deviation sigma (|x_i| + eta): the average-case counterpart of
+    ``keskar`` (``eta=1``, Keskar's scale) or ``adaptive`` (small ``eta``). Chapter 03."""
+    t0 = time.perf_counter()
+
+    def run(obj: Objective) -> Sharpness:
+        scale = _bound(obj, None, sigma, eta)
+        g = torch.Generator().manual_seed(seed)
+        f0, _ = obj(obj.x0)
+        fs, norms = [], []
+        for _ in range(num_samples):
+            z = torch.randn(scale.shape, generator=g, dtype=scale.dtype).to(scale) * scale
+            fs.append(obj(obj.x0 + z)[0])
+            norms.append(float(z.norm()))
+        pct = 100 * (float(np.mean(fs)) - f0) / (1 + f0)
+        return Sharpness(pct, f0, float(np.mean(fs)), float(np.mean(norms)), num_samples + 1,
+                         time.perf_counter() - t0, "average")
+
+    if isinstance(model, Objective):
+        return run(model)
+    with restored(model):
+        return run(ModelObjective(model, data))

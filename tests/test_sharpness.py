@@ -1,0 +1,120 @@
+import itertools
+
+import pytest
+import torch
+from helpers import assert_same_state, state, trained
+
+from gaputils import reparam
+from gaputils import sharpness as sh
+
+
+def quadratic(n=6, seed=0, convex=True):
+    g = torch.Generator().manual_seed(seed)
+    m = torch.randn(n, n, generator=g, dtype=torch.float64)
+    h = m @ m.T if convex else m + m.T
+    grad = torch.randn(n, generator=g, dtype=torch.float64) * 0.1
+    x0 = torch.randn(n, generator=g, dtype=torch.float64)
+
+    def f(x):
+        d = x - x0
+        return 0.5 * d @ h @ d + grad @ d + 0.3
+
+    return sh.FunctionObjective(f, x0), h, grad, x0
+
+
+def exact_max(obj, bound):
+    """A convex function's maximum over a box is at a vertex: try them all."""
+    best = -float("inf")
+    for signs in itertools.product((-1.0, 1.0), repeat=len(bound)):
+        best = max(best, obj(obj.x0 + torch.tensor(signs, dtype=bound.dtype) * bound)[0])
+    return best
+
+
+@pytest.mark.parametrize("method", ["ascent", "lbfgsb"])
+def test_full_space_matches_the_exact_box_maximum(method):
+    obj, h, grad, x0 = quadratic()
+    eps = 0.05
+    res = sh.keskar(obj, eps=eps, max_iter=30, restarts=8, method=method)
+    bound = eps * (x0.abs() + 1)
+    f0 = 0.3
+    exact = 100 * (exact_max(obj, bound) - f0) / (1 + f0)
+    assert res.f0 == pytest.approx(f0)
+    assert res.value == pytest.approx(exact, rel=1e-6)
+    assert res.perturbation_norm <= float(bound.norm()) + 1e-12
+
+
+def test_subspace_box_uses_the_pseudo_inverse():
+    obj, *_ = quadratic(n=8)
+    a = sh.random_subspace(8, 3, seed=2, dtype=torch.float64)
+    torch.testing.assert_close(a.T @ a, torch.eye(3, dtype=torch.float64))  # A+ = A^T
+    res = sh.keskar(obj, eps=0.05, subspace_dim=3, seed=2, max_iter=30, restarts=6)
+    bound = 0.05 * ((a.T @ obj.x0).abs() + 1)
+    sub = sh.FunctionObjective(lambda y: obj.fn(obj.x0 + a @ y), torch.zeros(3,
+                                                                          dtype=torch.float64))
+    exact = 100 * (exact_max(sub, bound) - 0.3) / 1.3
+    assert res.value == pytest.approx(exact, rel=1e-6)
+
+
+def test_small_eps_is_first_order():
+    obj, h, grad, x0 = quadratic()
+    eps = 1e-6
+    res = sh.keskar(obj, eps=eps, max_iter=5)
+    first_order = 100 * eps * float((grad.abs() * (x0.abs() + 1)).sum()) / 1.3
+    assert res.value == pytest.approx(first_order, rel=1e-4)
+
+
+def test_at_a_minimum_small_eps_is_second_order():
+    obj, h, _, x0 = quadratic()
+    at_min = sh.FunctionObjective(lambda x: 0.5 * (x - x0) @ h @ (x - x0), x0)
+    eps = 1e-4
+    res = sh.keskar(at_min, eps=eps, max_iter=30, restarts=8)
+    d = eps * (x0.abs() + 1)
+    exact = max(0.5 * float((torch.tensor(s, dtype=d.dtype) * d) @ h @
+                            (torch.tensor(s, dtype=d.dtype) * d))
+                for s in itertools.product((-1.0, 1.0), repeat=6))
+    assert res.value == pytest.approx(100 * exact, rel=1e-6)  # f0 = 0
+
+
+def test_restarts_never_lower_the_value():
+    obj, *_ = quadratic(convex=False, seed=3)
+    values = [sh.keskar(obj, eps=0.2, max_iter=3, restarts=r).value for r in (1, 2, 5)]
+    assert values[0] <= values[1] <= values[2]
+    trace = sh.keskar(obj, eps=0.2, max_iter=3, restarts=5).per_restart
+    assert trace == sorted(trace)
+
+
+def test_model_weights_are_restored_and_methods_agree():
+    net, ds = trained()
+    before = state(net)
+    a = sh.keskar(net, ds.train, eps=1e-3, max_iter=10, restarts=2)
+    b = sh.keskar(net, ds.train, eps=1e-3, max_iter=10, method="lbfgsb")
+    assert_same_state(before, state(net))
+    assert a.value > 0 and b.value > 0
+    assert a.value == pytest.approx(b.value, rel=0.2)
+    c = sh.keskar(net, ds.train, eps=1e-3, subspace_dim=5)
+    assert 0 <= c.value <= a.value * 1.01
+    assert_same_state(before, state(net))
+
+
+def test_adaptive_is_invariant_to_rescaling_and_keskar_is_not():
+    net, ds = trained()
+    k0 = sh.keskar(net, ds.train, eps=1e-2).value
+    a0 = sh.adaptive(net, ds.train, eps=1e-2, eta=1e-6).value
+    av0 = sh.average(net, ds.train, sigma=1e-2, eta=1e-6, num_samples=4).value
+    reparam.rescale(net, 0, 20.0)
+    k1 = sh.keskar(net, ds.train, eps=1e-2).value
+    a1 = sh.adaptive(net, ds.train, eps=1e-2, eta=1e-6).value
+    av1 = sh.average(net, ds.train, sigma=1e-2, eta=1e-6, num_samples=4).value
+    assert a1 == pytest.approx(a0, rel=1e-2)
+    assert av1 == pytest.approx(av0, rel=1e-2)
+    assert abs(k1 - k0) > 0.1 * k0
+
+
+def test_bad_input():
+    obj, *_ = quadratic()
+    with pytest.raises(ValueError, match="lbfgsb"):
+        sh.keskar(obj, method="newton")
+    with pytest.raises(ValueError, match="eps > 0"):
+        sh.keskar(obj, eps=0)
+    with pytest.raises(ValueError, match="training data"):
+        sh.keskar(torch.nn.Linear(2, 2))
