@@ -5,8 +5,9 @@ Keskar et al.'s epsilon-sharpness of the training loss f at x,
     phi(eps, A) = 100 * (max_{y in C} f(x + A y) - f(x)) / (1 + f(x)),
     C = { y : |y_i| <= eps * (|(A+ x)_i| + 1) },
 
-in the full space (A = I) or in a random p-dimensional subspace. Our subspaces have orthonormal
-columns (the Q factor of a Gaussian n x p matrix, a uniformly random subspace), so A+ = A^T.
+in the full space (A = I) or in a random p-dimensional subspace, spanned by an n x p matrix A
+with independent standard normal entries; A+ x is computed from the normal equations
+(A^T A) c = A^T x, which are well conditioned when n >> p.
 ``adaptive`` is the scale-invariant variant (Kwon et al.'s ASAM box |y_i| <= eps (|c_i| + eta)
 with a small eta), ``average`` the expected increase under Gaussian noise with the same per-
 coordinate scale; the three share one objective, one box and one result type.
@@ -88,21 +89,25 @@ class ModelObjective(Objective):
                                    reduction="sum") / len(ys)
             for acc, g in zip(grads, torch.autograd.grad(loss, self.params), strict=True):
                 acc += g
-            total += float(loss)
+            total += float(loss.detach())
         return total, torch.cat([g.reshape(-1) for g in grads])
 
 
-def random_subspace(n: int, p: int, seed: int = 0, device=None,
-                    dtype=torch.float32) -> torch.Tensor:
-    """An n x p matrix with orthonormal columns spanning a uniformly random subspace."""
+def random_matrix(n: int, p: int, seed: int = 0, device=None,
+                  dtype=torch.float32) -> torch.Tensor:
+    """An n x p matrix of independent standard normal entries, drawn on the CPU with ``seed``."""
     g = torch.Generator().manual_seed(seed)
-    a = torch.randn(n, p, generator=g, dtype=dtype)
-    q, _ = torch.linalg.qr(a.to(device))
-    return q
+    return torch.randn(n, p, generator=g, dtype=dtype).to(device)
+
+
+def pinv_apply(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A+ x for a tall matrix ``a`` of full column rank, via (A^T A) c = A^T x in float64."""
+    gram = (a.T @ a).double()
+    return torch.linalg.solve(gram, (a.T @ x).double()).to(x.dtype)
 
 
 def _bound(obj: Objective, basis: torch.Tensor | None, eps: float, eta: float) -> torch.Tensor:
-    c = obj.x0 if basis is None else basis.T @ obj.x0
+    c = obj.x0 if basis is None else pinv_apply(basis, obj.x0)
     return eps * (c.abs() + eta)
 
 
@@ -111,8 +116,8 @@ def _point(obj: Objective, basis: torch.Tensor | None, y: torch.Tensor) -> torch
 
 
 def _ascent(obj, basis, bound, max_iter, restarts, seed, step):
-    """Projected sign-gradient ascent in the box, from 0 and then from random corners-ish
-    starts; returns the best (f, y) seen, evaluations and the best value after each restart."""
+    """Projected sign-gradient ascent in the box, from 0 and then from random points of the
+    box; returns the best (f, y) seen, evaluations and the best value after each restart."""
     g = torch.Generator().manual_seed(seed)
     best_f, best_y, evals, trace = -np.inf, torch.zeros_like(bound), 0, []
     for r in range(restarts):
@@ -180,8 +185,8 @@ def _solve(obj, eps, eta, subspace_dim, max_iter, restarts, seed, method, step, 
         raise ValueError("need restarts >= 1, max_iter >= 0 and eps > 0")
     basis = None
     if subspace_dim is not None:
-        basis = random_subspace(obj.x0.numel(), subspace_dim, seed, obj.x0.device,
-                                obj.x0.dtype)
+        basis = random_matrix(obj.x0.numel(), subspace_dim, seed, obj.x0.device,
+                              obj.x0.dtype)
     bound = _bound(obj, basis, eps, eta)
     f0, _ = obj(obj.x0)
     if method == "ascent":
@@ -202,11 +207,12 @@ def keskar(model: nn.Module | Objective, data: Data | None = None, eps: float = 
     ``subspace_dim=None`` is the full space; ``p`` draws a random p-dimensional subspace with
     ``seed``. ``method="ascent"`` (default) runs ``max_iter`` steps of projected sign-gradient
     ascent on the device from y = 0 and then from ``restarts - 1`` random points of the box
-    (``step`` times the box half-width per step, default 2.5 / max_iter); ``method="lbfgsb"``
+    (``step`` times the box half-width per step; the default 1.0 hops between vertices of the
+    box, where the maximum of a convex function lies); ``method="lbfgsb"``
     runs SciPy's L-BFGS-B for ``max_iter`` iterations per start, as the authors did. The value
     is the best over every point evaluated, so more restarts never lower it.
     """
-    step = step if step is not None else 2.5 / max(max_iter, 1)
+    step = step if step is not None else 1.0
     return _measure(model, data, eps, 1.0, subspace_dim, max_iter, restarts, seed, method, step)
 
 
@@ -217,7 +223,7 @@ def adaptive(model: nn.Module | Objective, data: Data | None = None, eps: float 
     """Scale-invariant sharpness: ``keskar`` with the box |y_i| <= eps (|c_i| + eta), c = x
     (or A^T x) and a small ``eta`` (ASAM's T_w = |w| + eta). Rescaling a layer and undoing it
     downstream scales its box with it, so the value barely changes. Chapter 03."""
-    step = step if step is not None else 2.5 / max(max_iter, 1)
+    step = step if step is not None else 1.0
     return _measure(model, data, eps, eta, subspace_dim, max_iter, restarts, seed, method, step)
 
 

@@ -45,10 +45,10 @@ def test_full_space_matches_the_exact_box_maximum(method):
 
 def test_subspace_box_uses_the_pseudo_inverse():
     obj, *_ = quadratic(n=8)
-    a = sh.random_subspace(8, 3, seed=2, dtype=torch.float64)
-    torch.testing.assert_close(a.T @ a, torch.eye(3, dtype=torch.float64))  # A+ = A^T
+    a = sh.random_matrix(8, 3, seed=2, dtype=torch.float64)
+    torch.testing.assert_close(sh.pinv_apply(a, obj.x0), torch.linalg.pinv(a) @ obj.x0)
     res = sh.keskar(obj, eps=0.05, subspace_dim=3, seed=2, max_iter=30, restarts=6)
-    bound = 0.05 * ((a.T @ obj.x0).abs() + 1)
+    bound = 0.05 * ((torch.linalg.pinv(a) @ obj.x0).abs() + 1)
     sub = sh.FunctionObjective(lambda y: obj.fn(obj.x0 + a @ y), torch.zeros(3,
                                                                           dtype=torch.float64))
     exact = 100 * (exact_max(sub, bound) - 0.3) / 1.3
@@ -92,7 +92,7 @@ def test_model_weights_are_restored_and_methods_agree():
     assert a.value > 0 and b.value > 0
     assert a.value == pytest.approx(b.value, rel=0.2)
     c = sh.keskar(net, ds.train, eps=1e-3, subspace_dim=5)
-    assert 0 <= c.value <= a.value * 1.01
+    assert c.value >= 0 and c.evaluations == 12
     assert_same_state(before, state(net))
 
 
