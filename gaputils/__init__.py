@@ -12,11 +12,13 @@ from . import (  # noqa: E402
     cache,
     data,
     experiments,
+    hessian,
     landscape,
     models,
     plots,
     reference,
     reparam,
+    sharpness,
     train,
     widgets,
 )
@@ -24,8 +26,8 @@ from .budget import Budget, budget  # noqa: E402
 from .runtime import cache_dir, data_dir, device, mode, seed_everything  # noqa: E402
 
 __all__ = ["Budget", "budget", "cache", "cache_dir", "data", "data_dir", "device",
-           "experiments", "landscape", "mode", "models", "plots", "reference", "reparam",
-           "seed_everything", "setup", "train", "widgets"]
+           "experiments", "hessian", "landscape", "mode", "models", "plots", "reference",
+           "reparam", "seed_everything", "setup", "sharpness", "train", "widgets"]
 
 
 def setup(seed: int = 0, verbose: bool = True) -> dict:

@@ -58,10 +58,11 @@ def config(batch_size: int, seed: int, b: Budget | None = None, *, epochs: float
 
 def train_runs(ds: data.Dataset, batch_sizes: Iterable[int], seeds: Iterable[int], *,
                model: str = "F1", b: Budget | None = None, progress: bool | None = None,
-               **config_kwargs) -> list[Run]:
-    """Train ``model`` for every (batch size, seed), cached; runs with the same seed start from
-    the same weights. ``config_kwargs`` go to :func:`config` (``epochs``, ``steps``, ``lr``,
-    ...). One progress bar counts the runs (loaded ones pass in an instant)."""
+               model_kwargs: dict | None = None, **config_kwargs) -> list[Run]:
+    """Train ``model`` (built with ``model_kwargs``) for every (batch size, seed), cached; runs
+    with the same seed start from the same weights. ``config_kwargs`` go to :func:`config`
+    (``epochs``, ``steps``, ``lr``, ...). One progress bar counts the runs (loaded ones pass in
+    an instant)."""
     from tqdm.auto import tqdm
 
     b = b or current_budget()
@@ -70,7 +71,8 @@ def train_runs(ds: data.Dataset, batch_sizes: Iterable[int], seeds: Iterable[int
     runs = []
     for bs, seed in tqdm(grid, desc=f"{model} runs", unit="run", disable=not show):
         torch.manual_seed(seed)
-        net = models.build(model, ds.input_shape, ds.num_classes).to(ds.train[0].device)
+        net = models.build(model, ds.input_shape, ds.num_classes, **(model_kwargs or {}))
+        net = net.to(ds.train[0].device)
         cfg = config(bs, seed, b, n_train=len(ds.train[1]), **config_kwargs)
         history = cache.fit_or_load(net, ds, cfg, tag=model, progress=False)
         runs.append(Run(bs, seed, net, history))
@@ -152,3 +154,35 @@ def sweep_table(tables: dict[str, dict[int, dict]]) -> str:
                          f"{row['step'][0]:.0f}" if row else "")
         lines.append(f"{bs:>6}" + "".join(f"{c:>36}" for c in cells))
     return "\n".join(lines)
+
+
+def rank_correlation(x: Iterable[float], y: Iterable[float], n_boot: int = 2000,
+                     seed: int = 0) -> dict[str, float]:
+    """Kendall's tau and Spearman's rho between ``x`` and ``y``, their two-sided p-values, and
+    95% percentile-bootstrap intervals (resampling the pairs ``n_boot`` times). Chapter 03."""
+    import numpy as np
+    from scipy import stats
+
+    x, y = np.asarray(list(x), float), np.asarray(list(y), float)
+    tau, p_tau = stats.kendalltau(x, y)
+    rho, p_rho = stats.spearmanr(x, y)
+    rng = np.random.default_rng(seed)
+    boots = {"tau": [], "rho": []}
+    for _ in range(n_boot):
+        i = rng.integers(0, len(x), len(x))
+        if np.ptp(x[i]) == 0 or np.ptp(y[i]) == 0:
+            continue
+        boots["tau"].append(stats.kendalltau(x[i], y[i])[0])
+        boots["rho"].append(stats.spearmanr(x[i], y[i])[0])
+    ci = {k: np.nanpercentile(v, [2.5, 97.5]) if v else (np.nan, np.nan)
+          for k, v in boots.items()}
+    return {"n": len(x), "tau": float(tau), "p_tau": float(p_tau), "tau_lo": float(ci["tau"][0]),
+            "tau_hi": float(ci["tau"][1]), "rho": float(rho), "p_rho": float(p_rho),
+            "rho_lo": float(ci["rho"][0]), "rho_hi": float(ci["rho"][1])}
+
+
+def format_correlation(c: dict) -> str:
+    """One line for a :func:`rank_correlation` result."""
+    return (f"tau {c['tau']:+.2f} [{c['tau_lo']:+.2f}, {c['tau_hi']:+.2f}] (p {c['p_tau']:.3f}), "
+            f"rho {c['rho']:+.2f} [{c['rho_lo']:+.2f}, {c['rho_hi']:+.2f}] (p {c['p_rho']:.3f}), "
+            f"n = {c['n']}")

@@ -198,3 +198,13 @@ def planes(results: dict[str, dict], levels: int = 15) -> plt.Figure:
     fig.colorbar(cs, ax=axes[0].tolist(), label="training loss (nats, log scale)",
                  format="%.2g")
     return fig
+
+
+def scatter_groups(ax: plt.Axes, groups: dict[str, tuple[Sequence[float], Sequence[float]]],
+                   xlabel: str, ylabel: str, logx: bool = True) -> plt.Axes:
+    """One marker style per labelled group of (x, y) points."""
+    for i, (label, (xs, ys)) in enumerate(groups.items()):
+        ax.scatter(xs, ys, color=f"C{i}", marker="os^Dv"[i % 5], label=label, alpha=0.8)
+    ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear")
+    ax.legend(fontsize=8)
+    return ax

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from .hessian import gradient
 from .landscape import _flat, _set_flat, restored
 
 Data = tuple[torch.Tensor, torch.Tensor]
@@ -74,23 +74,14 @@ class ModelObjective(Objective):
     flat parameter vector; call inside ``landscape.restored(model)``."""
 
     def __init__(self, model: nn.Module, data: Data, chunk: int = 4096):
+        if not all(p.requires_grad for p in model.parameters()):
+            raise ValueError("sharpness perturbs every parameter: unfreeze them first")
         self.model, self.data, self.chunk = model, data, chunk
         self.x0 = _flat(model)
-        self.params = list(model.parameters())
 
     def __call__(self, x):
         _set_flat(self.model, x)
-        self.model.eval()
-        xs, ys = self.data
-        grads = [torch.zeros_like(p) for p in self.params]
-        total = 0.0
-        for i in range(0, len(ys), self.chunk):
-            loss = F.cross_entropy(self.model(xs[i:i + self.chunk]), ys[i:i + self.chunk],
-                                   reduction="sum") / len(ys)
-            for acc, g in zip(grads, torch.autograd.grad(loss, self.params), strict=True):
-                acc += g
-            total += float(loss.detach())
-        return total, torch.cat([g.reshape(-1) for g in grads])
+        return gradient(self.model, self.data, self.chunk)
 
 
 def random_matrix(n: int, p: int, seed: int = 0, device=None,
@@ -217,12 +208,13 @@ def keskar(model: nn.Module | Objective, data: Data | None = None, eps: float = 
 
 
 def adaptive(model: nn.Module | Objective, data: Data | None = None, eps: float = 1e-3,
-             eta: float = 0.01, subspace_dim: int | None = None, max_iter: int = 10,
+             eta: float = 1e-4, subspace_dim: int | None = None, max_iter: int = 10,
              restarts: int = 1, seed: int = 0, method: str = "ascent",
              step: float | None = None) -> Sharpness:
     """Scale-invariant sharpness: ``keskar`` with the box |y_i| <= eps (|c_i| + eta), c = x
-    (or A^T x) and a small ``eta`` (ASAM's T_w = |w| + eta). Rescaling a layer and undoing it
-    downstream scales its box with it, so the value barely changes. Chapter 03."""
+    (or A+ x), as in ASAM's T_w = |w| + eta. Rescaling a layer and undoing it downstream scales
+    its box with it, so the value does not change as long as ``eta`` is small next to the
+    weights (ASAM's eta = 0.01 is not, for F1: try it). Chapter 03."""
     step = step if step is not None else 1.0
     return _measure(model, data, eps, eta, subspace_dim, max_iter, restarts, seed, method, step)
 
@@ -251,3 +243,20 @@ def average(model: nn.Module | Objective, data: Data | None = None, sigma: float
         return run(model)
     with restored(model):
         return run(ModelObjective(model, data))
+
+
+def taylor_prediction(model: nn.Module, data: Data, eps: float) -> dict[str, float]:
+    """First- and second-order predictions of ``keskar(model, data, eps)`` in the full space.
+
+    With D = diag(|x_i| + 1) and s = sign(g): first order 100 eps ||D g||_1 / (1 + f), reached
+    at the vertex z = eps D s; second order adds 100 eps^2 (D s)^T H (D s) / (2 (1 + f)), the
+    curvature at that vertex (one Hessian-vector product). Chapter 03."""
+    from .hessian import hvp
+
+    f0, g = gradient(model, data)
+    d = _flat(model).abs() + 1
+    vertex = d * torch.sign(g)
+    first = eps * float((d * g.abs()).sum())
+    second = 0.5 * eps**2 * float(vertex @ hvp(model, data, vertex))
+    scale = 100 / (1 + f0)
+    return {"first_order": scale * first, "second_order": scale * (first + second)}
