@@ -14,7 +14,7 @@ resnet He et al.'s CIFAR ResNet (depth 6n+2, 16/32/64 channels)     272,490 (dep
 ====== ============================================================ ===========================
 
 BatchNorm follows every conv and hidden dense layer, as in Keskar et al.'s code. ``F1`` takes
-``width`` and ``depth``; ``resnet`` takes ``depth`` (20, 32, 44, 56, ...).
+``width``, ``depth`` and ``batchnorm``; ``resnet`` takes ``depth`` (20, 32, 44, 56, ...).
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ import torch
 from torch import nn
 
 
-def _dense_block(n_in: int, n_out: int, dropout: float = 0.0) -> list[nn.Module]:
-    layers: list[nn.Module] = [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.ReLU()]
+def _dense_block(n_in: int, n_out: int, dropout: float = 0.0,
+                 batchnorm: bool = True) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.Linear(n_in, n_out)]
+    layers += [nn.BatchNorm1d(n_out), nn.ReLU()] if batchnorm else [nn.ReLU()]
     return layers + ([nn.Dropout(dropout)] if dropout else [])
 
 
@@ -35,12 +37,13 @@ def _conv_bn_relu(c_in: int, c_out: int, k: int) -> list[nn.Module]:
 
 
 def f1(input_shape: tuple[int, ...], num_classes: int, width: int = 512,
-       depth: int = 5) -> nn.Sequential:
-    """Keskar's F1: ``depth`` hidden layers of ``width`` units, each Linear, BN, ReLU."""
+       depth: int = 5, batchnorm: bool = True) -> nn.Sequential:
+    """Keskar's F1: ``depth`` hidden layers of ``width`` units, each Linear, BN, ReLU
+    (``batchnorm=False`` drops the BN layers, e.g. for full-batch dynamics in chapter 04)."""
     n_in = math.prod(input_shape)
     layers: list[nn.Module] = [nn.Flatten()]
     for i in range(depth):
-        layers += _dense_block(n_in if i == 0 else width, width)
+        layers += _dense_block(n_in if i == 0 else width, width, batchnorm=batchnorm)
     return nn.Sequential(*layers, nn.Linear(width, num_classes))
 
 

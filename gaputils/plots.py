@@ -208,3 +208,32 @@ def scatter_groups(ax: plt.Axes, groups: dict[str, tuple[Sequence[float], Sequen
     ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear")
     ax.legend(fontsize=8)
     return ax
+
+
+def spectra(densities: dict, colors: Sequence[str] | None = None) -> plt.Figure:
+    """Spectral densities (``gu.hessian.density`` results) on a log y-axis, one per label."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for i, (label, d) in enumerate(densities.items()):
+        ax.semilogy(d.grid, np.maximum(d.density, 1e-12), color=colors[i] if colors else f"C{i}",
+                    label=label)
+    top = max(float(d.density.max()) for d in densities.values())
+    ax.set(xlabel="Hessian eigenvalue", ylabel="density (log scale)", ylim=(top * 1e-8, top * 3),
+           title="spectral density (stochastic Lanczos quadrature)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def eigenvalue_bars(values: dict[str, np.ndarray], colors: Sequence[str] | None = None,
+                    ax: plt.Axes | None = None) -> plt.Axes:
+    """The top eigenvalues of several minimizers side by side, by rank (log y-axis)."""
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    width = 0.8 / len(values)
+    for i, (label, v) in enumerate(values.items()):
+        ranks = np.arange(1, len(v) + 1)
+        ax.bar(ranks + (i - (len(values) - 1) / 2) * width, v, width,
+               color=colors[i] if colors else f"C{i}", label=label)
+    ax.set(xlabel="rank", ylabel="eigenvalue (log scale)", yscale="log",
+           title="largest Hessian eigenvalues")
+    ax.legend()
+    return ax

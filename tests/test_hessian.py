@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from helpers import toy_dataset
@@ -52,5 +53,89 @@ def test_hvp_does_not_depend_on_the_chunk_size():
 
 def test_bad_vector():
     net, data = tiny()
-    with pytest.raises(ValueError, match="flat vector"):
+    with pytest.raises(ValueError, match="flat with"):
         hessian.hvp(net, data, torch.zeros(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("method", ["rr", "fr"])
+@pytest.mark.parametrize("chunk", [7, 4096])
+def test_both_paths_and_blocks_match(method, chunk):
+    net, data = tiny()
+    h, _ = explicit_hessian(net, data)
+    block = torch.randn(3, h.shape[0], dtype=torch.float64)
+    op = hessian.HessianOperator(net, data, chunk=chunk, method=method)
+    torch.testing.assert_close(op @ block[0], h @ block[0])
+    torch.testing.assert_close(op.matmat(block), block @ h)
+    assert op.n_hvp == 4
+
+
+def eigs(net, data):
+    h, _ = explicit_hessian(net, data)
+    return torch.linalg.eigvalsh(h).numpy(), h
+
+
+def test_lanczos_top_and_bottom_eigenvalues():
+    net, data = tiny()
+    exact, h = eigs(net, data)
+    top = hessian.top_eigenvalues(net, data, k=3, tol=1e-8, vectors=True)
+    np.testing.assert_allclose(top.values, exact[::-1][:3], rtol=1e-6)
+    for lam, u, r in zip(top.values, top.vectors, top.residuals, strict=True):
+        assert float(u.norm()) == pytest.approx(1.0)
+        assert float((h @ u - lam * u).norm()) == pytest.approx(r, rel=1e-4, abs=1e-10)
+        assert r < 1e-3 * abs(lam)
+    bottom = hessian.top_eigenvalues(net, data, k=2, tol=1e-8, which="smallest")
+    np.testing.assert_allclose(bottom.values, exact[:2], rtol=1e-5, atol=1e-8)
+    assert top.n_hvp == top.steps + 0 and top.steps < len(exact)
+    lam, n_power = hessian.power_iteration(net, data, tol=1e-8)
+    assert lam == pytest.approx(max(exact, key=abs), rel=1e-4)
+
+
+def test_trace_estimators():
+    net, data = tiny()
+    exact, _ = eigs(net, data)
+    n = len(exact)
+    est, se = hessian.trace(net, data, num_probes=200, method="hutchinson")
+    assert abs(est - exact.sum()) < 4 * se and se > 0
+    full, _ = hessian.trace(net, data, num_probes=3 * n + 3, method="hutch++")
+    assert full == pytest.approx(exact.sum(), rel=1e-8)  # Q spans everything: exact
+    part, part_se = hessian.trace(net, data, num_probes=30, method="hutch++")
+    assert abs(part - exact.sum()) < 4 * part_se + 1e-9
+
+
+def test_density_weights_and_nodes():
+    net, data = tiny()
+    exact, _ = eigs(net, data)
+    d = hessian.density(net, data, num_runs=3, lanczos_steps=len(exact))
+    for w, t in zip(d.weights, d.nodes, strict=True):
+        assert w.sum() == pytest.approx(1.0, abs=1e-10)
+        heavy = t[w > 1e-8]
+        assert np.all(np.min(np.abs(heavy[:, None] - exact[None]), 1) < 1e-6)
+    area = np.trapezoid(d.density, d.grid)
+    assert area == pytest.approx(1.0, abs=1e-3)
+
+
+def test_frozen_and_unused_parameters():
+    net, data = tiny()
+    net[1].unused = nn.Linear(4, 4).double()  # a parameter forward never uses
+    net[5].weight.requires_grad_(False)  # a frozen one
+    trainable = [(k, p.numel()) for k, p in net.named_parameters() if p.requires_grad]
+    n = sum(size for _, size in trainable)
+    start = sum(size for k, size in trainable[:[k for k, _ in trainable].index("1.unused.weight")])
+    v = torch.randn(n, dtype=torch.float64)
+    for method in ("rr", "fr"):
+        out = hessian.hvp(net, data, v, method=method)
+        assert out.shape == (n,) and torch.all(out[start:start + 20] == 0)
+        assert out[:start].abs().sum() > 0
+    assert hessian.top_eigenvalues(net, data, k=1).values[0] > 0
+
+
+def test_nondeterministic_model_is_refused():
+    net, data = tiny()
+
+    class Noisy(nn.Module):
+        def forward(self, x):
+            return x + 0.1 * torch.randn_like(x)
+
+    noisy = nn.Sequential(Noisy(), *net)
+    with pytest.raises(RuntimeError, match="not deterministic"):
+        hessian.top_eigenvalues(noisy, data)
