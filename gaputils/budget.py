@@ -40,6 +40,7 @@ class Budget:
     probes: int  # random directions, subspaces or trace probes
     subspace_dim: int  # dimension of random subspaces for sharpness (Keskar: 100)
     lanczos_steps: int  # Lanczos iterations for spectra
+    top_k: int  # how many of the largest Hessian eigenvalues to compute
     intro_epochs: int  # epochs of the short demonstration runs (chapter 00, widgets)
 
     @property
@@ -61,21 +62,21 @@ _BUDGETS = {
         mode="smoke", dataset="fashion-mnist", n_train=512, n_test=256, epochs=1, sb=64,
         lb_fraction=0.25, lr=1e-3, schedule="cosine", eval_epochs=1, batch_sizes=(32, 128),
         sweep_epochs=1, sweep_seeds=(0,), seeds=(0, 1), n_curvature=256, grid=5, alphas=5,
-        probes=2, subspace_dim=10, lanczos_steps=5, intro_epochs=1,
+        probes=2, subspace_dim=10, lanczos_steps=5, top_k=2, intro_epochs=1,
     ),
     "standard": Budget(
         mode="standard", dataset="fashion-mnist", n_train=10_000, n_test=10_000, epochs=30,
         sb=256, lb_fraction=0.1, lr=3e-3, schedule="cosine", eval_epochs=2,
         batch_sizes=(32, 64, 128, 256, 512, 1000), sweep_epochs=10, sweep_seeds=(0, 1),
         seeds=(0, 1, 2), n_curvature=2048, grid=21, alphas=25, probes=5, subspace_dim=100,
-        lanczos_steps=40, intro_epochs=2,
+        lanczos_steps=40, top_k=10, intro_epochs=2,
     ),
     "paper": Budget(
         mode="paper", dataset="fashion-mnist", n_train=None, n_test=None, epochs=100, sb=256,
         lb_fraction=0.1, lr=1e-3, schedule="cosine", eval_epochs=5,
         batch_sizes=(32, 64, 128, 256, 512, 1024, 2048, 6000), sweep_epochs=30,
         sweep_seeds=(0, 1, 2), seeds=(0, 1, 2, 3, 4), n_curvature=10_000, grid=41, alphas=25,
-        probes=10, subspace_dim=100, lanczos_steps=100, intro_epochs=2,
+        probes=10, subspace_dim=100, lanczos_steps=100, top_k=20, intro_epochs=2,
     ),
 }
 

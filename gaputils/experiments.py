@@ -19,7 +19,7 @@ from . import cache, data, models, reference
 from .budget import Budget
 from .budget import budget as current_budget
 from .runtime import device, mode
-from .train import History, TrainConfig
+from .train import History, TrainConfig, fit
 
 
 @dataclass
@@ -186,3 +186,27 @@ def format_correlation(c: dict) -> str:
     return (f"tau {c['tau']:+.2f} [{c['tau_lo']:+.2f}, {c['tau_hi']:+.2f}] (p {c['p_tau']:.3f}), "
             f"rho {c['rho']:+.2f} [{c['rho_lo']:+.2f}, {c['rho_hi']:+.2f}] (p {c['p_rho']:.3f}), "
             f"n = {c['n']}")
+
+
+def full_batch_gd(ds: data.Dataset, lr: float, steps: int, n: int, every: int = 20,
+                  seed: int = 0, model_kwargs: dict | None = None) -> tuple[History, list]:
+    """Full-batch gradient descent (no momentum) on the first ``n`` training examples with a
+    BatchNorm-free F1 (default 2 x 128), recording lambda_max of the training-loss Hessian every
+    ``every`` steps - the edge-of-stability experiment of Cohen et al. (2021). Chapter 04."""
+    from . import hessian
+
+    sub = data.Dataset(ds.name, (ds.train[0][:n], ds.train[1][:n]),
+                       (ds.test[0][:n], ds.test[1][:n]), ds.num_classes, ds.classes, ds.mean,
+                       ds.std, ds.source, ds.subset_seed)
+    torch.manual_seed(seed)
+    kwargs = {"width": 128, "depth": 2, "batchnorm": False} | (model_kwargs or {})
+    net = models.build("F1", sub.input_shape, sub.num_classes, **kwargs).to(sub.train[0].device)
+    lams: list[float] = []
+
+    def track(model, history):
+        lams.append(float(hessian.top_eigenvalues(model, sub.train, k=1, tol=1e-2,
+                                                  check=False).values[0]))
+
+    cfg = TrainConfig(batch_size=n, lr=lr, optimizer="sgd", momentum=0.0, steps=steps,
+                      eval_every=every, seed=seed)
+    return fit(net, sub, cfg, callback=track, progress=False), lams

@@ -210,15 +210,23 @@ def scatter_groups(ax: plt.Axes, groups: dict[str, tuple[Sequence[float], Sequen
     return ax
 
 
-def spectra(densities: dict, colors: Sequence[str] | None = None) -> plt.Figure:
-    """Spectral densities (``gu.hessian.density`` results) on a log y-axis, one per label."""
+def spectra(densities: dict, colors: Sequence[str] | None = None,
+            sigma: float | None = None) -> plt.Figure:
+    """Spectral densities (``gu.hessian.density`` results) on a log y-axis, one per label, all
+    broadened with the same ``sigma`` (default: 1% of the range of all nodes together)."""
+    from .hessian import broaden
+
+    nodes = [t for d in densities.values() for t in d.nodes]
+    width = sigma or 0.01 * (max(t.max() for t in nodes) - min(t.min() for t in nodes))
     fig, ax = plt.subplots(figsize=(8, 4))
+    top = 0.0
     for i, (label, d) in enumerate(densities.items()):
-        ax.semilogy(d.grid, np.maximum(d.density, 1e-12), color=colors[i] if colors else f"C{i}",
+        grid, dens = broaden(d.nodes, d.weights, width)
+        top = max(top, float(dens.max()))
+        ax.semilogy(grid, np.maximum(dens, 1e-12), color=colors[i] if colors else f"C{i}",
                     label=label)
-    top = max(float(d.density.max()) for d in densities.values())
     ax.set(xlabel="Hessian eigenvalue", ylabel="density (log scale)", ylim=(top * 1e-8, top * 3),
-           title="spectral density (stochastic Lanczos quadrature)")
+           title=f"spectral density (stochastic Lanczos quadrature, broadening {width:.2g})")
     ax.legend()
     fig.tight_layout()
     return fig

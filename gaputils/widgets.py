@@ -117,3 +117,29 @@ def landscape_explorer(models: dict, data, span: float = 1.0, n: int = 21):
         "two_d": w.Checkbox(value=False, description="2-D"),
     }
     return explorer(run, controls, title="Loss landscape:", button="Draw")
+
+
+def spectrum_explorer(densities: dict, eigenvalues: dict):
+    """Re-draw precomputed spectra: pick the minimizers, how many top eigenvalues to show and
+    the Gaussian broadening of the density (no new Hessian products). Chapter 04."""
+    import ipywidgets as w
+
+    from . import hessian, plots
+
+    def run(k: int, sigma: float):
+        fig, (ax_d, ax_e) = plt.subplots(1, 2, figsize=(12, 4))
+        for i, (label, d) in enumerate(densities.items()):
+            grid, dens = hessian.broaden(d.nodes, d.weights, sigma)
+            ax_d.semilogy(grid, dens.clip(1e-12), color=f"C{i}", label=label)
+        ax_d.set(xlabel="Hessian eigenvalue", ylabel="density (log scale)",
+                 title=f"broadening sigma = {sigma:.2g}")
+        ax_d.legend()
+        plots.eigenvalue_bars({k_: v[:k] for k_, v in eigenvalues.items()}, ax=ax_e)
+        fig.tight_layout()
+        return fig
+
+    largest = min(len(v) for v in eigenvalues.values())
+    controls = {"k": w.IntSlider(value=largest, min=1, max=largest, description="eigenvalues"),
+                "sigma": w.FloatLogSlider(value=0.02, base=10, min=-3, max=0,
+                                          description="broadening")}
+    return explorer(run, controls, title="Hessian spectrum:", button="Draw")
