@@ -97,3 +97,15 @@ def test_explorer_shows_defaults_then_reruns(monkeypatch):
     box.children[1].children[0].value = 5
     box.run_button.click()
     assert calls[-1] == (5, 2.0) and not box.run_button.disabled
+
+
+def test_rank_correlation_and_full_batch_gd():
+    c = experiments.rank_correlation([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5])
+    assert c["n"] == 6 and 0 < c["tau"] < 1 and c["tau_lo"] <= c["tau"] <= c["tau_hi"]
+    perfect = experiments.rank_correlation(range(8), range(8))
+    assert perfect["tau"] == pytest.approx(1.0) and perfect["rho"] == pytest.approx(1.0)
+    assert "tau +1.00" in experiments.format_correlation(perfect)
+    ds = toy_dataset(n=64)
+    h, lams = experiments.full_batch_gd(ds, lr=0.1, steps=6, n=32, every=3,
+                                        model_kwargs={"width": 8, "depth": 1})
+    assert h.step == [0, 3, 6] and len(lams) == 2 and all(x > 0 for x in lams)

@@ -118,3 +118,14 @@ def test_bad_input():
         sh.keskar(obj, eps=0)
     with pytest.raises(ValueError, match="training data"):
         sh.keskar(torch.nn.Linear(2, 2))
+
+
+def test_taylor_prediction_matches_at_small_eps():
+    net, ds = trained()
+    net = net.double()
+    data = (ds.train[0].double(), ds.train[1])
+    eps = 1e-7
+    pred = sh.taylor_prediction(net, data, eps)
+    value = sh.keskar(net, data, eps=eps).value
+    assert value == pytest.approx(pred["first_order"], rel=1e-3)
+    assert abs(value - pred["second_order"]) <= abs(value - pred["first_order"]) + 1e-12
