@@ -22,7 +22,7 @@ def main(repeat: int) -> None:
     budget = gu.budget()
     ds = gu.experiments.dataset(budget)
     runs = gu.experiments.minimizers(ds)
-    data = (ds.train[0][:budget.n_curvature], ds.train[1][:budget.n_curvature])
+    data = gu.experiments.curvature_data(ds, budget)
     print(f"F1, {budget.n_curvature} images, {gu.device()}, {torch.get_num_threads()} threads, "
           f"mode {gu.mode()}, eps 1e-3, 10 iterations, median of {repeat}")
     for name in ("SB", "LB"):

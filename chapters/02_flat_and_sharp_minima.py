@@ -67,9 +67,9 @@ budget = gu.budget()
 # %%
 ds = gu.experiments.dataset(budget)
 runs = gu.experiments.minimizers(ds)
-n = budget.n_curvature
-train = (ds.train[0][:n], ds.train[1][:n])
-test = (ds.test[0][:n], ds.test[1][:n])
+train = gu.experiments.curvature_data(ds)
+test = gu.experiments.curvature_data(ds, split="test")
+n = len(train[1])
 sb, lb = runs["SB"][0].model, runs["LB"][0].model
 print(f"{len(runs['SB'])} SB and {len(runs['LB'])} LB minimizers; landscapes on {n} examples")
 

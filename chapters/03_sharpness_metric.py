@@ -57,8 +57,7 @@ gu.setup(seed=0)
 budget = gu.budget()
 ds = gu.experiments.dataset(budget)
 runs = gu.experiments.minimizers(ds)
-n = budget.n_curvature
-train = (ds.train[0][:n], ds.train[1][:n])
+train = gu.experiments.curvature_data(ds)
 sb, lb = runs["SB"][0].model, runs["LB"][0].model
 
 # %% [markdown]

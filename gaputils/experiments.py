@@ -42,6 +42,15 @@ def dataset(b: Budget | None = None) -> data.Dataset:
     return data.load(b.dataset, n_train=b.n_train, n_test=b.n_test, device=device())
 
 
+def curvature_data(ds: data.Dataset, b: Budget | None = None,
+                   split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``b.n_curvature`` examples of a split: the fixed data on which chapters 02-04
+    evaluate landscapes, sharpness and Hessians."""
+    b = b or current_budget()
+    x, y = ds.train if split == "train" else ds.test
+    return x[:b.n_curvature], y[:b.n_curvature]
+
+
 def config(batch_size: int, seed: int, b: Budget | None = None, *, epochs: float | None = None,
            steps: int | None = None, n_train: int | None = None, **overrides) -> TrainConfig:
     """Keskar's procedure under budget ``b``: Adam at ``b.lr`` with the budget's schedule,

@@ -177,8 +177,8 @@ def _check_devices(model: nn.Module, dataset: Dataset) -> torch.device:
     if dataset.train[0].device != dev:
         raise ValueError(f"the model is on {dev} but the data is on {dataset.train[0].device}; "
                          "move one of them (model.to(...) or dataset.to(...))")
-    if dataset.input_shape != tuple(dataset.train[0].shape[1:]):
-        raise ValueError("dataset.train[0] must have shape (N, C, H, W)")
+    if dataset.train[0].dim() < 2 or len(dataset.train[0]) != len(dataset.train[1]):
+        raise ValueError("dataset.train must be (x, y) with x of shape (N, ...) and y of (N,)")
     return dev
 
 

@@ -128,6 +128,10 @@ def test_bad_configs():
         TrainConfig(epochs=1, schedule="linear")
     with pytest.raises(ValueError, match="exceeds"):
         fit(small_net(), toy_dataset(n=10), TrainConfig(batch_size=32, epochs=1))
+    broken = toy_dataset()
+    broken.train = (broken.train[0], broken.train[1][:-1])
+    with pytest.raises(ValueError, match="shape"):
+        fit(small_net(), broken, TrainConfig(batch_size=16, epochs=1))
 
 
 @pytest.mark.gpu
