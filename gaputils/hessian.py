@@ -197,7 +197,7 @@ def hvp(model: nn.Module, data: Data, v: torch.Tensor, chunk: int = 4096,
 @dataclass
 class Eigen:
     """Eigenvalues (descending for "largest", ascending for "smallest"), eigenvectors as rows
-    (or None), Ritz residual norms and the number of Hessian-vector products used."""
+    (or None), Ritz residual norms, the Lanczos steps and the Hessian-vector products used."""
 
     values: np.ndarray
     vectors: torch.Tensor | None
@@ -243,22 +243,9 @@ def _tridiag_eigh(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.n
     return np.linalg.eigh(t)
 
 
-def top_eigenvalues(model: nn.Module, data: Data, k: int = 1, tol: float = 1e-3,
-                    max_steps: int = 200, which: str = "largest", seed: int = 0,
-                    vectors: bool = False, chunk: int = 4096, check: bool = True) -> Eigen:
-    """The ``k`` largest (or smallest, ``which="smallest"``) Hessian eigenvalues by Lanczos with
-    full reorthogonalization from a seeded random start. Residual-based stopping: with the Ritz
-    residual r = ||H u - theta u|| = |beta_j s_j| and the gap d from theta to the nearest other
-    Ritz value, the eigenvalue error is at most about min(r, r^2 / d); Lanczos stops when that
-    is <= tol * |theta| for every wanted pair (at least k + 1 steps). ``check`` first verifies
-    that the loss is deterministic. Chapter 04."""
-    if which not in ("largest", "smallest"):
-        raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}")
-    op = HessianOperator(model, data, chunk)
-    if check:
-        op.check_deterministic()
-    v0 = torch.randn(op.n, generator=torch.Generator().manual_seed(seed),
-                     dtype=op.dtype).to(op.device)
+def _ritz(op: HessianOperator, v0: torch.Tensor, k: int, tol: float, max_steps: int,
+          which: str):
+    """Lanczos on ``op`` from ``v0`` until the wanted Ritz pairs meet ``tol``."""
 
     def pick(theta, s, beta_last):
         idx = np.argsort(theta)[::-1][:k] if which == "largest" else np.argsort(theta)[:k]
@@ -276,10 +263,27 @@ def top_eigenvalues(model: nn.Module, data: Data, k: int = 1, tol: float = 1e-3,
     alpha, beta, q = lanczos(lambda v: op @ v, v0, max_steps, done)
     theta, s = _tridiag_eigh(alpha, beta)
     vals, svec, res, _ = pick(theta, s, beta[-1])
-    vecs = None
-    if vectors:
-        vecs = torch.from_numpy(svec.T.copy()).to(q) @ q
-    return Eigen(vals, vecs, res, op.n_hvp, len(alpha))
+    return vals, torch.from_numpy(svec.T.copy()).to(q) @ q, res, len(alpha)
+
+
+def top_eigenvalues(model: nn.Module, data: Data, k: int = 1, tol: float = 1e-3,
+                    max_steps: int = 200, which: str = "largest", seed: int = 0,
+                    vectors: bool = False, chunk: int = 4096, check: bool = True) -> Eigen:
+    """The ``k`` largest (or smallest, ``which="smallest"``) Hessian eigenvalues by Lanczos with
+    full reorthogonalization. Residual-based stopping: with the Ritz residual
+    r = ||H u - theta u|| = |beta_j s_j| and the gap d from theta to the nearest other Ritz
+    value, the eigenvalue error is at most about min(r, r^2 / d); Lanczos stops when that is
+    <= tol * |theta| for every wanted pair (at least k + 1 steps). The start vector is drawn
+    with ``seed``. ``check`` first verifies that the loss is deterministic. Chapter 04."""
+    if which not in ("largest", "smallest"):
+        raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}")
+    op = HessianOperator(model, data, chunk)
+    if check:
+        op.check_deterministic()
+    v0 = torch.randn(op.n, generator=torch.Generator().manual_seed(seed),
+                     dtype=op.dtype).to(op.device)
+    vals, vecs, res, steps = _ritz(op, v0, k, tol, max_steps, which)
+    return Eigen(vals, vecs if vectors else None, res, op.n_hvp, steps)
 
 
 def power_iteration(model: nn.Module, data: Data, tol: float = 1e-3, max_iter: int = 1000,
