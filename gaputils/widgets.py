@@ -13,10 +13,6 @@ from collections.abc import Callable
 import matplotlib.pyplot as plt
 
 
-def _value(control):
-    return control.value
-
-
 def explorer(run: Callable[..., plt.Figure], controls: dict, *, title: str = "",
              button: str = "Train") -> object | None:
     """Display ``run(**defaults)`` statically, then widgets that re-run it. Chapter 01.
@@ -27,7 +23,7 @@ def explorer(run: Callable[..., plt.Figure], controls: dict, *, title: str = "",
     """
     from IPython.display import display
 
-    defaults = {k: _value(c) for k, c in controls.items()}
+    defaults = {k: c.value for k, c in controls.items()}
     fig = run(**defaults)
     display(fig)
     plt.close(fig)
@@ -41,7 +37,7 @@ def explorer(run: Callable[..., plt.Figure], controls: dict, *, title: str = "",
                     f"<i>{button}</i>." if title else "")
 
     def on_click(_):
-        values = {k: _value(c) for k, c in controls.items()}
+        values = {k: c.value for k, c in controls.items()}
         go.disabled = True
         out.clear_output(wait=True)
         try:
