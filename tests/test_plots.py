@@ -1,0 +1,68 @@
+"""Every standard figure draws, and every data axis carries a label."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from helpers import toy_dataset, trained  # noqa: E402
+
+from gaputils import experiments, hessian, landscape, plots  # noqa: E402
+from gaputils.train import History  # noqa: E402
+
+
+def history(shift=0.0):
+    return History(epoch=[0, 1, 2], step=[0, 5, 10], train_loss=[2.0, 1.0, 0.5],
+                   train_acc=[0.1, 0.6, 0.9 + shift], test_loss=[2.0, 1.2, 0.8],
+                   test_acc=[0.1, 0.55, 0.8 + shift], seconds=[0.0, 1.0, 2.0],
+                   weight_distance=[0.0, 1.0, 1.5], lr=[1e-3] * 3)
+
+
+def labelled(fig):
+    data_axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert data_axes
+    for ax in data_axes:  # a twin axis shares its x label with its sibling
+        siblings = ax.get_shared_x_axes().get_siblings(ax)
+        assert any(a.get_xlabel() for a in siblings) and ax.get_ylabel(), ax
+    plt.close(fig)
+
+
+def test_training_figures():
+    groups = {"SB": [history(), history(0.01)], "LB": [history(-0.02)]}
+    labelled(plots.learning_curves(groups))
+    labelled(plots.learning_curves(groups, x="seconds"))
+    labelled(plots.epochs_and_seconds(groups))
+    runs = [experiments.Run(b, s, torch.nn.Identity(), history(0.01 * s))
+            for b in (8, 64) for s in (0, 1)]
+    table = experiments.summarize(runs)
+    labelled(plots.batch_sweep({"fixed epochs": table, "fixed steps": table}))
+    fig, ax = plt.subplots()
+    plots.scatter_groups(ax, {"a": ([1, 2], [3, 4])}, "x (unit)", "y (unit)")
+    labelled(fig)
+
+
+def test_landscape_and_spectrum_figures():
+    net, ds = trained()
+    other, _ = trained(1)
+    res = landscape.interpolate(net, other, ds.train, ds.test, alphas=np.linspace(-1, 2, 4))
+    labelled(plots.interpolation(res, landscape.interpolate(net, other, ds.train,
+                                                            alphas=res["alpha"],
+                                                            bn="interpolate")))
+    d = landscape.random_direction(net)
+    fig, ax = plt.subplots()
+    plots.slices(ax, {"SB": [landscape.line(net, d, ds.train, n=3)]})
+    labelled(fig)
+    labelled(plots.planes({"SB": landscape.plane(net, d, d * 0.5, ds.train, n=3)}))
+    dens = {"SB": hessian.density(net, ds.train, num_runs=2, lanczos_steps=5)}
+    labelled(plots.spectra(dens))
+    ax = plots.eigenvalue_bars({"SB": np.array([3.0, 2.0, 1.0])})
+    labelled(ax.figure)
+
+
+def test_image_grid_titles():
+    ds = toy_dataset()
+    fig = plots.image_grid(*ds.train, ds.classes, ds.mean, ds.std, n=4, cols=2)
+    assert [ax.get_title() for ax in fig.axes[:4]] == [ds.classes[int(c)] for c in
+                                                         ds.train[1][:4]]
+    plt.close(fig)
