@@ -3,14 +3,20 @@ in one process on the same network and data (F1 on 2,048 Fashion-MNIST training 
 
     pip install -e ".[bench]"; python benchmarks/hessian.py [--repeat 5]
 
-Prints, for top-1 and top-10 at tol 1e-3, each tool's median time over ``repeat`` runs (the
-random start is seeded 0, 1, ... for both; PyHessian's time varies with it), the speed-up, and
-each tool's largest relative error against a tightly converged reference (Lanczos, tol 1e-8).
+For top-1 and top-10 and several tolerances, prints each tool's median time over ``repeat``
+runs (the random start is seeded 0, 1, ... for both), its median number of Hessian-vector
+products, and its median and worst relative error against a tightly converged reference
+(Lanczos, tol 1e-8). The two tools read ``tol`` differently - PyHessian stops when successive
+estimates change by less than tol, gaputils when its error estimate is below tol - so the same
+tol is not the same accuracy. The script therefore reports two speed-ups: at the same tol, and
+at the same accuracy (gaputils at tol 1e-3 against PyHessian at the loosest listed tol whose
+worst error over the runs is within 1e-3).
 The network is chapter 01's first SB minimizer in the current mode (trained and cached if
 needed). Also times gaputils' Hessian-vector product paths.
 """
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -59,22 +65,56 @@ def main(repeat: int) -> None:
         print(f"  HVP {name:<36} {t * 1000:8.1f} ms")
 
     ref = hessian.top_eigenvalues(net, data, k=10, tol=1e-8).values
-    for k in (1, 10):
-        crit = torch.nn.CrossEntropyLoss()
-        t_py, py_runs = timed(lambda: pyhessian(net, crit, data=data, cuda=False)
-                              .eigenvalues(top_n=k, tol=1e-3)[0], repeat)
-        t_gu, ours = timed(lambda: hessian.top_eigenvalues(net, data, k=k, tol=1e-3,
-                                                           seed=torch.initial_seed()), repeat)
-        err = lambda vals: np.max(np.abs(np.sort(vals)[::-1] - ref[:k]) / np.abs(ref[:k]))
-        py_err = max(err(np.array(v)) for v in py_runs)
-        gu_err = max(err(o.values) for o in ours)
-        agree = max(np.max(np.abs(np.sort(np.array(v))[::-1] - o.values) / np.abs(o.values))
-                    for v, o in zip(py_runs, ours, strict=True))
-        print(f"top-{k}: PyHessian {t_py:7.2f} s  gaputils {t_gu:7.2f} s  speed-up "
-              f"{t_py / t_gu:5.1f}x | worst relative error: PyHessian {py_err:.1e}, gaputils "
-              f"{gu_err:.1e}; the two agree within {agree:.1e} | gaputils "
-              f"{int(np.median([o.n_hvp for o in ours]))} HVPs")
+    products = count_pyhessian_products()
+    crit = torch.nn.CrossEntropyLoss()
+
+    def pyhessian_top(k, tol):
+        products[0] = 0
+        vals = pyhessian(net, crit, data=data, cuda=False).eigenvalues(top_n=k, tol=tol)[0]
+        return np.sort(np.array(vals))[::-1], products[0]
+
+    def gaputils_top(k, tol):
+        out = hessian.top_eigenvalues(net, data, k=k, tol=tol, seed=torch.initial_seed())
+        return out.values, out.n_hvp
+
+    for k, tols in ((1, (1e-2, 1e-3, 1e-4)), (10, (1e-3, 1e-4))):
+        rows = {}
+        for tol in tols:
+            for tool, fn in (("PyHessian", pyhessian_top), ("gaputils", gaputils_top)):
+                t, runs = timed(lambda: fn(k, tol), repeat)
+                errs = [float(np.max(np.abs(v - ref[:k]) / np.abs(ref[:k]))) for v, _ in runs]
+                rows[tool, tol] = t, max(errs)
+                print(f"top-{k:<2} tol {tol:.0e} {tool:<9} {t:7.2f} s  "
+                      f"{int(np.median([n for _, n in runs])):3d} HVPs  error median "
+                      f"{np.median(errs):.1e}, worst {max(errs):.1e}")
+        same_tol = rows["PyHessian", 1e-3][0] / rows["gaputils", 1e-3][0]
+        print(f"top-{k}: speed-up at the same tol (1e-3): {same_tol:.1f}x")
+        # the same accuracy: gaputils at tol 1e-3 against PyHessian at the loosest listed tol
+        # at which it, too, keeps every run's error within 1e-3
+        target = rows["gaputils", 1e-3][1]
+        ok = [tol for tol in tols if rows["PyHessian", tol][1] <= 1e-3]
+        if target > 1e-3 or not ok:
+            print(f"top-{k}: no same-accuracy comparison (gaputils worst {target:.1e}; "
+                  "PyHessian never as accurate at the listed tolerances)")
+        else:
+            ratio = rows["PyHessian", max(ok)][0] / rows["gaputils", 1e-3][0]
+            print(f"top-{k}: speed-up at the same accuracy (worst error <= 1e-3: PyHessian at "
+                  f"tol {max(ok):.0e}, gaputils at tol 1e-3): {ratio:.1f}x")
     print(f"reference top-10: {np.array2string(ref, precision=4)}")
+
+
+def count_pyhessian_products() -> list[int]:
+    """Count PyHessian's Hessian-vector products: its module (imported by ``main``; the
+    package's ``hessian`` is the class) calls them through a global name we wrap."""
+    module = sys.modules["pyhessian.hessian"]
+    counter, product = [0], module.hessian_vector_product
+
+    def counted(*args, **kwargs):
+        counter[0] += 1
+        return product(*args, **kwargs)
+
+    module.hessian_vector_product = counted
+    return counter
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from torch import nn
 
 from .hessian import gradient
 from .landscape import _flat, _set_flat, restored
+from .train import evaluate
 
 Data = tuple[torch.Tensor, torch.Tensor]
 
@@ -55,6 +56,10 @@ class Objective:
     def __call__(self, x: torch.Tensor) -> tuple[float, torch.Tensor]:
         raise NotImplementedError
 
+    def value(self, x: torch.Tensor) -> float:
+        """f(x) alone (subclasses skip the gradient where they can)."""
+        return self(x)[0]
+
 
 class FunctionObjective(Objective):
     """A differentiable function of one flat vector (used by the tests and for teaching)."""
@@ -67,6 +72,10 @@ class FunctionObjective(Objective):
         value = self.fn(x)
         (grad,) = torch.autograd.grad(value, x)
         return float(value.detach()), grad
+
+    def value(self, x):
+        with torch.no_grad():
+            return float(self.fn(x))
 
 
 class ModelObjective(Objective):
@@ -82,6 +91,10 @@ class ModelObjective(Objective):
     def __call__(self, x):
         _set_flat(self.model, x)
         return gradient(self.model, self.data, self.chunk)
+
+    def value(self, x):
+        _set_flat(self.model, x)
+        return evaluate(self.model, *self.data, batch_size=self.chunk)[0]
 
 
 def random_matrix(n: int, p: int, seed: int = 0, device=None,
@@ -229,11 +242,11 @@ def average(model: nn.Module | Objective, data: Data | None = None, sigma: float
     def run(obj: Objective) -> Sharpness:
         scale = _bound(obj, None, sigma, eta)
         g = torch.Generator().manual_seed(seed)
-        f0, _ = obj(obj.x0)
+        f0 = obj.value(obj.x0)
         fs, norms = [], []
         for _ in range(num_samples):
             z = torch.randn(scale.shape, generator=g, dtype=scale.dtype).to(scale) * scale
-            fs.append(obj(obj.x0 + z)[0])
+            fs.append(obj.value(obj.x0 + z))
             norms.append(float(z.norm()))
         pct = 100 * (float(np.mean(fs)) - f0) / (1 + f0)
         return Sharpness(pct, f0, float(np.mean(fs)), float(np.mean(norms)), num_samples + 1,

@@ -139,3 +139,35 @@ def test_nondeterministic_model_is_refused():
     noisy = nn.Sequential(Noisy(), *net)
     with pytest.raises(RuntimeError, match="not deterministic"):
         hessian.top_eigenvalues(noisy, data)
+
+
+class DiagonalOperator:
+    """A known spectrum as an operator, for testing the Lanczos stopping rule."""
+
+    def __init__(self, eigenvalues):
+        self.d, self.n_hvp = torch.as_tensor(eigenvalues, dtype=torch.float64), 0
+
+    def __matmul__(self, v):
+        self.n_hvp += 1
+        return self.d * v
+
+
+def test_stopping_rule_does_not_settle_on_the_wrong_eigenvalue():
+    # outliers like a trained F1's, with a close pair at positions 10 and 11 (1.4% apart), over
+    # a bulk of small ones: a Ritz value can look converged at the 11th before the 10th shows up
+    outliers = [2.68, 2.32, 1.15, 1.03, 0.755, 0.62, 0.58, 0.438, 0.422, 0.328, 0.3234, 0.283]
+    bulk = np.random.default_rng(0).exponential(0.01, 3000) - 0.002  # and a few negative
+    spectrum = np.concatenate([outliers, bulk])
+    exact = np.sort(spectrum)[::-1]
+    worst = {None: 0.0, 0: 0.0}
+    for seed in range(20):
+        v0 = torch.randn(len(spectrum), generator=torch.Generator().manual_seed(seed),
+                         dtype=torch.float64)
+        for k in (1, 10):
+            for guard in worst:
+                vals = hessian._ritz(DiagonalOperator(spectrum), v0, k, 1e-3, 200, "largest",
+                                     guard)[0]
+                err = float(np.max(np.abs(vals - exact[:k]) / exact[:k]))
+                worst[guard] = max(worst[guard], err)
+    assert worst[None] <= 1e-3  # the default guards
+    assert worst[0] > 5e-3  # without guards, the 11th eigenvalue is reported as the 10th

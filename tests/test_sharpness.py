@@ -129,3 +129,13 @@ def test_taylor_prediction_matches_at_small_eps():
     value = sh.keskar(net, data, eps=eps).value
     assert value == pytest.approx(pred["first_order"], rel=1e-3)
     assert abs(value - pred["second_order"]) <= abs(value - pred["first_order"]) + 1e-12
+
+
+def test_value_without_gradient_matches_the_objective():
+    net, ds = trained()
+    obj = sh.ModelObjective(net, ds.train)
+    x = obj.x0 + 1e-2 * torch.randn(obj.x0.shape, generator=torch.Generator().manual_seed(0))
+    with sh.restored(net):
+        assert obj.value(x) == pytest.approx(obj(x)[0], rel=1e-5)
+    quad = sh.FunctionObjective(lambda v: (v**2).sum(), torch.ones(3))
+    assert quad.value(2 * torch.ones(3)) == quad(2 * torch.ones(3))[0] == 12.0
