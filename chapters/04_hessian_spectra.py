@@ -91,23 +91,19 @@ print(f"n = {op.n:,}; gradient {t_grad * 1000:.0f} ms, Hessian-vector product "
 #
 # The curvature along a random direction (printed last) is tiny: on average it is tr(H) / n,
 # and we will see that the trace is a few large eigenvalues spread over a million directions.
-# The largest eigenvalue by power iteration takes five lines: apply H, normalize, repeat until
-# the Rayleigh quotient stops changing. Lanczos builds the same Krylov space but keeps every
+# The largest eigenvalue by power iteration takes five lines (read them with
+# `hessian.power_iteration??`): apply H, normalize, repeat until the Rayleigh quotient stops
+# changing. Lanczos builds the same Krylov space but keeps every
 # vector, so it extracts far more from the same products: it returns several eigenvalues at
 # once, and it stops on the residual ||H u - theta u||, not on a stalled estimate.
 
 # %%
 exact = hessian.top_eigenvalues(sb, train, k=1, tol=1e-6).values[0]  # float32's floor
 for seed in range(3 if gu.mode() != "smoke" else 1):
-    x = torch.randn(op.n, generator=torch.Generator().manual_seed(seed))
-    lam, new, start = 0.0, 1.0, op.n_hvp
-    while abs(new - lam) > 1e-3 * abs(new):  # power iteration, tol 1e-3 on the estimate
-        lam = new
-        y = op @ x
-        new, x = float(y @ x / (x @ x)), y / y.norm()
+    lam, products = hessian.power_iteration(sb, train, tol=1e-3, seed=seed)
     lz = hessian.top_eigenvalues(sb, train, k=1, tol=1e-3, seed=seed)
-    print(f"start {seed}: power iteration {op.n_hvp - start:2d} products, error "
-          f"{abs(new - exact) / exact:.1e} | Lanczos {lz.n_hvp:2d} products, error "
+    print(f"start {seed}: power iteration {products:2d} products, error "
+          f"{abs(lam - exact) / exact:.1e} | Lanczos {lz.n_hvp:2d} products, error "
           f"{abs(lz.values[0] - exact) / exact:.1e}")
 print(f"converged value {exact:.5f}")
 

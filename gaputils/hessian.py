@@ -301,7 +301,8 @@ def top_eigenvalues(model: nn.Module, data: Data, k: int = 1, tol: float = 1e-3,
 def power_iteration(model: nn.Module, data: Data, tol: float = 1e-3, max_iter: int = 1000,
                     seed: int = 0) -> tuple[float, int]:
     """The eigenvalue of largest magnitude by power iteration - for teaching: five lines, and
-    many more Hessian-vector products than Lanczos. Returns (eigenvalue, products used)."""
+    usually more Hessian-vector products than Lanczos for a less accurate answer. Returns
+    (eigenvalue, products used). Chapter 04."""
     op = HessianOperator(model, data)
     v = torch.randn(op.n, generator=torch.Generator().manual_seed(seed), dtype=op.dtype)
     v, lam = v.to(op.device) / v.norm(), 0.0
