@@ -20,8 +20,8 @@ from gaputils import sharpness as sh
 def main(repeat: int) -> None:
     gu.setup(0, verbose=False)
     budget = gu.budget()
-    ds = gu.experiments.dataset(budget)
-    runs = gu.experiments.minimizers(ds)
+    ds = budget.keskar.load()  # F1, as in benchmarks/README.md
+    runs = gu.experiments.minimizers(ds, setting=budget.keskar)
     data = gu.experiments.curvature_data(ds, budget)
     print(f"F1, {budget.n_curvature} images, {gu.device()}, {torch.get_num_threads()} threads, "
           f"mode {gu.mode()}, eps 1e-3, 10 iterations, median of {repeat}")

@@ -76,18 +76,21 @@ budget = gu.budget()
 
 # %%
 print(f"current mode: {gu.mode()}\n")
-fields = ["dataset", "n_train", "epochs", "sb", "lb", "seeds", "n_curvature", "grid"]
-print(f"{'':>12}" + "".join(f"{m:>16}" for m in gu.runtime.MODES))
+fields = ["model", "n_train", "sb", "lb", "epochs", "seeds", "n_curvature", "grid"]
+print(f"{'':>12}" + "".join(f"{m:>18}" for m in gu.runtime.MODES))
 for f in fields:
-    row = [str(gu.budget(m).as_dict()[f]) for m in gu.runtime.MODES]
-    print(f"{f:>12}" + "".join(f"{v:>16}" for v in row))
+    row = [gu.budget(m).as_dict()["testbed"].get(f, gu.budget(m).as_dict().get(f))
+           for m in gu.runtime.MODES]
+    print(f"{f:>12}" + "".join(f"{str(v):>18}" for v in row))
 
 # %% [markdown]
-# `n_train = None` means the whole training set (60,000 images); `sb` and `lb` are the small
-# and large batch (Keskar et al. use 256 and 10% of the training set). `smoke` proves the code
-# runs in under a minute per chapter; `standard` shows the phenomena with error bars over seeds
-# on Fashion-MNIST in at most ten minutes per chapter on two CPU cores; `paper` uses the papers'
-# datasets, batch sizes and epochs on a GPU. The README lists how long each chapter took in each
+# The first six rows are the book's *testbed* (`budget.testbed`, chapter 1): the network, the
+# number of training images, the small and large batch (SB, LB), the epochs and the seeds of the
+# SB-against-LB comparison that every later chapter measures. `smoke` proves the code runs in
+# under a minute per chapter; `standard` shows the phenomena with error bars over seeds on
+# Fashion-MNIST in at most ten minutes per chapter on two CPU cores; `paper` runs the testbed with
+# more seeds and Keskar et al.'s own settings (`budget.keskar`: their batch sizes, epochs and
+# networks on the full training set) on a GPU. The README lists how long each chapter took in each
 # mode. To switch, set the variable before starting Jupyter (`GAPUTILS_MODE=standard jupyter
 # lab`) or at the top of a notebook, before `import gaputils`:
 # `import os; os.environ["GAPUTILS_MODE"] = "smoke"`.
@@ -113,7 +116,8 @@ print(f"computing on: {info['device']}")
 # the device, normalized with the training set's per-channel mean and standard deviation.
 
 # %%
-ds = gu.data.load("fashion-mnist", n_train=budget.n_train, n_test=budget.n_test)
+testbed = budget.testbed
+ds = testbed.load()
 print(ds)
 print(f"found in: {ds.source}; mean {ds.mean[0]:.4f}, std {ds.std[0]:.4f} (pixels in [0, 1])")
 fig = gu.plots.image_grid(*ds.train, ds.classes, ds.mean, ds.std, n=16)
@@ -126,28 +130,31 @@ for name, c in zip(ds.classes, counts, strict=True):
 # %% [markdown]
 # The images are small, centered and grey; shirts, pullovers and coats look alike, which is
 # where most mistakes happen. In `standard` mode the chapters train on a random subset of the
-# training set (the budget's `n_train`), drawn with a fixed seed, so every chapter sees the same
+# training set (the testbed's `n_train`), drawn with a fixed seed, so every chapter sees the same
 # examples; the classes stay close to balanced, as the counts show.
 #
 # ## A first training run
 #
-# Keskar et al.'s network F1 is a multilayer perceptron: five hidden layers of 512 units, each
-# followed by batch normalization and a ReLU. `gu.train.fit` trains it with Adam and records the
-# training and test loss and accuracy after every epoch, the training time, and how far the
-# weights moved from their initial values. A progress bar shows the run (it is switched off in
-# smoke mode).
+# The testbed's network is a narrow version of Keskar et al.'s convolutional network C1: two
+# 5 x 5 convolutions (8 and 16 channels), each followed by batch normalization, a ReLU and max
+# pooling, then a dense layer of 128 units and the output layer. `gu.train.fit` trains it -
+# here with the testbed's optimizer, SGD with momentum - and records the training and test loss
+# and accuracy four times per epoch, the training time, and how far the weights moved from their
+# initial values. A progress bar shows the run (it is switched off in smoke mode).
 
 # %%
-net = gu.models.build("F1", ds.input_shape, ds.num_classes).to(device)
-print(f"F1 has {gu.models.num_parameters(net):,} parameters")
-steps_per_epoch = len(ds.train[1]) // budget.sb
-config = gu.train.TrainConfig(batch_size=budget.sb, lr=budget.lr, epochs=budget.intro_epochs,
-                              eval_every=max(1, steps_per_epoch // 4))  # 4 records per epoch
+net = testbed.build(ds)
+print(net)
+print(f"{gu.models.num_parameters(net):,} parameters")
+steps_per_epoch = len(ds.train[1]) // testbed.sb
+config = testbed.config(testbed.sb, seed=0, epochs=budget.intro_epochs,
+                        eval_every=max(1, steps_per_epoch // 4))  # 4 records per epoch
+print(config)
 history = gu.train.fit(net, ds, config)
 history
 
 # %%
-fig = gu.plots.learning_curves({f"F1, batch {budget.sb}": history})
+fig = gu.plots.learning_curves({f"{testbed.model}, batch {testbed.sb}": history})
 final = history.final()
 print(f"after {final['epoch']:.0f} epochs ({final['step']} steps, {final['seconds']:.1f} s of "
       f"training): train accuracy {final['train_acc']:.1%}, test accuracy "
@@ -179,9 +186,10 @@ print(f"train minus test accuracy: {100 * (final['train_acc'] - final['test_acc'
 #
 # 1. Run this chapter with `GAPUTILS_MODE=smoke` and with `standard`. How do the sizes printed
 #    in the mode table change, and how long does each take?
-# 2. Train F1 with `batch_size=budget.lb` for the same number of epochs. How many optimizer
-#    steps does it take, and what test accuracy does it reach?
-# 3. Replace Adam by SGD with momentum (`optimizer="sgd", lr=0.05`). Which learns faster here?
+# 2. Train the same network with `batch_size=testbed.lb` for the same number of epochs. How
+#    many optimizer steps does it take, and what test accuracy does it reach?
+# 3. Replace SGD by Adam (`testbed.config(..., optimizer="adam", lr=1e-3)`). Which learns
+#    faster here?
 # 4. Call `gu.cache.fit_or_load` twice with the same configuration on a freshly built network
 #    (after `gu.setup(0)`) and time both calls.
 #

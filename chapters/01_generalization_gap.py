@@ -21,15 +21,17 @@
 #
 # A network trained with a large batch can fit its training set as well as the same network
 # trained with a small batch, from the same starting point, and still test worse. This chapter
-# reproduces that observation of Keskar et al. (2017), measures the gap with error bars over
-# seeds, and looks at it from three sides: batch size at a fixed number of epochs, at a fixed
-# number of steps, and against the wall clock.
+# sets up the book's *testbed* - one setting in which that happens clearly - measures the
+# difference with paired statistics over seeds, and sets Keskar et al.'s own setting beside it.
+# It then looks at the same runs against epochs, seconds and batch size.
 #
 # **What you will learn**
 # - Keskar et al.'s experimental procedure and how to reproduce their Table 2;
-# - how large the gap is on Fashion-MNIST, and how to tell a gap from seed noise;
+# - the two gaps - train minus test, and small batch minus large batch - and how to keep them apart;
+# - how to tell a difference from seed noise: paired differences, their standard error and a
+#   t-interval, chosen settings validated without touching the test set;
 # - why the comparison depends on what is held fixed: epochs, steps or seconds;
-# - how to get the trained small- and large-batch minimizers that chapters 2-4 study.
+# - how to get the trained small- and large-batch minimizers that the later chapters study.
 #
 # **Prerequisites**: chapter 0 (modes, `gu.train.fit`).
 
@@ -43,11 +45,11 @@ if "google.colab" in sys.modules:  # on Colab: install the book's helper package
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
 
 # %%
-
 import gaputils as gu
 
 gu.setup(seed=0)
 budget = gu.budget()
+testbed, keskar = budget.testbed, budget.keskar
 
 # %% [markdown]
 # ## Why large batches, and what goes wrong
@@ -57,173 +59,245 @@ budget = gu.budget()
 # large batches promise to train in a fraction of the wall-clock time. Keskar et al. found that
 # networks trained this way reach the same training accuracy but a lower test accuracy, and
 # argued that large batches converge to *sharp* minima of the training loss while small batches
-# find *flat* ones. This chapter measures the gap; chapters 2-4 measure the sharpness, and
-# chapters 5-7 the remedies.
+# find *flat* ones. This chapter measures the difference; chapters 2-4 measure the sharpness,
+# and chapters 5-7 the remedies.
+#
+# Two quantities are called "the gap" in this literature, and the book keeps them apart:
+#
+# | name | what it is | labelled |
+# | --- | --- | --- |
+# | generalization gap of a run | its training accuracy minus its test accuracy | train - test |
+# | large-batch gap | test accuracy of the small-batch (SB) run minus that of the large-batch
+#   (LB) run from the same initial weights | SB - LB |
+#
+# Keskar et al.'s claim is about the second: both runs fit the training set (train - test is
+# then roughly one minus the test accuracy), yet SB - LB is positive.
 #
 # ## The experiment
 #
-# Keskar et al.'s procedure: one network, Adam with the same learning rate for both methods,
-# the same initial weights, a small batch (SB) of 256 and a large batch (LB) of 10% of the
-# training set, both trained until they fit the training set. Here the network is their F1, a
-# five-layer perceptron with batch normalization, and the data is Fashion-MNIST.
+# Keskar et al.'s procedure: one network, the same optimizer and learning rate for both
+# methods, the same initial weights, a small batch (SB) of 256 and a large batch (LB) of 10% of
+# the training set, both trained until they fit the training set. We run it in two settings:
 
 # %%
-ds = gu.experiments.dataset(budget)
-lb = round(budget.lb_fraction * len(ds.train[1]))
-print(f"data: {ds}\nSB = {budget.sb}, LB = {lb} ({budget.lb_fraction:.0%} of the training set)")
-print(f"Adam, lr {budget.lr} for both, {budget.schedule} schedule, {budget.epochs} epochs, "
-      f"seeds {budget.seeds}")
+for setting in (testbed, keskar):
+    print(setting.describe(), end="\n\n")
 
 # %% [markdown]
-# **How these settings were chosen.** Keskar et al. do not say how the learning rate evolved.
-# With a constant rate, the small batch never settles: its training accuracy keeps jumping
-# around below 99%, so the two methods are not compared at a minimum. We compared four candidate
-# settings on a *validation* set of 10,000 Fashion-MNIST training images that are not in the
-# training subset - never on the test set - with the script `data/reference/ch01_selection.py`,
-# whose committed result is read below. Among the settings under which both batch sizes fit the
-# training set (at least 99% training accuracy on every seed), we kept the one with the largest
-# mean validation gap, and the `standard` budget uses it. `paper` mode keeps Adam's default
-# learning rate of 0.001, which is what Keskar et al. used.
+# The first is the book's **testbed**; the second is Keskar et al.'s own setting - their
+# network F1 (a five-layer perceptron with batch normalization) with Adam at 0.001 and LB = 10% of
+# the training set - on as much Fashion-MNIST as a laptop affords in `standard` mode (the full
+# training set and LB = 6,000 in `paper` mode).
+#
+# ## How the testbed was chosen
+#
+# An earlier version of this chapter used Keskar's setting alone. Its gap was within seed
+# noise: with a few seeds, the paired differences changed sign. Single-seed screening runs on
+# validation images showed the same for F1 with Adam or SGD, with 2,000 to 10,000 training
+# images, and pointed to three levers that make the small batch's advantage larger: a
+# convolutional network (Keskar et al. report 2-5 points on CIFAR's convolutional networks,
+# against 0.2 for F1 on MNIST), SGD with weight decay (a small batch takes many more decayed
+# steps), and a small training set (the less data, the more the implicit regularization of
+# small batches can matter). A *validation
+# study* then compared candidate settings on 10,000 training images that no chapter trains
+# on, never on the test set, under a rule written down before it ran. Its committed result
+# (`data/reference/ch01_selection.py` and `.json`):
 
 # %%
 selection = gu.reference.load("ch01_selection")
 if selection:
     chosen = gu.reference.chosen_setting(selection["results"])
-    print(f"validation study of {selection['date']} ({selection['mode']}):")
+    print(f"{selection['date']}, {selection['device']}; common to all: {selection['base']}\n")
+    print("rule:", selection["rule"], "\n")
     print(gu.reference.selection_table(selection["results"]))
-    print(f"chosen: {chosen} = {selection['candidates'][chosen]}")
+    print(f"\nchosen: {chosen} = {selection['candidates'][chosen]}")
+    rows = gu.reference.selection_rows(selection["results"])
+    top = max(rows, key=lambda k: rows[k]["diff"].mean)
+    print(f"largest mean validation difference: {rows[top]['diff'].mean:+.2f} points ({top}); "
+          f"{sum(r['diff'].mean >= 1 for r in rows.values())} of {len(rows)} candidates reach "
+          "+1 point")
 
 # %% [markdown]
+# The selection seeds (100-102) are not the seeds below (0-4), and the test set played no
+# part in the choice, so the test numbers that follow are not inflated by the selection (the
+# validation numbers of the chosen candidate are: picking the best of several is optimistic).
+#
 # ## Small batch against large batch
 #
-# `gu.experiments.minimizers()` trains SB and LB for every seed of the budget, each pair from
-# the same initial weights, and caches the results: the first run takes a few minutes on a CPU,
-# later calls - here and in chapters 2-4 - load the trained networks in a second. In `paper`
-# mode, when CIFAR-10 is on disk, Keskar's convolutional network C1 is trained too.
+# `gu.experiments.minimizers()` trains SB and LB of the testbed for every seed, each pair from
+# the same initial weights, and caches the results: the first run takes a few minutes on a
+# CPU, later calls - here and in the later chapters - load the trained networks in a second.
+# Keskar's setting runs the same way. In `paper` mode, when CIFAR-10 is on disk, Keskar's C1 on
+# CIFAR-10 is added.
 
 # %%
-runs = {"F1": gu.experiments.minimizers(ds)}
+ds = testbed.load()
+runs = {"testbed": gu.experiments.minimizers(ds),
+        "Keskar F1": gu.experiments.minimizers(keskar.load(), setting=keskar)}
 if gu.mode() == "paper" and gu.data.locate("cifar10"):
-    runs["C1"] = gu.experiments.minimizers(gu.data.load("cifar10"), model="C1")
+    c1 = keskar.replace(name="Keskar C1", model="C1", dataset="cifar10", lb=5000)
+    runs["Keskar C1"] = gu.experiments.minimizers(c1.load(), setting=c1)
 print(gu.experiments.gap_table(runs))
 
+# %% [markdown]
+# Each row is mean ± standard deviation over seeds (ddof = 1). Runs of one seed share their
+# initial weights and their test set, so the right comparison is the *paired* difference: for
+# every seed, SB's test accuracy minus LB's; then the mean of those differences, its standard
+# error sd / sqrt(n), and a Student-t interval on n - 1 degrees of freedom. Pairing removes
+# what the two runs of a seed share - the starting point - and leaves the effect of the batch.
+# The figure shows every seed's pair and the differences:
+
 # %%
-sb_runs, lb_runs = runs["F1"]["SB"], runs["F1"]["LB"]
-gap, se = gu.experiments.difference(sb_runs, lb_runs)
+fig = gu.plots.paired_runs({k: (v["SB"], v["LB"]) for k, v in runs.items()})
+
+# %%
+sb_runs, lb_runs = runs["testbed"]["SB"], runs["testbed"]["LB"]
+d = gu.experiments.difference(sb_runs, lb_runs).scaled(100)
+dk = gu.experiments.difference(*runs["Keskar F1"].values()).scaled(100)
 train_min = min(r.final["train_acc"] for r in sb_runs + lb_runs)
-print(f"Lowest final training accuracy of any run: {train_min:.2%}.")
-print(f"SB tests better than LB by {100 * gap:+.2f} points, {gap / se:.1f} standard errors "
-      f"(over {len(sb_runs)} seeds each).")
+test_se = 100 * gu.experiments.test_sampling_se(sb_runs, lb_runs, ds)
+bar = d.mean >= 1 and d.t >= 5
+print(f"Testbed: the lowest final training accuracy of any run is {train_min:.2%}; "
+      f"{'every run fits' if train_min >= 0.99 else 'not every run fits'} the training set.")
+print(f"Testbed: SB - LB = {d}.\n  This {'meets' if bar else 'misses'} the book's bar of at "
+      f"least 1 point and at least 5 paired standard errors.")
+print(f"  Test-set sampling adds a standard error of {test_se:.2f} points to the mean difference "
+      f"(the seed interval holds the {len(ds.test[1]):,} test images fixed).")
+noise = dk.lo <= 0 <= dk.hi
+print(f"Keskar's setting: SB - LB = {dk}.\n  Its interval " + (
+    "contains zero: on this data the difference is not told apart from seed noise." if noise
+    else "excludes zero."))
 _, paper_sb, paper_lb = gu.reference.KESKAR_TABLE2["F1"]
-print(f"Keskar et al. report {paper_sb - paper_lb:+.2f} points for F1 on MNIST.")
+print(f"Keskar et al. report {paper_sb - paper_lb:+.2f} points for F1 on MNIST (one run, no "
+      "interval).")
 
 # %% [markdown]
-# Read the table row by row. Both methods fit the training set (the lowest training accuracy of
-# any run is printed above), yet the test accuracy differs. The printed difference and its
-# standard error say whether the gap is larger than the spread between seeds: a gap of several
-# standard errors is not seed noise. On F1 the gap is small, as it was in Keskar et al.'s
-# Table 2 for F1 on MNIST; their gaps on convolutional networks were several points, which is
-# why `paper` mode adds C1 on CIFAR-10. Our F1 numbers differ from the paper's because the data
-# differ: Fashion-MNIST is harder than MNIST, and `standard` mode trains on a subset of it.
+# The printed lines are the chapter's result. On the testbed both methods fit the training
+# set, and the paired interval says how large SB's advantage is and how sure we are of it.
+# Before the study, the book set itself a bar for a testbed - at least 1 point and at least 5
+# paired standard errors - and the second line says whether this run meets it. The validation
+# study above is the reason to expect a difference below 1 point at this size: no candidate
+# that fits the chapter's time reached +1 point there, and the larger differences in its table
+# came with a smaller batch or stronger weight decay, that is with more steps and more seconds
+# than a ten-minute chapter on two cores affords.
+# Compare the line for Keskar's own F1 setting: the paper reports 0.2 points for F1 on MNIST,
+# from one run, and the printed interval says whether our three seeds can tell a difference
+# of that size from zero. Our numbers differ from the paper's because data, sizes and network
+# differ: Fashion-MNIST is harder than MNIST, our F1 trains on a 10,000-image subset in
+# `standard` mode, and the testbed on the small subset printed at the top.
+#
+# Two limits of the interval: it counts the seeds as the only source of chance, while the
+# test images are a sample too (the extra standard error printed above, from how often the
+# two networks disagree); and with five seeds the t-interval is wide by construction, since
+# its critical value on 4 degrees of freedom is 2.78 rather than 1.96.
 #
 # ## Learning curves: per epoch and per second
 #
 # A reviewer of Keskar et al. asked what the learning curves look like against wall-clock time,
-# not only against epochs. Both views, from the same runs (mean over seeds, band of one
+# not only against epochs. Both views, from the testbed's runs (mean over seeds, band of one
 # standard deviation; time excludes the evaluation passes):
 
 # %%
-groups = {f"SB ({budget.sb})": [r.history for r in sb_runs],
-          f"LB ({lb})": [r.history for r in lb_runs]}
+groups = {f"SB ({testbed.sb})": [r.history for r in sb_runs],
+          f"LB ({testbed.lb})": [r.history for r in lb_runs]}
 fig = gu.plots.epochs_and_seconds(groups)
 
 # %%
 per_epoch = {k: sum(h.seconds[-1] / h.epoch[-1] for h in hs) / len(hs) for k, hs in groups.items()}
 total = {k: sum(h.seconds[-1] for h in hs) / len(hs) for k, hs in groups.items()}
-for k in groups:
-    print(f"{k}: {per_epoch[k]:.2f} s per epoch, {total[k]:.1f} s in all")
+for k, hs in groups.items():
+    loss = sum(h.train_loss[1] for h in hs) / len(hs)
+    print(f"{k}: {per_epoch[k]:.2f} s per epoch, {total[k]:.1f} s in all; training loss "
+          f"{loss:.3f} nats after {hs[0].epoch[1]:.0f} epochs")
 sb_key, lb_key = groups
 print(f"LB is {per_epoch[sb_key] / per_epoch[lb_key]:.2f}x cheaper per epoch on {gu.device()}")
 
 # %% [markdown]
-# Per epoch, the large batch makes less progress on the training loss at first, because it
-# takes fewer steps (left). Per epoch it is also cheaper, since fewer, bigger steps use the
-# processor better; the printed ratio says by how much on this machine. On two CPU cores the
-# saving is modest, because a CPU is already busy with a small batch; on a GPU, where a batch of
-# a thousand costs barely more per step than a batch of 256, the time axis (right) favours the
-# large batch much more - and that is the whole appeal of large batches. The test-accuracy
-# curves end apart by the gap measured above.
+# Per epoch, a large batch takes fewer steps; the printed training losses at the first record
+# after the start show how much progress each made by then (left panel for the whole run). Per
+# epoch the large batch is also cheaper on this machine by the printed ratio,
+# since fewer, bigger steps use the processor better. On two CPU cores that saving is modest;
+# on a GPU, where a batch of hundreds costs barely more per step than a batch of 32, the time
+# axis (right) favours the large batch much more - and that is the whole appeal of large
+# batches. The test-accuracy curves end apart by the difference measured above.
 #
-# ## The batch-size sweep: fixed epochs, then fixed steps
+# ## The batch-size sweep at a fixed number of epochs
 #
-# Two points do not make a trend. We train F1 with every batch size of the budget, first for a
-# fixed number of epochs (so larger batches take fewer steps), then for a fixed number of
-# steps (so larger batches see more epochs). The fixed-step sweep previews chapter 6: Hoffer et
-# al. argue that the gap comes from too few updates, not from the batch size itself.
+# Two points do not make a trend. We train the testbed's network with every batch size of the
+# budget for the testbed's number of epochs, so that larger batches take fewer steps. (Chapter
+# 6 holds the number of *steps* fixed instead, as Hoffer et al. propose.)
 
 # %%
-steps = budget.sweep_epochs * (len(ds.train[1]) // budget.sb)
 seeds = budget.sweep_seeds
-fixed_epochs = gu.experiments.train_runs(ds, budget.batch_sizes, seeds, epochs=budget.sweep_epochs)
-fixed_steps = gu.experiments.train_runs(ds, budget.batch_sizes, seeds, steps=steps)
-tables = {f"{budget.sweep_epochs} epochs": gu.experiments.summarize(fixed_epochs),
-          f"{steps} steps": gu.experiments.summarize(fixed_steps)}
+sweep = gu.experiments.train_runs(ds, budget.batch_sizes, seeds, epochs=budget.sweep_epochs)
+tables = {f"{budget.sweep_epochs} epochs": gu.experiments.summarize(sweep)}
 fig = gu.plots.batch_sweep(tables)
 print(gu.experiments.sweep_table(tables))
 
 # %% [markdown]
-# Read both panels with the training accuracy in mind: a run whose training accuracy is well
-# below 100% has not converged, and its test accuracy says as much about under-training as about
-# generalization. In the fixed-epoch sweep the number of steps falls as the batch grows; in the
-# fixed-step sweep the smallest batches see only a fraction of the data's epochs. Which batch
-# sizes fit the training set, and where the test accuracy peaks:
+# Read the left panel with the training accuracy in mind: a run whose training accuracy is
+# well below 100% has not converged, and its test accuracy says as much about under-training as
+# about generalization. What the sweep shows:
 
 # %%
-for label, table in tables.items():
-    best = max(table, key=lambda b: table[b]["test_acc"][0])
-    fit = [b for b in table if table[b]["train_acc"][0] >= 0.99]
-    print(f"{label}: best test accuracy {table[best]['test_acc'][0]:.2%} at batch {best}; "
-          f"batch sizes with >= 99% training accuracy: {fit or 'none'}")
+table = tables[f"{budget.sweep_epochs} epochs"]
+sizes = sorted(table)
+best = max(sizes, key=lambda b: table[b]["test_acc"][0])
+fitted = [b for b in sizes if table[b]["train_acc"][0] >= 0.99]
+print(f"batch sizes with >= 99% mean training accuracy: {fitted or 'none'} of {sizes}")
+print(f"best mean test accuracy {table[best]['test_acc'][0]:.2%} at batch {best}; "
+      f"{table[sizes[0]]['test_acc'][0]:.2%} at batch {sizes[0]}, "
+      f"{table[sizes[-1]]['test_acc'][0]:.2%} at batch {sizes[-1]}")
+acc = [table[b]["test_acc"][0] for b in sizes]
+drops = [a >= b for a, b in zip(acc, acc[1:], strict=False)]
+print(f"test accuracy falls or stays level at {sum(drops)} of the {len(drops)} steps from one "
+      f"batch size to the next ({len(seeds)} seeds each)")
 
 # %% [markdown]
-# Only the runs that fit the training set compare minima with minima. Given as many steps as
-# the small batch, the large batches of the fixed-step sweep fit the training set easily (the
-# list above), so the question chapter 6 takes up is the test accuracy they reach then, and how
-# to train them so that it matches the small batch's. The gap panel (right) shows how training
-# minus test accuracy grows as the training set is fitted more closely, whatever the batch size.
+# With two seeds per point the error bars are rough, and neighbouring batch sizes need not be
+# told apart; the trend over the whole range and the testbed's five-seed comparison above
+# carry more weight. The right panel shows train - test, the first kind of gap: where a batch
+# size fits the training set, it is one minus the test accuracy and mirrors the left panel.
 #
 # ## Explore
 #
-# Pick a batch size and a learning rate and train F1 for a few epochs. The figure right below
-# is the default setting; the controls retrain in place when a Jupyter frontend is running.
+# Pick a batch size and a learning rate and train the testbed's network for a few epochs. The
+# figure right below is the default setting; the controls retrain in place when a Jupyter
+# frontend is running.
 
 # %%
-box = gu.widgets.batch_size_explorer(ds, budget.batch_sizes, lr=budget.lr,
-                                     epochs=budget.intro_epochs)
+box = gu.widgets.batch_size_explorer(ds, testbed, budget.batch_sizes, epochs=budget.intro_epochs)
 
 # %% [markdown]
 # ## Summary
 #
-# 1. With Keskar et al.'s procedure - Adam, one learning rate, one starting point - the small
-#    and the large batch both fit the training set, and the large batch tests worse; on F1 the
-#    difference is small but larger than the spread between seeds (numbers above).
-# 2. A gap is only a gap when it exceeds its standard error over seeds; report both.
-# 3. What is held fixed matters: at a fixed number of epochs the largest batches under-train;
-#    at a fixed number of steps they fit the training set.
-# 4. Per epoch a large batch is cheaper; per second the comparison depends on the hardware.
-# 5. `gu.experiments.minimizers()` returns the cached SB and LB networks used in chapters 2-4.
+# 1. With Keskar et al.'s procedure - one optimizer and learning rate, one starting point per
+#    seed - the book's testbed (a narrow C1 on a small Fashion-MNIST subset, SGD with weight
+#    decay) fits the training set with both batch sizes, and the paired interval above says
+#    how much better the small batch tests.
+# 2. Keskar's own F1 setting, at the size a laptop affords, gives a difference that has to be
+#    read against its interval (printed above): whether a gap shows up depends on the network,
+#    the data size and the optimizer.
+# 3. Runs that share their initial weights are compared by paired differences; report the
+#    mean, the standard error, the t-interval and the number of seeds, and choose settings on
+#    validation data, not on the test set.
+# 4. What is held fixed matters: at a fixed number of epochs a larger batch takes fewer steps.
+#    Per epoch a large batch is cheaper; per second the comparison depends on the hardware.
+# 5. `gu.experiments.minimizers()` returns the cached SB and LB networks of the testbed, used
+#    in the chapters that follow.
 #
 # ## Exercises
 #
-# 1. Set the schedule to `"constant"` in a copy of the budget
-#    (`dataclasses.replace(budget, schedule="constant")`) and rerun the SB/LB comparison. Does
-#    the small batch still reach 99% training accuracy? What happens to the gap?
-# 2. Keskar et al.'s LB is 10% of the training set. Train with 25% and 50%: how many epochs does
-#    each need to reach 99% training accuracy?
-# 3. Repeat the comparison with SGD with momentum (`optimizer="sgd"`) and a learning rate you
-#    choose on a validation split. Is the gap larger or smaller than with Adam?
-# 4. How many seeds would you need for the F1 gap measured here to be five standard errors
-#    from zero?
+# 1. Train the testbed with a constant learning rate (`testbed.replace(schedule="constant")`
+#    passed as `setting=` to `gu.experiments.minimizers`). Do SB and LB still fit the training
+#    set? What happens to SB - LB?
+# 2. Train the testbed with Adam at 0.001 (`optimizer="adam", lr=1e-3`, weight decay 0), as
+#    Keskar et al. did. Is there still a difference beyond seed noise?
+# 3. Double the training set (`n_train=4000`). Does SB - LB grow or shrink, and what does that
+#    say about the testbed's choice of a small training set?
+# 4. For Keskar's setting, how many seeds would the printed mean difference and standard
+#    deviation of the differences need to lie five standard errors from zero? (The standard
+#    error falls like 1 / sqrt(n).)
 #
 # ## Further reading
 #
@@ -231,18 +305,27 @@ box = gu.widgets.batch_size_explorer(ds, budget.batch_sizes, lr=budget.lr,
 #   Learning: Generalization Gap and Sharp Minima.* ICLR.
 # - Hoffer, Hubara and Soudry (2017). *Train longer, generalize better: closing the
 #   generalization gap in large batch training of neural networks.* NeurIPS.
+# - Smith and Le (2018). *A Bayesian Perspective on Generalization and Stochastic Gradient
+#   Descent.* ICLR.
 # - Shallue, Lee, Antognini, Sohl-Dickstein, Frostig and Dahl (2019). *Measuring the Effects of
 #   Data Parallelism on Neural Network Training.* JMLR.
 # - Goyal et al. (2017). *Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour.*
 
 # %% tags=["remove-cell"]
-# Check: the gap holds in standard and paper mode; in smoke mode everything ran.
-for r in sb_runs + lb_runs + fixed_epochs + fixed_steps:
+# Check: the testbed's claim holds in standard mode (and its sign in paper mode); in smoke mode
+# everything ran.
+for r in [r for v in runs.values() for rs in v.values() for r in rs] + sweep:
     assert not r.history.diverged, r.history.message
-assert len(fixed_epochs) == len(fixed_steps) == len(budget.batch_sizes) * len(seeds)
-if gu.mode() == "standard" and selection:
-    settings = selection["candidates"][chosen]
-    assert (budget.lr, budget.schedule) == (settings["lr"], settings["schedule"])
+assert len(sweep) == len(budget.batch_sizes) * len(seeds) and d.n == len(testbed.seeds)
 if gu.mode() != "smoke":
-    assert train_min >= 0.99, f"a run did not fit the training set: {train_min:.4f}"
-    assert gap > 0 and gap > se, f"no gap beyond seed noise: {gap:.4f} +- {se:.4f}"
+    assert train_min >= 0.99, f"a testbed run did not fit the training set: {train_min:.4f}"
+if gu.mode() == "standard":
+    picked = selection["candidates"][chosen]
+    assert all(getattr(testbed, k) == v for k, v in picked.items()), (
+        f"the testbed is not the validation study's choice {chosen}: {picked}")
+# The claim: LB tests worse than SB on the testbed beyond seed noise (the paired 95% interval
+# lies above zero). The book's bar (>= 1 point and >= 5 standard errors) is printed, not
+# asserted: the validation study found no candidate within the chapter's time that reaches it.
+# Paper mode runs the same testbed with ten seeds, so it must show at least as much.
+if gu.mode() in ("standard", "paper"):
+    assert d.lo > 0, f"the testbed's difference is not told apart from seed noise: {d}"

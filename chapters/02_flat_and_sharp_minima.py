@@ -65,7 +65,7 @@ budget = gu.budget()
 # cross-entropy in eval mode, with BatchNorm's running statistics and no dropout.
 
 # %%
-ds = gu.experiments.dataset(budget)
+ds = gu.experiments.dataset()
 runs = gu.experiments.minimizers(ds)
 train = gu.experiments.curvature_data(ds)
 test = gu.experiments.curvature_data(ds, split="test")
@@ -148,7 +148,7 @@ distance = 0.5
 rise = {name: np.array([ls.loss_increase(r.model, train, distance, budget.probes).mean()
                         for r in group]) for name, group in runs.items()}
 for name, v in rise.items():
-    print(f"{name}: loss increase at t = {distance}: {v.mean():.4f} ± {v.std():.4f} nats "
+    print(f"{name}: loss increase at t = {distance}: {v.mean():.4f} ± {v.std(ddof=1):.4f} nats "
           f"(mean ± std over {len(v)} seeds)")
 ratio = rise["LB"].mean() / rise["SB"].mean()
 print(f"LB / SB: {ratio:.2f}")

@@ -55,7 +55,7 @@ from gaputils import sharpness as sh
 
 gu.setup(seed=0)
 budget = gu.budget()
-ds = gu.experiments.dataset(budget)
+ds = gu.experiments.dataset()
 runs = gu.experiments.minimizers(ds)
 train = gu.experiments.curvature_data(ds)
 sb, lb = runs["SB"][0].model, runs["LB"][0].model
@@ -131,8 +131,8 @@ for space, p in (("full space", None), (f"subspace p={budget.subspace_dim}", bud
 print(f"{'space':<20}{'eps':>8}{'SB':>20}{'LB':>20}{'LB/SB':>8}")
 for space, eps in dict.fromkeys((s, e) for s, e, _ in table):
     sbv, lbv = table[space, eps, "SB"], table[space, eps, "LB"]
-    print(f"{space:<20}{eps:>8.0e}{f'{sbv.mean():.2f} ± {sbv.std():.2f}':>20}"
-          f"{f'{lbv.mean():.2f} ± {lbv.std():.2f}':>20}{lbv.mean() / sbv.mean():>8.1f}")
+    print(f"{space:<20}{eps:>8.0e}{f'{sbv.mean():.2f} ± {sbv.std(ddof=1):.2f}':>20}"
+          f"{f'{lbv.mean():.2f} ± {lbv.std(ddof=1):.2f}':>20}{lbv.mean() / sbv.mean():>8.1f}")
 print("Keskar et al., Table 3 (full space, eps 1e-3), F1 on MNIST: SB 1.23, LB 205.14")
 
 # %% [markdown]
@@ -170,9 +170,9 @@ print("LB / SB at each eps:", np.round(ratios, 2))
 # depends on the eps at which it is read (printed): a single eps can make the difference look
 # small or large.
 #
-# **To the batch size.** Chapter 1's fixed-epoch sweep trained F1 with every batch size of the
-# budget from the same starting points; the sharpness of each of those networks (full space,
-# eps = 1e-3):
+# **To the batch size.** Chapter 1's fixed-epoch sweep trained the testbed's network with every
+# batch size of the budget from the same starting points; the sharpness of each of those
+# networks (full space, eps = 1e-3):
 
 # %%
 sweep = gu.experiments.train_runs(ds, budget.batch_sizes, budget.sweep_seeds,
@@ -199,8 +199,8 @@ print("batch size vs sharpness:",
 # budget's, for the sweep's number of epochs, from the same starting point:
 
 # %%
-lrs = budget.lr * np.array([1 / 3, 1, 3])
-pair = [budget.sb, runs["LB"][0].batch_size]
+lrs = budget.testbed.lr * np.array([1 / 3, 1, 3])
+pair = [budget.testbed.sb, budget.testbed.lb]
 by_lr = {lr: gu.experiments.train_runs(ds, pair, [0], epochs=budget.sweep_epochs, lr=float(lr))
          for lr in lrs}
 for lr, pair in by_lr.items():
@@ -216,15 +216,17 @@ for lr, pair in by_lr.items():
 # ## Question 2: does sharpness predict test accuracy?
 #
 # Across networks trained with different batch sizes, does the sharper one test worse? We pool
-# the sweep above with the same sweep on a second network, a narrower and shallower perceptron
-# (3 hidden layers of 128 units), and compute rank correlations with confidence intervals.
+# the sweep above with the same sweep on a second network, the testbed's C1 at half the width
+# (4 and 8 channels, a dense layer of 64), and compute rank correlations with confidence
+# intervals.
 
 # %%
 narrow = gu.experiments.train_runs(ds, budget.batch_sizes, budget.sweep_seeds,
                                    epochs=budget.sweep_epochs,
-                                   model_kwargs={"width": 128, "depth": 3})
+                                   model_kwargs={"channels": (4, 8), "hidden": (64,),
+                                                 "dropout": 0.0})
 narrow_sharp = np.array([sh.keskar(r.model, train, eps=1e-3).value for r in narrow])
-nets = {"F1 (5 x 512)": (sweep, sweep_sharp), "F1 narrow (3 x 128)": (narrow, narrow_sharp)}
+nets = {"C1 (8/16)": (sweep, sweep_sharp), "C1 narrow (4/8)": (narrow, narrow_sharp)}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for ax, key, label in ((axes[0], "test_acc", "test accuracy"),
                        (axes[1], "gap", "train - test accuracy")):
@@ -296,7 +298,7 @@ fig.tight_layout()
 # ## The critique: a rescaling changes the metric, not the function
 #
 # Dinh et al. (2017) observed that sharpness measured in raw parameters can be changed at will
-# without changing the network's function. Chapter 2 rescaled F1's first layer by 10 and undid
+# without changing the network's function. Chapter 2 rescaled the first layer by 10 and undid
 # it in the BatchNorm that follows; the function is the same, but Keskar's box
 # eps (|x_i| + 1) does not scale with the weights. The adaptive metric (Kwon et al.'s ASAM box
 # eps (|x_i| + eta) with a small eta) scales with them:
@@ -309,8 +311,8 @@ for label, fn in (("keskar", sh.keskar), ("adaptive", sh.adaptive)):
           f"ratio {after / before:.2f}")
 ad = {k: np.array([sh.adaptive(r.model, train, eps=1e-3).value for r in g])
       for k, g in runs.items()}
-print(f"adaptive sharpness: SB {ad['SB'].mean():.3f} ± {ad['SB'].std():.3f}, "
-      f"LB {ad['LB'].mean():.3f} ± {ad['LB'].std():.3f}")
+print(f"adaptive sharpness: SB {ad['SB'].mean():.3f} ± {ad['SB'].std(ddof=1):.3f}, "
+      f"LB {ad['LB'].mean():.3f} ± {ad['LB'].std(ddof=1):.3f}")
 
 # %% [markdown]
 # Keskar's value moves under a transformation that cannot change generalization; the adaptive

@@ -56,7 +56,7 @@ from gaputils import hessian
 
 gu.setup(seed=0)
 budget = gu.budget()
-ds = gu.experiments.dataset(budget)
+ds = gu.experiments.dataset()
 runs = gu.experiments.minimizers(ds)
 train = gu.experiments.curvature_data(ds)
 sb, lb = runs["SB"][0].model, runs["LB"][0].model
@@ -64,12 +64,13 @@ sb, lb = runs["SB"][0].model, runs["LB"][0].model
 # %% [markdown]
 # ## Hessian-vector products
 #
-# The Hessian H of the mean training loss f is an n x n matrix with n = 1.46 million for F1:
-# eight terabytes in float32. What we can afford is its action on a vector, H v: differentiate
-# the gradient once more, in the direction v. Reverse-mode autodiff computes the gradient g with
-# its graph kept, and a second backward pass through g . v gives H v - about the cost of two
-# gradients. When the data fit in one chunk, `gu.hessian.HessianOperator` builds the gradient's
-# graph once and every product is one backward pass through it. As everywhere in the book, the
+# The Hessian H of the mean training loss f is an n x n matrix, n the number of parameters
+# (printed below): too large to store for any real network. What we can afford is its action
+# on a vector, H v: differentiate the gradient once more, in the direction v. Reverse-mode
+# autodiff computes the gradient g with its graph kept, and a second backward pass through
+# g . v gives H v - about the cost of two gradients. When the data fit in one chunk,
+# `gu.hessian.HessianOperator` builds the gradient's graph once and every product is one
+# backward pass through it. As everywhere in the book, the
 # loss is taken in eval mode on `budget.n_curvature` training examples.
 
 # %%
@@ -90,7 +91,7 @@ print(f"n = {op.n:,}; gradient {t_grad * 1000:.0f} ms, Hessian-vector product "
 # ## Power iteration and Lanczos
 #
 # The curvature along a random direction (printed last) is tiny: on average it is tr(H) / n,
-# and we will see that the trace is a few large eigenvalues spread over a million directions.
+# and we will see that the trace is a few large eigenvalues spread over n directions.
 # The largest eigenvalue by power iteration takes five lines (read them with
 # `hessian.power_iteration??`): apply H, normalize, repeat until the Rayleigh quotient stops
 # changing. Lanczos builds the same Krylov space but keeps every
@@ -135,8 +136,9 @@ for name in runs:
     lmax = np.array([t[0] for t in top[name]])
     traces = np.array([t for t, _ in tr[name]])
     ses = np.array([se for _, se in tr[name]])
-    print(f"{name}: lambda_max {lmax.mean():.3f} ± {lmax.std():.3f}, trace {traces.mean():.2f} ± "
-          f"{traces.std():.2f} over seeds (per-estimate standard error ≈ {ses.mean():.2f})")
+    print(f"{name}: lambda_max {lmax.mean():.3f} ± {lmax.std(ddof=1):.3f}, "
+          f"trace {traces.mean():.2f} ± "
+          f"{traces.std(ddof=1):.2f} over seeds (per-estimate standard error ≈ {ses.mean():.2f})")
 ax = gu.plots.eigenvalue_bars({f"{k_} (seed 0)": top[k_][0] for k_ in runs},
                               colors=gu.plots.PAIR)
 

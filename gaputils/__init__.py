@@ -19,6 +19,8 @@ from . import (  # noqa: E402
     reference,
     reparam,
     sharpness,
+    stats,
+    testbed,
     train,
     widgets,
 )
@@ -27,7 +29,8 @@ from .runtime import cache_dir, data_dir, device, mode, seed_everything  # noqa:
 
 __all__ = ["Budget", "budget", "cache", "cache_dir", "data", "data_dir", "device",
            "experiments", "hessian", "landscape", "mode", "models", "plots", "reference",
-           "reparam", "seed_everything", "setup", "sharpness", "train", "widgets"]
+           "reparam", "seed_everything", "setup", "sharpness", "stats", "testbed", "train",
+           "widgets"]
 
 
 def setup(seed: int = 0, verbose: bool = True) -> dict:

@@ -5,35 +5,29 @@ modes trade time for fidelity:
 
 - ``smoke``: tiny subsets, one or two epochs; proves that the code runs (< 60 s per chapter).
 - ``standard``: real Fashion-MNIST results with error bars on 2 CPU cores (<= 10 min per chapter).
-- ``paper``: the papers' batch sizes, epochs and seeds on a GPU.
+- ``paper``: the papers' batch sizes, epochs and seeds on a GPU (``budget.keskar``), and the
+  testbed with more seeds.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from . import testbed
 from .runtime import MODES
 from .runtime import mode as current_mode
+from .testbed import Setting
 
 
 @dataclass(frozen=True)
 class Budget:
-    """Sizes for one run mode. Batch sizes count examples; ``lb`` is derived from ``n_train``."""
+    """Sizes for one run mode. The SB/LB setting itself - network, data, batch sizes, optimizer,
+    epochs, seeds - is the testbed (``budget.testbed``, see ``gu.testbed``)."""
 
     mode: str
-    dataset: str  # default dataset of the mode
-    n_train: int | None  # training examples (None: the whole training set)
-    n_test: int | None  # test examples used for evaluation (None: the whole test set)
-    epochs: int  # training epochs of one SB/LB run
-    sb: int  # small batch (Keskar: 256)
-    lb_fraction: float  # large batch as a fraction of the training set (Keskar: 0.1)
-    lr: float  # Adam learning rate of the SB/LB runs (the same for every batch size)
-    schedule: str  # learning-rate schedule of those runs ("constant", "step" or "cosine")
-    eval_epochs: int  # epochs between two evaluation records of a long run
-    batch_sizes: tuple[int, ...]  # batch-size sweep
-    sweep_epochs: int  # epochs of each sweep run (fixed-epoch sweep; fixed-step uses SB's steps)
+    batch_sizes: tuple[int, ...]  # batch-size sweep (on the testbed)
+    sweep_epochs: int  # epochs of each sweep run
     sweep_seeds: tuple[int, ...]  # seeds of the sweep
-    seeds: tuple[int, ...]  # independent runs for error bars
     n_curvature: int  # training examples for sharpness and Hessian computations
     grid: int  # points per axis of landscape planes
     alphas: int  # points of the 1-D interpolation in [-1, 2]
@@ -44,39 +38,33 @@ class Budget:
     intro_epochs: int  # epochs of the short demonstration runs (chapter 00, widgets)
 
     @property
-    def train_size(self) -> int:
-        """Training examples actually used (60,000 for the full Fashion-MNIST/MNIST set)."""
-        return self.n_train if self.n_train is not None else 60_000
+    def testbed(self) -> Setting:
+        """The book's SB/LB testbed in this mode (chapter 01)."""
+        return testbed.get(self.mode)
 
     @property
-    def lb(self) -> int:
-        """The large batch: ``lb_fraction`` of the training set, at least ``sb``."""
-        return max(self.sb, int(round(self.lb_fraction * self.train_size)))
+    def keskar(self) -> Setting:
+        """Keskar et al.'s own procedure at this mode's size (chapter 01)."""
+        return testbed.keskar(self.mode)
 
     def as_dict(self) -> dict:
-        return asdict(self) | {"lb": self.lb}
+        return asdict(self) | {"testbed": asdict(self.testbed), "keskar": asdict(self.keskar)}
 
 
 _BUDGETS = {
     "smoke": Budget(
-        mode="smoke", dataset="fashion-mnist", n_train=512, n_test=256, epochs=1, sb=64,
-        lb_fraction=0.25, lr=1e-3, schedule="cosine", eval_epochs=1, batch_sizes=(32, 128),
-        sweep_epochs=1, sweep_seeds=(0,), seeds=(0, 1), n_curvature=256, grid=5, alphas=5,
-        probes=2, subspace_dim=10, lanczos_steps=5, top_k=2, intro_epochs=1,
+        mode="smoke", batch_sizes=(32, 128), sweep_epochs=1, sweep_seeds=(0,), n_curvature=256,
+        grid=5, alphas=5, probes=2, subspace_dim=10, lanczos_steps=5, top_k=2, intro_epochs=1,
     ),
     "standard": Budget(
-        mode="standard", dataset="fashion-mnist", n_train=10_000, n_test=10_000, epochs=30,
-        sb=256, lb_fraction=0.1, lr=3e-3, schedule="cosine", eval_epochs=2,
-        batch_sizes=(32, 64, 128, 256, 512, 1000), sweep_epochs=10, sweep_seeds=(0, 1),
-        seeds=(0, 1, 2), n_curvature=2048, grid=21, alphas=25, probes=5, subspace_dim=100,
+        mode="standard", batch_sizes=(32, 64, 125, 250, 500), sweep_epochs=40,
+        sweep_seeds=(0, 1), n_curvature=2048, grid=21, alphas=25, probes=5, subspace_dim=100,
         lanczos_steps=40, top_k=10, intro_epochs=2,
     ),
     "paper": Budget(
-        mode="paper", dataset="fashion-mnist", n_train=None, n_test=None, epochs=100, sb=256,
-        lb_fraction=0.1, lr=1e-3, schedule="cosine", eval_epochs=5,
-        batch_sizes=(32, 64, 128, 256, 512, 1024, 2048, 6000), sweep_epochs=30,
-        sweep_seeds=(0, 1, 2), seeds=(0, 1, 2, 3, 4), n_curvature=10_000, grid=41, alphas=25,
-        probes=10, subspace_dim=100, lanczos_steps=100, top_k=20, intro_epochs=2,
+        mode="paper", batch_sizes=(16, 32, 64, 125, 250, 500, 1000, 2000), sweep_epochs=40,
+        sweep_seeds=(0, 1, 2), n_curvature=2000, grid=41, alphas=25, probes=10,
+        subspace_dim=100, lanczos_steps=100, top_k=20, intro_epochs=2,
     ),
 }
 

@@ -1,24 +1,24 @@
 """The book's recurring experiment: one network trained with several batch sizes and seeds
 from the same starting point, cached, so later chapters reuse the minimizers (chapter 01).
 
-``minimizers()`` returns the small-batch (SB) and large-batch (LB) runs of the current budget;
-``train_runs`` trains any grid of batch sizes and seeds; ``summarize`` turns runs into a table
-of means and standard deviations over seeds.
+``minimizers()`` returns the small-batch (SB) and large-batch (LB) runs of the testbed (or of
+any :class:`gu.testbed.Setting`); ``train_runs`` trains any grid of batch sizes and seeds;
+``summarize`` turns runs into a table of means and standard deviations (ddof=1) over seeds;
+``difference`` compares two groups of runs by their paired differences.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from . import cache, data, models, reference
+from . import cache, data, models, reference, stats, testbed
 from .budget import Budget
 from .budget import budget as current_budget
-from .runtime import device, mode
+from .runtime import mode
 from .train import History, TrainConfig, fit
 
 
@@ -36,10 +36,10 @@ class Run:
         return self.history.final()
 
 
-def dataset(b: Budget | None = None) -> data.Dataset:
-    """The budget's dataset and subset on ``gu.device()`` - the same examples in every chapter."""
-    b = b or current_budget()
-    return data.load(b.dataset, n_train=b.n_train, n_test=b.n_test, device=device())
+def dataset(setting: testbed.Setting | None = None) -> data.Dataset:
+    """The data of ``setting`` (default: the testbed) on ``gu.device()`` - the same examples in
+    every chapter."""
+    return (setting or testbed.get()).load()
 
 
 def curvature_data(ds: data.Dataset, b: Budget | None = None,
@@ -51,101 +51,108 @@ def curvature_data(ds: data.Dataset, b: Budget | None = None,
     return x[:b.n_curvature], y[:b.n_curvature]
 
 
-def config(batch_size: int, seed: int, b: Budget | None = None, *, epochs: float | None = None,
-           steps: int | None = None, n_train: int | None = None, **overrides) -> TrainConfig:
-    """Keskar's procedure under budget ``b``: Adam at ``b.lr`` with the budget's schedule,
-    the same learning rate for every batch size, records every ``b.eval_epochs`` epochs."""
-    b = b or current_budget()
-    n = n_train or b.train_size
-    if epochs is None and steps is None:
-        epochs = b.epochs
-    spe = max(1, n // batch_size)
-    settings = dict(batch_size=batch_size, lr=b.lr, epochs=epochs, steps=steps,
-                    schedule=b.schedule, seed=seed, eval_every=max(1, b.eval_epochs * spe))
-    return TrainConfig(**(settings | overrides))
-
-
 def train_runs(ds: data.Dataset, batch_sizes: Iterable[int], seeds: Iterable[int], *,
-               model: str = "F1", b: Budget | None = None, progress: bool | None = None,
-               model_kwargs: dict | None = None, **config_kwargs) -> list[Run]:
-    """Train ``model`` (built with ``model_kwargs``) for every (batch size, seed), cached; runs
-    with the same seed start from the same weights. ``config_kwargs`` go to :func:`config`
-    (``epochs``, ``steps``, ``lr``, ...). One progress bar counts the runs (loaded ones pass in
-    an instant)."""
+               setting: testbed.Setting | None = None, progress: bool | None = None,
+               **overrides) -> list[Run]:
+    """Train the network of ``setting`` (default: the testbed) for every (batch size, seed),
+    cached; runs with the same seed start from the same weights. ``overrides`` replace fields
+    of the training configuration (``epochs``, ``steps``, ``lr``, ...; see
+    :meth:`Setting.config`), and ``model_kwargs=...`` the network's options. One progress bar
+    counts the runs (loaded ones pass in an instant)."""
     from tqdm.auto import tqdm
 
-    b = b or current_budget()
+    setting = setting or testbed.get()
+    if "model_kwargs" in overrides:
+        setting = setting.replace(model_kwargs=tuple(overrides.pop("model_kwargs").items()))
     grid = [(bs, s) for s in seeds for bs in batch_sizes]
     show = mode() != "smoke" if progress is None else progress
     runs = []
-    for bs, seed in tqdm(grid, desc=f"{model} runs", unit="run", disable=not show):
+    for bs, seed in tqdm(grid, desc=f"{setting.model} runs", unit="run", disable=not show):
         torch.manual_seed(seed)
-        net = models.build(model, ds.input_shape, ds.num_classes, **(model_kwargs or {}))
-        net = net.to(ds.train[0].device)
-        cfg = config(bs, seed, b, n_train=len(ds.train[1]), **config_kwargs)
-        history = cache.fit_or_load(net, ds, cfg, tag=model, progress=False)
+        net = setting.build(ds)
+        cfg = setting.config(bs, seed, n_train=len(ds.train[1]), **overrides)
+        history = cache.fit_or_load(net, ds, cfg, tag=setting.model, progress=False)
         runs.append(Run(bs, seed, net, history))
     return runs
 
 
-def minimizers(ds: data.Dataset | None = None, *, model: str = "F1",
-               b: Budget | None = None) -> dict[str, list[Run]]:
-    """The SB and LB runs of budget ``b`` (batch ``b.sb`` and ``b.lb``, every seed in
-    ``b.seeds``), trained once and then loaded from the cache. Chapter 01."""
-    b = b or current_budget()
-    ds = ds if ds is not None else dataset(b)
-    lb = max(b.sb, round(b.lb_fraction * len(ds.train[1])))
-    return {"SB": train_runs(ds, [b.sb], b.seeds, model=model, b=b),
-            "LB": train_runs(ds, [lb], b.seeds, model=model, b=b)}
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+def minimizers(ds: data.Dataset | None = None, *,
+               setting: testbed.Setting | None = None) -> dict[str, list[Run]]:
+    """The SB and LB runs of ``setting`` (default: the testbed of the run mode), every seed in
+    ``setting.seeds``, trained once and then loaded from the cache. Chapter 01."""
+    setting = setting or testbed.get()
+    ds = ds if ds is not None else setting.load()
+    return {name: train_runs(ds, [bs], setting.seeds, setting=setting)
+            for name, bs in (("SB", setting.sb), ("LB", setting.lb))}
 
 
 def summarize(runs: list[Run]) -> dict[int, dict]:
-    """Per batch size: mean and std over seeds of the final train and test accuracy, the gap
-    (train - test) and the training seconds; ``n`` counts the seeds."""
+    """Per batch size: mean and std (ddof=1) over seeds of the final train and test accuracy,
+    the train - test gap and the training seconds; ``n`` counts the seeds."""
     table: dict[int, dict] = {}
     for bs in sorted({r.batch_size for r in runs}):
         finals = [r.final for r in runs if r.batch_size == bs]
         row = {"n": len(finals)}
         for key in ("train_acc", "test_acc", "seconds", "step"):
-            row[key] = _mean_std([f[key] for f in finals])
-        row["gap"] = _mean_std([f["train_acc"] - f["test_acc"] for f in finals])
+            row[key] = stats.mean_std([f[key] for f in finals])
+        row["gap"] = stats.mean_std([f["train_acc"] - f["test_acc"] for f in finals])
         table[bs] = row
     return table
 
 
-def difference(a: list[Run], b: list[Run], key: str = "test_acc") -> tuple[float, float]:
-    """Mean of ``key`` over runs ``a`` minus its mean over runs ``b``, and the standard error of
-    that difference (independent samples: sqrt(s_a^2 / n_a + s_b^2 / n_b))."""
-    va = [r.final[key] for r in a]
-    vb = [r.final[key] for r in b]
-    (ma, sa), (mb, sb) = _mean_std(va), _mean_std(vb)
-    return ma - mb, (sa**2 / len(va) + sb**2 / len(vb)) ** 0.5
+def difference(a: list[Run], b: list[Run], key: str = "test_acc",
+               confidence: float = 0.95) -> stats.Difference:
+    """``key`` of runs ``a`` minus that of runs ``b``, paired by seed (runs of one seed share
+    their initial weights): mean, paired standard error and t-interval, in the units of
+    ``key``. Chapter 01."""
+    va, vb = {r.seed: r.final[key] for r in a}, {r.seed: r.final[key] for r in b}
+    if set(va) != set(vb) or len(va) != len(a) or len(vb) != len(b):
+        raise ValueError(f"difference() pairs runs by seed; got seeds {sorted(va)} and "
+                         f"{sorted(vb)} (one run per seed on each side)")
+    seeds = sorted(va)
+    return stats.paired([va[s] for s in seeds], [vb[s] for s in seeds], confidence)
+
+
+@torch.no_grad()
+def test_sampling_se(a: list[Run], b: list[Run], ds: data.Dataset,
+                     batch_size: int = 4096) -> float:
+    """The standard error (a fraction) that the finite test set adds to the mean paired test
+    accuracy difference of runs ``a`` minus runs ``b``: per test image, the mean over seeds of
+    correct_a - correct_b; its sample std (ddof=1) / sqrt(number of test images). The interval
+    over seeds holds the test set fixed; this is the part it leaves out. Chapter 01."""
+    x, y = ds.test
+
+    def correct(run: Run) -> torch.Tensor:
+        was = run.model.training
+        run.model.eval()
+        out = torch.cat([run.model(x[i:i + batch_size]).argmax(1)
+                         for i in range(0, len(y), batch_size)])
+        run.model.train(was)
+        return (out == y).double()
+
+    by_a, by_b = {r.seed: r for r in a}, {r.seed: r for r in b}
+    z = torch.stack([correct(by_a[s]) - correct(by_b[s]) for s in sorted(by_a)]).mean(0)
+    return float(z.std() / len(z) ** 0.5)
 
 
 def gap_table(results: dict[str, dict[str, list[Run]]]) -> str:
-    """Keskar's Table 2 for our runs: per network (key) and method ("SB", "LB"), train and test
-    accuracy as mean +- std over seeds in percent, steps, seconds, and the paper's number."""
-    head = (f"{'network':<8}{'method':<7}{'batch':>6}{'train acc %':>15}{'test acc %':>15}"
+    """Keskar's Table 2 for our runs: per setting (key) and method ("SB", "LB"), train and
+    test accuracy as mean ± std (ddof=1) over seeds in percent, steps, seconds, Keskar et al.'s
+    number where the key names one of their networks, and the paired SB - LB test difference."""
+    head = (f"{'setting':<10}{'method':<7}{'batch':>6}{'train acc %':>15}{'test acc %':>15}"
             f"{'steps':>7}{'seconds':>9}{'paper test %':>14}")
     lines = [head, "-" * len(head)]
-    for net, by_method in results.items():
-        paper = reference.KESKAR_TABLE2.get(net)
+    for name, by_method in results.items():
+        paper = reference.KESKAR_TABLE2.get(name.split()[-1])
         for method, runs in by_method.items():
             row = summarize(runs)[runs[0].batch_size]
             pct = lambda k: f"{100 * row[k][0]:.2f} ± {100 * row[k][1]:.2f}"
-            ref = ""
-            if paper:
-                ref = f"{paper[1 if method == 'SB' else 2]:.2f} ({paper[0]})"
-            lines.append(f"{net:<8}{method:<7}{runs[0].batch_size:>6}{pct('train_acc'):>15}"
+            ref = f"{paper[1 if method == 'SB' else 2]:.2f} ({paper[0]})" if paper else ""
+            lines.append(f"{name:<10}{method:<7}{runs[0].batch_size:>6}{pct('train_acc'):>15}"
                          f"{pct('test_acc'):>15}{row['step'][0]:>7.0f}{row['seconds'][0]:>9.1f}"
                          f"{ref:>14}")
-        d, se = difference(by_method["SB"], by_method["LB"])
-        lines.append(f"{'':<8}SB - LB test accuracy: {100 * d:+.2f} ± {100 * se:.2f} points "
-                     "(± one standard error)")
+        d = difference(by_method["SB"], by_method["LB"]).scaled(100)
+        lines.append(f"{'':<10}SB - LB test accuracy, paired over seeds (points): {d}")
     return "\n".join(lines)
 
 

@@ -47,16 +47,21 @@ def f1(input_shape: tuple[int, ...], num_classes: int, width: int = 512,
     return nn.Sequential(*layers, nn.Linear(width, num_classes))
 
 
-def c1(input_shape: tuple[int, ...], num_classes: int) -> nn.Sequential:
-    """Keskar's C1/C3: two [conv 64 5x5, BN, ReLU, max-pool 3 stride 2], dense 384 and 192."""
+def c1(input_shape: tuple[int, ...], num_classes: int, channels: tuple[int, int] = (64, 64),
+       hidden: tuple[int, ...] = (384, 192), dropout: float = 0.5) -> nn.Sequential:
+    """Keskar's C1/C3: two [conv 5x5, BN, ReLU, max-pool 3 stride 2] of ``channels``, then dense
+    layers of ``hidden`` units (BN, ReLU, ``dropout``). The defaults are the paper's; the book's
+    testbed uses a narrow version (see ``gu.testbed``)."""
     c, h, w = input_shape
     pool = lambda: nn.MaxPool2d(3, stride=2, padding=1)
     out = lambda s: (s + 2 - 3) // 2 + 1
-    flat = 64 * out(out(h)) * out(out(w))
+    flat = channels[1] * out(out(h)) * out(out(w))
+    dense: list[nn.Module] = []
+    for n_in, n_out in zip((flat, *hidden)[:-1], hidden, strict=True):
+        dense += _dense_block(n_in, n_out, dropout)
     return nn.Sequential(
-        *_conv_bn_relu(c, 64, 5), pool(), *_conv_bn_relu(64, 64, 5), pool(), nn.Flatten(),
-        *_dense_block(flat, 384, 0.5), *_dense_block(384, 192, 0.5),
-        nn.Linear(192, num_classes),
+        *_conv_bn_relu(c, channels[0], 5), pool(), *_conv_bn_relu(channels[0], channels[1], 5),
+        pool(), nn.Flatten(), *dense, nn.Linear(hidden[-1] if hidden else flat, num_classes),
     )
 
 

@@ -29,8 +29,18 @@ PAIR = (SB_COLOR, LB_COLOR)
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib style."""
+    """Apply the book's matplotlib style; inside a Jupyter kernel, also show figures inline
+    whatever ``MPLBACKEND`` says (a non-interactive backend such as Agg, set for headless
+    runs, would otherwise swallow every figure of an executed notebook)."""
     plt.rcParams.update(STYLE)
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and "IPKernelApp" in shell.config:
+        shell.run_line_magic("matplotlib", "inline")
+        plt.rcParams.update(STYLE)
 
 
 def image_grid(x: torch.Tensor, y: torch.Tensor, classes: Sequence[str],
@@ -57,7 +67,7 @@ def curves(ax: plt.Axes, groups: dict[str, History | Sequence[History]], key: st
            x: str = "epoch", style: str = "-", colors: Sequence[str] | None = None,
            suffix: str = "") -> plt.Axes:
     """Draw ``key`` against ``x`` for each labelled group of histories on ``ax``: the mean over
-    the group, with a band of +- 1 std when it holds several runs."""
+    the group, with a band of +- 1 std (ddof=1) when it holds several runs."""
     for i, (label, hs) in enumerate(groups.items()):
         hs = [hs] if isinstance(hs, History) else list(hs)
         color = colors[i] if colors else f"C{i}"
@@ -66,8 +76,8 @@ def curves(ax: plt.Axes, groups: dict[str, History | Sequence[History]], key: st
         ys = np.array([getattr(h, key)[:n] for h in hs])
         ax.plot(xs, ys.mean(0), style, color=color, label=f"{label}{suffix}")
         if len(hs) > 1:
-            ax.fill_between(xs, ys.mean(0) - ys.std(0), ys.mean(0) + ys.std(0), color=color,
-                            alpha=0.2, lw=0)
+            sd = ys.std(0, ddof=1)
+            ax.fill_between(xs, ys.mean(0) - sd, ys.mean(0) + sd, color=color, alpha=0.2, lw=0)
     ax.set_xlabel(X_LABELS[x])
     return ax
 
@@ -79,7 +89,8 @@ X_LABELS = {"epoch": "epoch", "step": "optimizer step",
 def learning_curves(histories: dict[str, History | Sequence[History]],
                     x: str = "epoch") -> plt.Figure:
     """Train (dashed) and test (solid) loss and accuracy against ``x`` ("epoch", "step" or
-    "seconds"). Several histories under one label are drawn as mean with a band of +- 1 std."""
+    "seconds"). Several histories under one label are drawn as mean with a band of +- 1 std
+    (ddof=1)."""
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(11, 4))
     for ax, kind in ((ax_l, "loss"), (ax_a, "acc")):
         curves(ax, histories, f"train_{kind}", x, "--", suffix=" (train)")
@@ -93,7 +104,7 @@ def learning_curves(histories: dict[str, History | Sequence[History]],
 
 def epochs_and_seconds(groups: dict[str, Sequence[History]]) -> plt.Figure:
     """Training loss per epoch, and test accuracy per epoch and per second of training, for
-    labelled groups of runs (mean +- 1 std). The accuracy axes start after the first record,
+    labelled groups of runs (mean +- 1 std, ddof=1). The accuracy axes start after the first record,
     so that the differences near the end are visible."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     colors = PAIR if len(groups) == 2 else None
@@ -111,27 +122,69 @@ def epochs_and_seconds(groups: dict[str, Sequence[History]]) -> plt.Figure:
 
 
 def batch_sweep(tables: dict[str, dict[int, dict]]) -> plt.Figure:
-    """Accuracy and gap against batch size, one line per labelled sweep.
+    """Accuracy and gap against batch size, one line per labelled sweep: test accuracy (solid,
+    left axis) and training accuracy (dashed, right axis), and train - test in points.
 
-    ``tables`` maps a label (e.g. "fixed epochs") to ``gu.experiments.summarize(runs)``; error
-    bars are +- 1 std over seeds."""
-    fig, (ax_a, ax_g) = plt.subplots(1, 2, figsize=(11, 4))
+    ``tables`` maps a label (e.g. "40 epochs") to ``gu.experiments.summarize(runs)``; error
+    bars are +- 1 std (ddof=1) over seeds."""
+    fig, (ax_a, ax_g) = plt.subplots(1, 2, figsize=(12, 4))
+    ax_t = ax_a.twinx()
+    sizes: set[int] = set()
     for i, (label, table) in enumerate(tables.items()):
         bs = sorted(table)
+        sizes.update(bs)
         get = lambda k, j: np.array([table[b][k][j] for b in bs])
-        ax_a.errorbar(bs, get("test_acc", 0), get("test_acc", 1), color=f"C{i}", marker="o",
-                      capsize=3, label=f"{label}: test")
-        ax_a.errorbar(bs, get("train_acc", 0), get("train_acc", 1), color=f"C{i}", marker="s",
-                      ls="--", capsize=3, label=f"{label}: train")
+        ax_a.errorbar(bs, 100 * get("test_acc", 0), 100 * get("test_acc", 1), color=f"C{i}",
+                      marker="o", capsize=3, label=f"{label}: test")
+        ax_t.errorbar(bs, 100 * get("train_acc", 0), 100 * get("train_acc", 1), color=f"C{i}",
+                      marker="s", ls="--", capsize=3, alpha=0.6, label=f"{label}: train")
         ax_g.errorbar(bs, 100 * get("gap", 0), 100 * get("gap", 1), color=f"C{i}", marker="o",
                       capsize=3, label=label)
     for ax in (ax_a, ax_g):
         ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(sizes), [str(b) for b in sorted(sizes)])
+        ax.minorticks_off()
         ax.set_xlabel("batch size (examples)")
-    ax_a.set(ylabel="final accuracy", title="accuracy vs batch size")
+    lo, hi = ax_t.get_ylim()
+    ax_t.set(ylabel="final training accuracy (%, dashed)", ylim=(min(lo, 99), min(hi, 100.5)))
+    ax_t.spines["right"].set_visible(True)
+    ax_a.set(ylabel="final test accuracy (%, solid)", title="accuracy vs batch size")
+    ax_a.legend(*[a + b for a, b in zip(ax_a.get_legend_handles_labels(),
+                                        ax_t.get_legend_handles_labels(), strict=True)],
+                fontsize=8)
     ax_g.set(ylabel="train - test accuracy (points)", title="generalization gap vs batch size")
-    ax_a.legend(fontsize=8)
     ax_g.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def paired_runs(pairs: dict[str, tuple[Sequence, Sequence]], key: str = "test_acc") -> plt.Figure:
+    """One panel per labelled setting: ``key`` (in percent) of the SB and LB run of every seed,
+    joined by a line - runs of one seed share their initial weights - and the paired difference
+    SB - LB per seed with its mean and 95% t-interval. ``pairs`` maps a label to (SB runs, LB
+    runs), each a list of ``gu.experiments.Run``. Chapter 01."""
+    from . import experiments
+
+    fig, axes = plt.subplots(1, 2 * len(pairs), figsize=(5.5 * len(pairs), 4),
+                             gridspec_kw={"width_ratios": [2, 1] * len(pairs)}, squeeze=False)
+    for i, (label, (sb, lb)) in enumerate(pairs.items()):
+        ax, ax_d = axes[0, 2 * i], axes[0, 2 * i + 1]
+        by = {r.seed: [100 * r.final[key]] for r in sb}
+        for r in lb:
+            by[r.seed].append(100 * r.final[key])
+        for _, (a, b) in sorted(by.items()):
+            ax.plot([0, 1], [a, b], "-o", color="0.6", ms=5, zorder=1)
+        ax.set(xticks=[0, 1], xticklabels=[f"SB ({sb[0].batch_size})", f"LB ({lb[0].batch_size})"],
+               xlim=(-0.4, 1.4), ylabel=f"{key.replace('_acc', '')} accuracy (%)",
+               title=f"{label}: one line per seed")
+        d = experiments.difference(sb, lb, key).scaled(100)
+        diffs = [a - b for a, b in by.values()]
+        ax_d.scatter(np.zeros(len(diffs)), diffs, color=PAIR[1], zorder=2, label="seeds")
+        ax_d.errorbar([0.3], [d.mean], yerr=[[d.mean - d.lo], [d.hi - d.mean]], fmt="s",
+                      color="k", capsize=4, label="mean, 95% CI")
+        ax_d.axhline(0, color="0.5", lw=0.8)
+        ax_d.set(xticks=[], xlim=(-0.3, 0.6), ylabel="SB - LB (points)", title="paired difference")
+        ax_d.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import statistics
 
+from . import stats
 from .runtime import project_root
 
 # Keskar et al. (2017), Table 2, as quoted in the book's notes (approx.):
@@ -25,8 +26,11 @@ def load(name: str) -> dict | None:
     return json.loads(path.read_text())
 
 
-def _selection_rows(results: dict[str, list[dict]]) -> dict[str, tuple[float, float, list]]:
-    """Per candidate: lowest SB and LB training accuracy over seeds, validation gaps (points)."""
+def selection_rows(results: dict[str, list[dict]], seeds_in_chapter: int = 5) -> dict[str, dict]:
+    """Per candidate of chapter 01's validation study: SB, LB, their lowest training accuracy
+    over seeds (``min_sb``, ``min_lb``), the paired validation difference SB - LB in points
+    (``diff``, a ``gu.stats.Difference``) and the seconds that ``seeds_in_chapter`` SB + LB
+    pairs take (``seconds``)."""
     out = {}
     for name, rows in results.items():
         sizes = sorted({r["batch_size"] for r in rows})
@@ -34,29 +38,38 @@ def _selection_rows(results: dict[str, list[dict]]) -> dict[str, tuple[float, fl
         by = {(r["seed"], r["batch_size"]): r for r in rows}
         seeds = sorted({r["seed"] for r in rows})
         low = lambda b: min(r["train_acc"] for r in rows if r["batch_size"] == b)
-        gaps = [100 * (by[s, sb]["val_acc"] - by[s, lb]["val_acc"]) for s in seeds]
-        out[name] = (low(sb), low(lb), gaps)
+        diff = stats.paired([by[s, sb]["val_acc"] for s in seeds],
+                            [by[s, lb]["val_acc"] for s in seeds]).scaled(100)
+        pair = statistics.fmean(by[s, sb].get("seconds", 0) + by[s, lb].get("seconds", 0)
+                                for s in seeds)
+        out[name] = {"sb": sb, "lb": lb, "min_sb": low(sb), "min_lb": low(lb), "diff": diff,
+                     "seconds": seeds_in_chapter * pair}
     return out
 
 
-def chosen_setting(results: dict[str, list[dict]], min_train: float = 0.99) -> str | None:
+def chosen_setting(results: dict[str, list[dict]], min_train: float = 0.99,
+                   max_seconds: float = 300.0) -> str | None:
     """Chapter 01's rule: among candidates where SB and LB reach ``min_train`` training accuracy
-    on every seed, the one with the largest mean validation gap SB - LB."""
-    rows = _selection_rows(results)
-    fit = {k: statistics.fmean(g) for k, (a, b, g) in rows.items() if min(a, b) >= min_train}
-    return max(fit, key=fit.get) if fit else None
+    on every seed and five SB + LB pairs take at most ``max_seconds``, the one with the largest
+    lower end of the 95% paired t-interval of the validation difference SB - LB."""
+    rows = selection_rows(results)
+    ok = {k: r["diff"].lo for k, r in rows.items()
+          if min(r["min_sb"], r["min_lb"]) >= min_train and r["seconds"] <= max_seconds}
+    return max(ok, key=ok.get) if ok else None
 
 
 def selection_table(results: dict[str, list[dict]]) -> str:
-    """Chapter 01's validation study: per candidate setting, the lowest training accuracy of
-    SB and LB over seeds and the validation gap (SB - LB) as mean +- std over seeds; the
-    chosen setting is marked."""
+    """Chapter 01's validation study: per candidate, SB and LB, their lowest training accuracy
+    over seeds, the seconds of the chapter's five SB + LB pairs, and the validation difference
+    SB - LB paired over seeds (mean ± standard error, 95% t-interval); the chosen one marked."""
     best = chosen_setting(results)
-    head = f"{'setting':<16}{'min train SB':>13}{'min train LB':>13}{'val gap SB-LB (pts)':>22}"
+    head = (f"{'candidate':<20}{'SB':>4}{'LB':>6}{'min train SB/LB %':>19}{'5 pairs s':>10}"
+            f"{'val SB - LB (pts)':>19}{'95% CI':>18}")
     lines = [head, "-" * len(head)]
-    for name, (low_sb, low_lb, gaps) in _selection_rows(results).items():
-        spread = statistics.stdev(gaps) if len(gaps) > 1 else 0.0
-        mark = "  <- chosen" if name == best else ""
-        lines.append(f"{name:<16}{low_sb:>13.2%}{low_lb:>13.2%}"
-                     f"{f'{statistics.fmean(gaps):+.2f} ± {spread:.2f}':>22}{mark}")
+    for name, r in selection_rows(results).items():
+        d = r["diff"]
+        fits = f"{100 * r['min_sb']:.2f} / {100 * r['min_lb']:.2f}"
+        mean, ci = f"{d.mean:+.2f} ± {d.se:.2f}", f"[{d.lo:+.2f}, {d.hi:+.2f}]"
+        lines.append(f"{name:<20}{r['sb']:>4}{r['lb']:>6}{fits:>19}{r['seconds']:>10.1f}"
+                     f"{mean:>19}{ci:>18}{'  <- chosen' if name == best else ''}")
     return "\n".join(lines)

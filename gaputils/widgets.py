@@ -8,6 +8,7 @@ Where ipywidgets is missing or no kernel runs, only the static figure is shown.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
@@ -55,31 +56,34 @@ def explorer(run: Callable[..., plt.Figure], controls: dict, *, title: str = "",
     return box
 
 
-def batch_size_explorer(ds, batch_sizes, lr: float, epochs: float, model: str = "F1"):
-    """Pick a batch size and a learning rate, train ``model`` for ``epochs`` on ``ds`` from a
-    fixed start (seed 0) and see the learning curves. Chapter 01."""
+def batch_size_explorer(ds, setting, batch_sizes, epochs: float):
+    """Pick a batch size and a learning rate, train the network of ``setting`` (a
+    ``gu.testbed.Setting``: network, optimizer, schedule) for ``epochs`` on ``ds`` from a fixed
+    start (seed 0) and see the learning curves. Chapter 01."""
     import ipywidgets as w
     import torch
 
-    from . import models, plots
-    from .train import TrainConfig, fit
+    from . import plots
+    from .train import fit
 
     def run(batch_size: int, lr: float):
         torch.manual_seed(0)
-        net = models.build(model, ds.input_shape, ds.num_classes).to(ds.train[0].device)
+        net = setting.build(ds)
         spe = max(1, len(ds.train[1]) // batch_size)
-        cfg = TrainConfig(batch_size=batch_size, lr=lr, epochs=epochs,
-                          eval_every=max(1, spe // 4))
+        cfg = setting.config(batch_size, 0, n_train=len(ds.train[1]), lr=lr, epochs=epochs,
+                             eval_every=max(1, spe // 4))
         return plots.learning_curves({f"batch {batch_size}, lr {lr:.0e}": fit(net, ds, cfg)})
 
     sizes = [b for b in batch_sizes if b <= len(ds.train[1])]
+    center = math.log10(setting.lr)
     controls = {
         "batch_size": w.SelectionSlider(options=sizes, value=sizes[len(sizes) // 2],
                                         description="batch size"),
-        "lr": w.FloatLogSlider(value=lr, base=10, min=-4, max=-1, step=0.25,
-                               description="Adam lr", readout_format=".1e"),
+        "lr": w.FloatLogSlider(value=setting.lr, base=10, min=center - 1.5, max=center + 1,
+                               step=0.25, description=f"{setting.optimizer} lr",
+                               readout_format=".1e"),
     }
-    return explorer(run, controls, title=f"{model}, {epochs} epochs:")
+    return explorer(run, controls, title=f"{setting.model}, {epochs} epochs:")
 
 
 def landscape_explorer(models: dict, data, span: float = 1.0, n: int = 21):

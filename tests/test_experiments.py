@@ -1,5 +1,3 @@
-import dataclasses
-
 import pytest
 import torch
 from helpers import toy_dataset
@@ -9,13 +7,15 @@ from gaputils import cache, experiments
 
 
 @pytest.fixture
-def small_budget():
-    return dataclasses.replace(gu.budget("smoke"), sb=8, lb_fraction=0.5, epochs=2, seeds=(0, 1))
+def small():
+    return gu.testbed.Setting("toy", "F1", n_train=64, n_test=None, sb=8, lb=32, epochs=2,
+                              optimizer="adam", lr=1e-3, seeds=(0, 1),
+                              model_kwargs=(("width", 16), ("depth", 2)))
 
 
-def test_minimizers_share_the_start_and_come_from_the_cache(small_budget, monkeypatch):
+def test_minimizers_share_the_start_and_come_from_the_cache(small, monkeypatch):
     ds = toy_dataset(n=64)
-    runs = experiments.minimizers(ds, b=small_budget)
+    runs = experiments.minimizers(ds, setting=small)
     assert [r.batch_size for r in runs["SB"]] == [8, 8]
     assert [r.batch_size for r in runs["LB"]] == [32, 32]
     assert [r.seed for r in runs["LB"]] == [0, 1]
@@ -28,19 +28,39 @@ def test_minimizers_share_the_start_and_come_from_the_cache(small_budget, monkey
         raise AssertionError("trained again")
 
     monkeypatch.setattr(cache, "fit", no_fit)
-    again = experiments.minimizers(ds, b=small_budget)
+    again = experiments.minimizers(ds, setting=small)
     for a, b in zip(runs["LB"], again["LB"], strict=True):
         assert a.history == b.history
         for k, v in a.model.state_dict().items():
             assert torch.equal(v, b.model.state_dict()[k])
 
 
-def test_config_follows_the_budget(small_budget):
-    cfg = experiments.config(16, seed=3, b=small_budget, n_train=64)
-    assert (cfg.batch_size, cfg.lr, cfg.schedule, cfg.seed, cfg.epochs) == (
-        16, small_budget.lr, small_budget.schedule, 3, small_budget.epochs)
-    assert cfg.eval_every == small_budget.eval_epochs * 4
-    assert experiments.config(16, 0, small_budget, steps=7).steps == 7
+def test_config_follows_the_setting(small):
+    cfg = small.config(16, seed=3, n_train=64)
+    assert (cfg.batch_size, cfg.lr, cfg.optimizer, cfg.schedule, cfg.seed, cfg.epochs) == (
+        16, small.lr, "adam", small.schedule, 3, small.epochs)
+    assert cfg.eval_every == small.eval_epochs * 4
+    steps = small.config(16, 0, steps=7)
+    assert (steps.steps, steps.epochs) == (7, None)
+    sgd = small.replace(optimizer="sgd", momentum=0.8, weight_decay=1e-3).config(16, 0)
+    assert (sgd.optimizer, sgd.momentum, sgd.weight_decay) == ("sgd", 0.8, 1e-3)
+    with pytest.raises(ValueError, match="sb < lb"):
+        small.replace(lb=4)
+    with pytest.raises(ValueError, match="exceeds the 64 training"):
+        small.replace(lb=128)
+
+
+def test_testbed_and_keskar_settings_per_mode():
+    for m in gu.runtime.MODES:
+        tb, k = gu.testbed.get(m), gu.testbed.keskar(m)
+        assert tb.sb < tb.lb <= tb.train_size and len(tb.seeds) >= 2
+        assert (k.model, k.optimizer, k.lr) == ("F1", "adam", 1e-3)
+        assert gu.budget(m).testbed is tb
+    assert gu.testbed.keskar("paper").lb == 6000  # 10% of 60,000 (Keskar et al.)
+    assert gu.testbed.keskar("standard").lb == gu.testbed.keskar("standard").train_size // 10
+    assert "SB 32" in gu.testbed.get("standard").describe()
+    with pytest.raises(ValueError, match="unknown run mode"):
+        gu.testbed.get("huge")
 
 
 def fake_run(bs, seed, train_acc, test_acc):
@@ -57,25 +77,53 @@ def test_summarize_and_difference():
     assert table[8]["test_acc"] == pytest.approx((0.91, 0.0141421356))
     assert table[64]["gap"][0] == pytest.approx(((0.99 - .86) + (1 - .87) + (1 - .88)) / 3)
     assert table[64]["n"] == 3
-    d, se = experiments.difference(sb, lb)
-    assert d == pytest.approx(0.91 - 0.87)
-    assert se == pytest.approx((0.0002 / 2 + 0.0001 / 3) ** 0.5)
-    text = experiments.gap_table({"F1": {"SB": sb, "LB": lb}})
-    assert "91.00 ± 1.41" in text and "98.03 (MNIST)" in text and "+4.00" in text
+    with pytest.raises(ValueError, match="pairs runs by seed"):
+        experiments.difference(sb, lb)
+    lb = lb[:2]
+    d = experiments.difference(sb, lb)  # paired: differences 0.04 and 0.05
+    assert d.paired and d.n == 2
+    assert d.mean == pytest.approx(0.045) and d.se == pytest.approx(0.005)
+    text = experiments.gap_table({"Keskar F1": {"SB": sb, "LB": lb}})
+    assert "91.00 ± 1.41" in text and "98.03 (MNIST)" in text and "+4.50 ± 0.50" in text
     sweep = experiments.sweep_table({"a": table, "b": {8: table[8]}})
     assert "99.67 / 87.00, 10" in sweep
 
 
 def test_reference_selection_table():
-    rows = [{"seed": s, "batch_size": b, "train_acc": t, "val_acc": v} for s, b, t, v in
-            [(0, 256, 1.0, 0.87), (0, 1000, 0.995, 0.86), (1, 256, 1.0, 0.88),
-             (1, 1000, 1.0, 0.86)]]
-    text = gu.reference.selection_table({"cosine": rows})
-    assert "99.50%" in text and "+1.50 ± 0.71" in text and "chosen" in text
-    unfit = [dict(r, train_acc=0.9) if r["batch_size"] == 256 else r for r in rows]
-    other = [dict(r, val_acc=r["val_acc"] - 0.1 * (r["batch_size"] == 256)) for r in rows]
-    assert gu.reference.chosen_setting({"a": unfit, "b": rows, "c": other}) == "b"
+    def rows(gaps, train=1.0, seconds=10.0):
+        return [r for s, g in enumerate(gaps) for r in (
+            {"seed": s, "batch_size": 32, "train_acc": 1.0, "val_acc": 0.87, "seconds": seconds},
+            {"seed": s, "batch_size": 500, "train_acc": train, "val_acc": 0.87 - g,
+             "seconds": seconds})]
+    steady, noisy = rows([0.010, 0.011, 0.012]), rows([0.0, 0.03, 0.006])
+    text = gu.reference.selection_table({"steady": steady, "noisy": noisy})
+    assert "+1.10 ± 0.06" in text and "steady" in text.split("chosen")[0].splitlines()[-1]
+    # the rule: largest lower end of the paired 95% interval among fitted, affordable ones
+    assert gu.reference.chosen_setting({"steady": steady, "noisy": noisy}) == "steady"
+    unfit, slow = rows([0.05] * 3, train=0.98), rows([0.05, 0.051, 0.052], seconds=40.0)
+    assert gu.reference.chosen_setting({"a": unfit, "b": steady, "c": slow}) == "b"
     assert gu.reference.chosen_setting({"a": unfit}) is None
+
+
+def test_test_sampling_se_on_known_predictions():
+    x = torch.arange(4.0).reshape(4, 1, 1, 1)
+    y = torch.zeros(4, dtype=torch.long)
+
+    class Fixed(torch.nn.Module):  # predicts class 0 (correct) on the first k images
+        def __init__(self, k):
+            super().__init__()
+            self.k = k
+
+        def forward(self, x):
+            right = (x.flatten() < self.k).float()
+            return torch.stack([right, 1 - right], 1)
+
+    ds = gu.data.Dataset("toy", (x, y), (x, y), 2, ("a", "b"), (0.0,), (1.0,), "memory")
+    runs = lambda ks: [experiments.Run(8, s, Fixed(k), None) for s, k in enumerate(ks)]
+    # seed 0: SB right on 4, LB on 2 -> z = (0,0,1,1); seed 1: 3 vs 3 -> 0; mean z = (0,0,.5,.5)
+    se = experiments.test_sampling_se(runs([4, 3]), runs([2, 3]), ds)
+    assert se == pytest.approx(torch.tensor([0, 0, 0.5, 0.5]).std().item() / 2)
+
 
 
 def test_explorer_shows_defaults_then_reruns(monkeypatch):

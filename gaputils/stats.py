@@ -1,0 +1,96 @@
+"""Statistics over seeds, one convention for the whole book (chapter 01).
+
+- A standard deviation over seeds is the sample standard deviation (``ddof=1``).
+- Runs that share their initial weights (SB and LB of one seed, a remedy and plain LB of one
+  seed) are compared by their *paired* differences: the mean difference, its standard error
+  ``sd(d) / sqrt(n)`` and a Student-t interval on ``n - 1`` degrees of freedom.
+- Runs that share nothing are compared with Welch's standard error and degrees of freedom.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as _st
+
+
+def mean_std(values: Iterable[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1) of ``values``; the std of one value is nan."""
+    v = np.asarray(list(values), dtype=float)
+    if v.size == 0:
+        raise ValueError("mean_std needs at least one value")
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A difference of means with its standard error and a t-interval.
+
+    ``mean`` = mean(a) - mean(b); ``se`` its standard error; ``lo``/``hi`` the two-sided
+    ``confidence`` interval; ``t`` = mean / se; ``df`` the degrees of freedom; ``n`` the number
+    of pairs (paired) or (n_a, n_b); ``paired`` says which.
+    """
+
+    mean: float
+    se: float
+    lo: float
+    hi: float
+    t: float
+    df: float
+    n: int | tuple[int, int]
+    paired: bool
+    confidence: float = 0.95
+
+    def scaled(self, factor: float) -> Difference:
+        """The same difference in other units (e.g. ``factor=100`` for percentage points)."""
+        lo, hi = sorted((self.lo * factor, self.hi * factor))
+        return Difference(self.mean * factor, self.se * abs(factor), lo, hi, self.t, self.df,
+                          self.n, self.paired, self.confidence)
+
+    def __str__(self) -> str:
+        what = f"{self.n} pairs" if self.paired else f"n = {self.n[0]} and {self.n[1]}"
+        return (f"{self.mean:+.2f} ± {self.se:.2f} (SE), {self.confidence:.0%} CI "
+                f"[{self.lo:+.2f}, {self.hi:+.2f}], t = {self.t:.1f} on {self.df:.3g} df, {what}")
+
+
+def _interval(mean: float, se: float, df: float, confidence: float) -> tuple[float, float]:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    if not (se > 0 and df > 0):
+        return (mean, mean) if se == 0 else (math.nan, math.nan)
+    q = float(_st.t.ppf(0.5 + confidence / 2, df))
+    return mean - q * se, mean + q * se
+
+
+def paired(a: Iterable[float], b: Iterable[float], confidence: float = 0.95) -> Difference:
+    """Paired difference a - b: ``a[i]`` and ``b[i]`` come from the same seed (same initial
+    weights). Needs at least two pairs. Chapter 01."""
+    a, b = np.asarray(list(a), float), np.asarray(list(b), float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired() needs two equally long sequences, got {a.shape} and "
+                         f"{b.shape}; pair runs by seed first")
+    if len(a) < 2:
+        raise ValueError("paired() needs at least two pairs for a standard error; train more "
+                         "seeds")
+    d = a - b
+    mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d)))
+    lo, hi = _interval(mean, se, len(d) - 1, confidence)
+    t = mean / se if se > 0 else math.copysign(math.inf, mean) if mean else math.nan
+    return Difference(mean, se, lo, hi, t, len(d) - 1, len(d), True, confidence)
+
+
+def welch(a: Iterable[float], b: Iterable[float], confidence: float = 0.95) -> Difference:
+    """Difference of means a - b of independent samples: Welch's standard error
+    sqrt(s_a^2/n_a + s_b^2/n_b) and Welch-Satterthwaite degrees of freedom. Chapter 01."""
+    a, b = np.asarray(list(a), float), np.asarray(list(b), float)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("welch() needs at least two values on each side")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    mean, se = float(a.mean() - b.mean()), float(math.sqrt(va + vb))
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if se > 0 else math.inf
+    lo, hi = _interval(mean, se, df, confidence)
+    t = mean / se if se > 0 else math.nan
+    return Difference(mean, se, lo, hi, t, float(df), (len(a), len(b)), False, confidence)

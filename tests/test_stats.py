@@ -1,0 +1,63 @@
+import math
+
+import pytest
+from scipy import stats as st
+
+from gaputils import stats
+
+
+def test_mean_std_uses_ddof_1():
+    assert stats.mean_std([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1.0))
+    m, s = stats.mean_std([5.0])
+    assert m == 5.0 and math.isnan(s)
+    with pytest.raises(ValueError, match="at least one"):
+        stats.mean_std([])
+
+
+def test_paired_difference_on_known_numbers():
+    # differences 1, 2, 3: mean 2, sd 1, se 1/sqrt(3), t_{0.975, 2} = 4.302653
+    d = stats.paired([11.0, 12.0, 13.0], [10.0, 10.0, 10.0])
+    assert d.paired and d.n == 3 and d.df == 2
+    assert d.mean == pytest.approx(2.0)
+    assert d.se == pytest.approx(1 / math.sqrt(3))
+    assert d.t == pytest.approx(2 * math.sqrt(3))
+    assert (d.lo, d.hi) == pytest.approx((2 - 4.302653 / math.sqrt(3), 2 + 4.302653 / math.sqrt(3)))
+    assert d.t == pytest.approx(st.ttest_rel([11, 12, 13], [10, 10, 10]).statistic)
+    # pairing removes what the seeds share: the same numbers unpaired are far noisier
+    a, b = [0.90, 0.92, 0.91], [0.88, 0.90, 0.87]
+    p, w = stats.paired(a, b), stats.welch(a, b)
+    assert p.mean == pytest.approx(w.mean) == pytest.approx(0.08 / 3)
+    assert p.se == pytest.approx(0.02 / math.sqrt(3) / math.sqrt(3))  # sd(d) = 0.02/sqrt(3)
+    assert p.t == pytest.approx(4.0)
+
+
+def test_paired_interval_level_and_units():
+    d = stats.paired([3.0, 1.0, 2.0, 4.0], [0.0, 0.0, 0.0, 0.0], confidence=0.9)
+    q = 2.353363  # t_{0.95, 3}
+    se = math.sqrt(5 / 3) / 2
+    assert (d.lo, d.hi) == pytest.approx((2.5 - q * se, 2.5 + q * se))
+    pts = d.scaled(100)
+    assert (pts.mean, pts.se, pts.lo, pts.hi) == pytest.approx((250, 100 * se, 100 * d.lo,
+                                                                 100 * d.hi))
+    assert "t = 3.9" in str(d) and "4 pairs" in str(d)
+
+
+def test_welch_on_known_numbers():
+    a, b = [1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0]
+    d = stats.welch(a, b)
+    va, vb = (5 / 3) / 4, 4 / 3
+    assert d.mean == pytest.approx(-1.5)
+    assert d.se == pytest.approx(math.sqrt(va + vb))
+    assert d.df == pytest.approx((va + vb) ** 2 / (va**2 / 3 + vb**2 / 2))
+    ref = st.ttest_ind(a, b, equal_var=False)
+    assert d.t == pytest.approx(ref.statistic)
+    assert not d.paired and d.n == (4, 3)
+
+
+def test_bad_input_says_what_to_do():
+    with pytest.raises(ValueError, match="pair runs by seed"):
+        stats.paired([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="more seeds"):
+        stats.paired([1.0], [0.0])
+    with pytest.raises(ValueError, match="confidence"):
+        stats.paired([1, 2], [0, 0], confidence=95)
