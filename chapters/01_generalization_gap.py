@@ -21,12 +21,12 @@
 #
 # A network trained with a large batch can fit its training set as well as the same network
 # trained with a small batch, from the same starting point, and still test worse. This chapter
-# sets up the book's *testbed* - one setting in which that happens clearly - measures the
+# sets up the book's *testbed* - one setting in which that happens beyond seed noise - measures the
 # difference with paired statistics over seeds, and sets Keskar et al.'s own setting beside it.
 # It then looks at the same runs against epochs, seconds and batch size.
 #
 # **What you will learn**
-# - Keskar et al.'s experimental procedure and how to reproduce their Table 2;
+# - Keskar et al.'s experimental procedure and how to run it on a setting of your own;
 # - the two gaps - train minus test, and small batch minus large batch - and how to keep them apart;
 # - how to tell a difference from seed noise: paired differences, their standard error and a
 #   t-interval, chosen settings validated without touching the test set;
@@ -54,13 +54,13 @@ testbed, keskar = budget.testbed, budget.keskar
 # %% [markdown]
 # ## Why large batches, and what goes wrong
 #
-# A larger batch gives a less noisy gradient and, on parallel hardware, costs barely more time
-# per step than a small one: with ten times the batch, an epoch needs a tenth of the steps, so
-# large batches promise to train in a fraction of the wall-clock time. Keskar et al. found that
-# networks trained this way reach the same training accuracy but a lower test accuracy, and
-# argued that large batches converge to *sharp* minima of the training loss while small batches
-# find *flat* ones. This chapter measures the difference; chapters 2-4 measure the sharpness,
-# and chapters 5-7 the remedies.
+# A larger batch gives a less noisy gradient and, on parallel hardware such as a GPU, costs barely
+# more time per step than a small one (on a CPU, many times more): with ten times
+# the batch, an epoch needs a tenth of the steps, so large batches promise to train in a fraction of
+# the wall-clock time. Keskar et al. found that networks trained this way reach the same training
+# accuracy but a lower test accuracy, and argued that large batches converge to *sharp* minima of
+# the training loss while small batches find *flat* ones. This chapter measures the difference;
+# chapters 2-4 measure the sharpness, and chapters 5-7 the remedies.
 #
 # Two quantities are called "the gap" in this literature, and the book keeps them apart:
 #
@@ -77,17 +77,26 @@ testbed, keskar = budget.testbed, budget.keskar
 #
 # Keskar et al.'s procedure: one network, the same optimizer and learning rate for both
 # methods, the same initial weights, a small batch (SB) of 256 and a large batch (LB) of 10% of
-# the training set, both trained until they fit the training set. We run it in two settings:
+# the training set, both trained until the loss stops improving. We keep everything but the
+# last point: both methods train for the same fixed number of epochs, long enough that both
+# reach 100% training accuracy (a cosine schedule brings the learning rate to zero at the
+# end). Keeping the learning rate fixed across batch sizes is deliberate - it is the
+# comparison the paper makes, and it handicaps LB, which takes far fewer steps (chapter 6
+# scales the learning rate and the number of steps instead). We run the procedure in two
+# settings:
 
 # %%
 for setting in (testbed, keskar):
     print(setting.describe(), end="\n\n")
 
 # %% [markdown]
-# The first is the book's **testbed**; the second is Keskar et al.'s own setting - their
-# network F1 (a five-layer perceptron with batch normalization) with Adam at 0.001 and LB = 10% of
-# the training set - on as much Fashion-MNIST as a laptop affords in `standard` mode (the full
-# training set and LB = 6,000 in `paper` mode).
+# The first is the book's **testbed**: a narrow version of Keskar et al.'s convolutional
+# network C1 (two 5 x 5 convolutions, each with batch normalization, ReLU and max pooling, then
+# dense layers; here 8 and 16 channels and one dense layer of 128 units, no dropout). The second
+# is Keskar et al.'s own setting - their network F1 (a five-layer perceptron with batch
+# normalization) with Adam at 0.001 and LB = 10% of the training set - on as much Fashion-MNIST
+# as a laptop affords in `standard` mode (the full training set and LB = 6,000 in `paper`
+# mode). The sizes come from `budget.testbed` and `budget.keskar` (chapter 0).
 #
 # ## How the testbed was chosen
 #
@@ -98,10 +107,13 @@ for setting in (testbed, keskar):
 # convolutional network (Keskar et al. report 2-5 points on CIFAR's convolutional networks,
 # against 0.2 for F1 on MNIST), SGD with weight decay (a small batch takes many more decayed
 # steps), and a small training set (the less data, the more the implicit regularization of
-# small batches can matter). A *validation
+# small batches - the noise of their gradients steering the search - may matter; exercise 3
+# tests it). A *validation
 # study* then compared candidate settings on 10,000 training images that no chapter trains
-# on, never on the test set, under a rule written down before it ran. Its committed result
-# (`data/reference/ch01_selection.py` and `.json`):
+# on, never on the test set, under a rule written down before it ran. It ran in two rounds:
+# the second (1,000 images, 80 epochs) was added after the first had been seen, under the same
+# rule applied to both. Its committed result (`data/reference/ch01_selection.py` and `.json`;
+# the validation difference is mean ± standard error over 3 seeds):
 
 # %%
 selection = gu.reference.load("ch01_selection")
@@ -113,7 +125,8 @@ if selection:
     print(f"\nchosen: {chosen} = {selection['candidates'][chosen]}")
     rows = gu.reference.selection_rows(selection["results"])
     top = max(rows, key=lambda k: rows[k]["diff"].mean)
-    print(f"largest mean validation difference: {rows[top]['diff'].mean:+.2f} points ({top}); "
+    print(f"largest mean validation difference: {rows[top]['diff'].mean:+.2f} points ({top}, "
+          f"{rows[top]['seconds']:.0f} s for five pairs); "
           f"{sum(r['diff'].mean >= 1 for r in rows.values())} of {len(rows)} candidates reach "
           "+1 point")
 
@@ -121,6 +134,11 @@ if selection:
 # The selection seeds (100-102) are not the seeds below (0-4), and the test set played no
 # part in the choice, so the test numbers that follow are not inflated by the selection (the
 # validation numbers of the chosen candidate are: picking the best of several is optimistic).
+# Two caveats a reviewer would raise. Choosing the largest lower bound from three seeds
+# favours a candidate whose standard error is small by chance. And the time limit is measured
+# in wall-clock seconds: one candidate's first run overlapped with another process on this
+# shared machine, which put it just over the limit (the script's docstring has the details);
+# the rule was applied as written.
 #
 # ## Small batch against large batch
 #
@@ -140,8 +158,9 @@ if gu.mode() == "paper" and gu.data.locate("cifar10"):
 print(gu.experiments.gap_table(runs))
 
 # %% [markdown]
-# Each row is mean ± standard deviation over seeds (ddof = 1). Runs of one seed share their
-# initial weights and their test set, so the right comparison is the *paired* difference: for
+# Each row is mean ± standard deviation over seeds (ddof = 1); "train loss" is the final mean
+# training cross-entropy. Runs of one seed share their initial weights (and, like every run,
+# the test set), so the right comparison is the *paired* difference: for
 # every seed, SB's test accuracy minus LB's; then the mean of those differences, its standard
 # error sd / sqrt(n), and a Student-t interval on n - 1 degrees of freedom. Pairing removes
 # what the two runs of a seed share - the starting point - and leaves the effect of the batch.
@@ -156,35 +175,43 @@ d = gu.experiments.difference(sb_runs, lb_runs).scaled(100)
 dk = gu.experiments.difference(*runs["Keskar F1"].values()).scaled(100)
 train_min = min(r.final["train_acc"] for r in sb_runs + lb_runs)
 test_se = 100 * gu.experiments.test_sampling_se(sb_runs, lb_runs, ds)
-bar = d.mean >= 1 and d.t >= 5
+both = (d.se**2 + test_se**2) ** 0.5
 print(f"Testbed: the lowest final training accuracy of any run is {train_min:.2%}; "
       f"{'every run fits' if train_min >= 0.99 else 'not every run fits'} the training set.")
-print(f"Testbed: SB - LB = {d}.\n  This {'meets' if bar else 'misses'} the book's bar of at "
-      f"least 1 point and at least 5 paired standard errors.")
-print(f"  Test-set sampling adds a standard error of {test_se:.2f} points to the mean difference "
-      f"(the seed interval holds the {len(ds.test[1]):,} test images fixed).")
+print(f"Testbed: SB - LB = {d}.")
+print(f"  The book's bar: mean >= 1 point ({'met' if d.mean >= 1 else 'missed'}), t >= 5 "
+      f"({'met' if d.t >= 5 else 'missed'}).")
+print(f"  Test-set sampling adds a standard error of {test_se:.2f} points (the seed interval holds "
+      f"the {len(ds.test[1]):,} test images fixed); both together: {both:.2f}, "
+      f"t = {d.mean / both:.2f}.")
 noise = dk.lo <= 0 <= dk.hi
 print(f"Keskar's setting: SB - LB = {dk}.\n  Its interval " + (
     "contains zero: on this data the difference is not told apart from seed noise." if noise
     else "excludes zero."))
 _, paper_sb, paper_lb = gu.reference.KESKAR_TABLE2["F1"]
-print(f"Keskar et al. report {paper_sb - paper_lb:+.2f} points for F1 on MNIST (one run, no "
-      "interval).")
+print(f"Keskar et al. report {paper_sb - paper_lb:+.2f} points for F1 on MNIST (means over their "
+      "runs; no paired interval).")
 
 # %% [markdown]
-# The printed lines are the chapter's result. On the testbed both methods fit the training
-# set, and the paired interval says how large SB's advantage is and how sure we are of it.
+# The printed lines are the chapter's result. On the testbed both methods reach 100% training
+# accuracy, and the paired interval says how large SB's advantage is and how sure we are of it.
 # Before the study, the book set itself a bar for a testbed - at least 1 point and at least 5
-# paired standard errors - and the second line says whether this run meets it. The validation
-# study above is the reason to expect a difference below 1 point at this size: no candidate
-# that fits the chapter's time reached +1 point there, and the larger differences in its table
-# came with a smaller batch or stronger weight decay, that is with more steps and more seconds
-# than a ten-minute chapter on two cores affords.
+# paired standard errors - and the third line says which parts of it this run meets. The
+# validation study is the reason to expect a difference near or below 1 point at this size:
+# the one candidate there whose mean reached +1 point needed more seconds than the rule allows
+# (printed under the table), and the others within the limit had smaller means or wider
+# intervals.
+#
+# "Fits the training set" means accuracy. The training *loss* is another matter: the table
+# shows LB ending with a higher training loss than SB, after many fewer steps. Part of the
+# difference may therefore be Hoffer et al.'s "too few updates" rather than the batch size
+# itself - chapter 6 tests exactly that, by giving LB as many steps as SB.
 # Compare the line for Keskar's own F1 setting: the paper reports 0.2 points for F1 on MNIST,
-# from one run, and the printed interval says whether our three seeds can tell a difference
-# of that size from zero. Our numbers differ from the paper's because data, sizes and network
-# differ: Fashion-MNIST is harder than MNIST, our F1 trains on a 10,000-image subset in
-# `standard` mode, and the testbed on the small subset printed at the top.
+# as a difference of means without a paired interval, and the printed interval says whether
+# our three seeds can tell a difference of that size from zero. Our numbers differ from the
+# paper's partly because data, sizes and training budget differ: Fashion-MNIST is harder than
+# MNIST, our F1 trains on a 10,000-image subset for a fixed number of epochs in `standard`
+# mode, and the testbed on the small subset printed at the top.
 #
 # Two limits of the interval: it counts the seeds as the only source of chance, while the
 # test images are a sample too (the extra standard error printed above, from how often the
@@ -211,15 +238,22 @@ for k, hs in groups.items():
           f"{loss:.3f} nats after {hs[0].epoch[1]:.0f} epochs")
 sb_key, lb_key = groups
 print(f"LB is {per_epoch[sb_key] / per_epoch[lb_key]:.2f}x cheaper per epoch on {gu.device()}")
+mean = lambda xs: sum(xs) / len(xs)
+t_lb = total[lb_key]
+sb_then = [h.test_acc[max(i for i, s in enumerate(h.seconds) if s <= t_lb)]
+           for h in groups[sb_key]]
+print(f"When LB finishes ({t_lb:.1f} s), SB's last record before then has test accuracy "
+      f"{mean(sb_then):.2%}; LB's final is {mean([h.test_acc[-1] for h in groups[lb_key]]):.2%}")
 
 # %% [markdown]
 # Per epoch, a large batch takes fewer steps; the printed training losses at the first record
 # after the start show how much progress each made by then (left panel for the whole run). Per
-# epoch the large batch is also cheaper on this machine by the printed ratio,
-# since fewer, bigger steps use the processor better. On two CPU cores that saving is modest;
-# on a GPU, where a batch of hundreds costs barely more per step than a batch of 32, the time
-# axis (right) favours the large batch much more - and that is the whole appeal of large
-# batches. The test-accuracy curves end apart by the difference measured above.
+# epoch the large batch is also cheaper on this machine by the printed ratio, since fewer,
+# bigger steps use the processor better. The last printed line reads the right panel at the
+# moment LB finishes: what SB had reached by the same training time. On a GPU, where a batch
+# of hundreds can cost barely more per step than a batch of 32, the time axis is expected to
+# favour the large batch much more - that is the whole appeal of large batches. The
+# test-accuracy curves end apart by the difference measured above.
 #
 # ## The batch-size sweep at a fixed number of epochs
 #
@@ -282,7 +316,8 @@ box = gu.widgets.batch_size_explorer(ds, testbed, budget.batch_sizes, epochs=bud
 #    mean, the standard error, the t-interval and the number of seeds, and choose settings on
 #    validation data, not on the test set.
 # 4. What is held fixed matters: at a fixed number of epochs a larger batch takes fewer steps.
-#    Per epoch a large batch is cheaper; per second the comparison depends on the hardware.
+#    Per epoch a large batch was cheaper on this machine (printed above); per second the
+#    comparison depends on the hardware.
 # 5. `gu.experiments.minimizers()` returns the cached SB and LB networks of the testbed, used
 #    in the chapters that follow.
 #
@@ -319,13 +354,13 @@ for r in [r for v in runs.values() for rs in v.values() for r in rs] + sweep:
 assert len(sweep) == len(budget.batch_sizes) * len(seeds) and d.n == len(testbed.seeds)
 if gu.mode() != "smoke":
     assert train_min >= 0.99, f"a testbed run did not fit the training set: {train_min:.4f}"
-if gu.mode() == "standard":
+if gu.mode() == "standard" and selection:
     picked = selection["candidates"][chosen]
     assert all(getattr(testbed, k) == v for k, v in picked.items()), (
         f"the testbed is not the validation study's choice {chosen}: {picked}")
 # The claim: LB tests worse than SB on the testbed beyond seed noise (the paired 95% interval
 # lies above zero). The book's bar (>= 1 point and >= 5 standard errors) is printed, not
 # asserted: the validation study found no candidate within the chapter's time that reaches it.
-# Paper mode runs the same testbed with ten seeds, so it must show at least as much.
+# Paper mode runs the same testbed with ten seeds and is expected to show at least as much.
 if gu.mode() in ("standard", "paper"):
     assert d.lo > 0, f"the testbed's difference is not told apart from seed noise: {d}"

@@ -106,14 +106,14 @@ print(f"interpolated statistics give no finite loss at {len(undefined)} of {len(
 
 # %% [markdown]
 # Keskar et al. saw the loss rise much more steeply beyond the LB minimizer than beyond the SB
-# one, and read it as "LB is sharper". The printed losses at both ends of the line compare the
-# two sides in our run. Between the minimizers the loss rises and falls again - there is a
-# barrier, and the printed values in the middle show how much of it comes from stale BatchNorm
-# statistics rather than from the weights. Outside [0, 1] the naive recipe breaks down
-# altogether: extrapolated running variances can turn negative, and the dotted line stops where
-# the loss is no longer defined (the count is printed). Keep in mind that this line is one
-# direction out of more than a million, and it is the one direction along which the two
-# minimizers differ most.
+# one, and read it as "LB is sharper". The printed losses at both ends of the line compare the two
+# sides in our run. Between the minimizers the loss rises and falls again - there is a barrier,
+# and the printed values in the middle show how much of it comes from stale BatchNorm statistics
+# rather than from the weights. Outside [0, 1] the naive recipe breaks down altogether:
+# extrapolated running variances can turn negative, and the dotted line stops where the loss is no
+# longer defined (the count is printed). Keep in mind that this line is one direction out of about
+# a hundred thousand (one per weight), and it is the one direction along which the two minimizers
+# differ most.
 #
 # ## Random directions, filter-normalized
 #

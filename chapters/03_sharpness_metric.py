@@ -74,9 +74,10 @@ sb, lb = runs["SB"][0].model, runs["LB"][0].model
 # independent standard normal entries and `A+ x` is computed from the normal equations. f is
 # the mean cross-entropy on `budget.n_curvature` training examples in eval mode.
 #
-# The inner maximization is a box-constrained problem in a million dimensions. Keskar et al.
-# ran about ten iterations of L-BFGS-B. `gu.sharpness.keskar` offers that (`method="lbfgsb"`,
-# SciPy, on the host in float64) and, by default, projected sign-gradient ascent on the device
+# The inner maximization is a box-constrained problem in as many dimensions as the network has
+# weights. Keskar et al. ran about ten iterations of L-BFGS-B. `gu.sharpness.keskar` offers that
+# (`method="lbfgsb"`, SciPy, on the host in float64) and, by default, projected sign-gradient
+# ascent on the device
 # (`method="ascent"`): each step moves every coordinate to the side of the box its gradient
 # points to, so the iterates hop between vertices of the box, where the maximum of a convex
 # function lies. Both count one forward and one backward pass per evaluation.
@@ -110,7 +111,7 @@ print(f"LB / SB: {ratio_ascent:.2f} with ascent, {ratio_lbfgsb:.2f} with L-BFGS-
 # among the vertices. Restarting the ascent from random points of the box closes part or all
 # of the difference (printed as a percentage of L-BFGS-B's value) at three times the cost, which
 # is still less than L-BFGS-B's time: the ascent stays on the device and avoids SciPy's float64
-# copies of a million-long vector. Both solvers rank LB as sharper than SB (printed last). The
+# copies of a weight-long vector. Both solvers rank LB as sharper than SB (printed last). The
 # tables below use one ascent run, the fastest; read its values as a lower estimate of the
 # maximum.
 #
@@ -118,7 +119,8 @@ print(f"LB / SB: {ratio_ascent:.2f} with ascent, {ratio_lbfgsb:.2f} with L-BFGS-
 #
 # Full space and a random 100-dimensional subspace, at the paper's two box sizes, for every SB
 # and LB minimizer (every seed; each seed also draws its own subspace). Mean +- standard
-# deviation over seeds:
+# deviation over seeds (ddof = 1), and the 95% t-interval of LB - SB paired by seed (the two
+# minimizers of a seed share their initial weights):
 
 # %%
 table = {}
@@ -128,11 +130,13 @@ for space, p in (("full space", None), (f"subspace p={budget.subspace_dim}", bud
             table[space, eps, name] = np.array(
                 [sh.keskar(r.model, train, eps=eps, subspace_dim=p, seed=r.seed).value
                  for r in group])
-print(f"{'space':<20}{'eps':>8}{'SB':>20}{'LB':>20}{'LB/SB':>8}")
+print(f"{'space':<20}{'eps':>8}{'SB':>18}{'LB':>18}{'LB/SB':>7}{'LB - SB, paired 95% CI':>26}")
 for space, eps in dict.fromkeys((s, e) for s, e, _ in table):
     sbv, lbv = table[space, eps, "SB"], table[space, eps, "LB"]
-    print(f"{space:<20}{eps:>8.0e}{f'{sbv.mean():.2f} ± {sbv.std(ddof=1):.2f}':>20}"
-          f"{f'{lbv.mean():.2f} ± {lbv.std(ddof=1):.2f}':>20}{lbv.mean() / sbv.mean():>8.1f}")
+    d = gu.stats.paired(lbv, sbv)
+    print(f"{space:<20}{eps:>8.0e}{f'{sbv.mean():.2f} ± {sbv.std(ddof=1):.2f}':>18}"
+          f"{f'{lbv.mean():.2f} ± {lbv.std(ddof=1):.2f}':>18}{lbv.mean() / sbv.mean():>7.1f}"
+          f"{f'[{d.lo:+.2f}, {d.hi:+.2f}]':>26}")
 print("Keskar et al., Table 3 (full space, eps 1e-3), F1 on MNIST: SB 1.23, LB 205.14")
 
 # %% [markdown]

@@ -139,6 +139,10 @@ for name in runs:
     print(f"{name}: lambda_max {lmax.mean():.3f} ± {lmax.std(ddof=1):.3f}, "
           f"trace {traces.mean():.2f} ± "
           f"{traces.std(ddof=1):.2f} over seeds (per-estimate standard error ≈ {ses.mean():.2f})")
+for what, vals in (("lambda_max", {n: [t[0] for t in top[n]] for n in runs}),
+                   ("trace", {n: [t for t, _ in tr[n]] for n in runs})):
+    print(f"LB - SB {what}, paired over {len(runs['SB'])} seeds: "
+          f"{gu.stats.paired(vals['LB'], vals['SB'])}")
 ax = gu.plots.eigenvalue_bars({f"{k_} (seed 0)": top[k_][0] for k_ in runs},
                               colors=gu.plots.PAIR)
 

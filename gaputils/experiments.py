@@ -9,6 +9,7 @@ any :class:`gu.testbed.Setting`); ``train_runs`` trains any grid of batch sizes 
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -137,10 +138,11 @@ def test_sampling_se(a: list[Run], b: list[Run], ds: data.Dataset,
 
 def gap_table(results: dict[str, dict[str, list[Run]]]) -> str:
     """Keskar's Table 2 for our runs: per setting (key) and method ("SB", "LB"), train and
-    test accuracy as mean ± std (ddof=1) over seeds in percent, steps, seconds, Keskar et al.'s
+    test accuracy as mean ± std (ddof=1) over seeds in percent, the mean final training loss
+    (nats), steps, seconds, Keskar et al.'s
     number where the key names one of their networks, and the paired SB - LB test difference."""
-    head = (f"{'setting':<10}{'method':<7}{'batch':>6}{'train acc %':>15}{'test acc %':>15}"
-            f"{'steps':>7}{'seconds':>9}{'paper test %':>14}")
+    head = (f"{'setting':<10}{'method':<7}{'batch':>6}{'train acc %':>15}{'train loss':>12}"
+            f"{'test acc %':>15}{'steps':>7}{'seconds':>9}{'paper test %':>14}")
     lines = [head, "-" * len(head)]
     for name, by_method in results.items():
         paper = reference.KESKAR_TABLE2.get(name.split()[-1])
@@ -148,9 +150,10 @@ def gap_table(results: dict[str, dict[str, list[Run]]]) -> str:
             row = summarize(runs)[runs[0].batch_size]
             pct = lambda k: f"{100 * row[k][0]:.2f} ± {100 * row[k][1]:.2f}"
             ref = f"{paper[1 if method == 'SB' else 2]:.2f} ({paper[0]})" if paper else ""
+            loss = statistics.fmean(r.final["train_loss"] for r in runs)
             lines.append(f"{name:<10}{method:<7}{runs[0].batch_size:>6}{pct('train_acc'):>15}"
-                         f"{pct('test_acc'):>15}{row['step'][0]:>7.0f}{row['seconds'][0]:>9.1f}"
-                         f"{ref:>14}")
+                         f"{loss:>12.4f}{pct('test_acc'):>15}{row['step'][0]:>7.0f}"
+                         f"{row['seconds'][0]:>9.1f}{ref:>14}")
         d = difference(by_method["SB"], by_method["LB"]).scaled(100)
         lines.append(f"{'':<10}SB - LB test accuracy, paired over seeds (points): {d}")
     return "\n".join(lines)

@@ -74,7 +74,8 @@ def curves(ax: plt.Axes, groups: dict[str, History | Sequence[History]], key: st
         n = min(len(getattr(h, key)) for h in hs)
         xs = np.mean([getattr(h, x)[:n] for h in hs], axis=0)
         ys = np.array([getattr(h, key)[:n] for h in hs])
-        ax.plot(xs, ys.mean(0), style, color=color, label=f"{label}{suffix}")
+        ax.plot(xs, ys.mean(0), style, color=color, label=f"{label}{suffix}",
+                marker="o" if n <= 15 else None, ms=3)
         if len(hs) > 1:
             sd = ys.std(0, ddof=1)
             ax.fill_between(xs, ys.mean(0) - sd, ys.mean(0) + sd, color=color, alpha=0.2, lw=0)
@@ -148,10 +149,12 @@ def batch_sweep(tables: dict[str, dict[int, dict]]) -> plt.Figure:
     lo, hi = ax_t.get_ylim()
     ax_t.set(ylabel="final training accuracy (%, dashed)", ylim=(min(lo, 99), min(hi, 100.5)))
     ax_t.spines["right"].set_visible(True)
-    ax_a.set(ylabel="final test accuracy (%, solid)", title="accuracy vs batch size")
+    seeds = sorted({row["n"] for table in tables.values() for row in table.values()})
+    ax_a.set(ylabel="final test accuracy (%, solid)",
+             title=f"accuracy vs batch size (mean ± sd, {'/'.join(map(str, seeds))} seeds)")
     ax_a.legend(*[a + b for a, b in zip(ax_a.get_legend_handles_labels(),
                                         ax_t.get_legend_handles_labels(), strict=True)],
-                fontsize=8)
+                fontsize=8, loc="lower left")
     ax_g.set(ylabel="train - test accuracy (points)", title="generalization gap vs batch size")
     ax_g.legend(fontsize=8)
     fig.tight_layout()

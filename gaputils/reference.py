@@ -64,7 +64,7 @@ def selection_table(results: dict[str, list[dict]]) -> str:
     SB - LB paired over seeds (mean ± standard error, 95% t-interval); the chosen one marked."""
     best = chosen_setting(results)
     head = (f"{'candidate':<20}{'SB':>4}{'LB':>6}{'min train SB/LB %':>19}{'5 pairs s':>10}"
-            f"{'val SB - LB (pts)':>19}{'95% CI':>18}")
+            f"{'val SB - LB ± SE':>19}{'95% CI':>18}")
     lines = [head, "-" * len(head)]
     for name, r in selection_rows(results).items():
         d = r["diff"]

@@ -53,7 +53,7 @@ class Difference:
     def __str__(self) -> str:
         what = f"{self.n} pairs" if self.paired else f"n = {self.n[0]} and {self.n[1]}"
         return (f"{self.mean:+.2f} ± {self.se:.2f} (SE), {self.confidence:.0%} CI "
-                f"[{self.lo:+.2f}, {self.hi:+.2f}], t = {self.t:.1f} on {self.df:.3g} df, {what}")
+                f"[{self.lo:+.2f}, {self.hi:+.2f}], t = {self.t:.2f} on {self.df:.3g} df, {what}")
 
 
 def _interval(mean: float, se: float, df: float, confidence: float) -> tuple[float, float]:

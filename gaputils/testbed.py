@@ -1,5 +1,5 @@
 """The book's testbed: one setting in which the small batch (SB) and the large batch (LB) both fit
-the training set and LB tests clearly worse (chapter 01).
+the training set and LB tests worse beyond seed noise (chapter 01).
 
 A :class:`Setting` fixes everything that shapes an SB-against-LB comparison: network, data,
 the two batch sizes, optimizer, schedule, epochs and seeds. ``get()`` is the testbed of the

@@ -39,7 +39,7 @@ def test_paired_interval_level_and_units():
     pts = d.scaled(100)
     assert (pts.mean, pts.se, pts.lo, pts.hi) == pytest.approx((250, 100 * se, 100 * d.lo,
                                                                  100 * d.hi))
-    assert "t = 3.9" in str(d) and "4 pairs" in str(d)
+    assert "t = 3.87" in str(d) and "4 pairs" in str(d)
 
 
 def test_welch_on_known_numbers():
