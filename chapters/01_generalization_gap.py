@@ -250,7 +250,8 @@ print(f"When LB finishes ({t_lb:.1f} s), SB's last record before then has test a
 # after the start show how much progress each made by then (left panel for the whole run). Per
 # epoch the large batch is also cheaper on this machine by the printed ratio, since fewer,
 # bigger steps use the processor better. The last printed line reads the right panel at the
-# moment LB finishes: what SB had reached by the same training time. On a GPU, where a batch
+# moment LB finishes: what SB had reached by its last evaluation before that time (records are
+# several epochs apart, so this understates SB at equal time). On a GPU, where a batch
 # of hundreds can cost barely more per step than a batch of 32, the time axis is expected to
 # favour the large batch much more - that is the whole appeal of large batches. The
 # test-accuracy curves end apart by the difference measured above.

@@ -151,7 +151,7 @@ for name, v in rise.items():
     print(f"{name}: loss increase at t = {distance}: {v.mean():.4f} ± {v.std(ddof=1):.4f} nats "
           f"(mean ± std over {len(v)} seeds)")
 ratio = rise["LB"].mean() / rise["SB"].mean()
-print(f"LB / SB: {ratio:.2f}")
+print(f"LB / SB: {ratio:.2f}; LB - SB paired over seeds: {gu.stats.paired(rise['LB'], rise['SB'])}")
 
 # %% [markdown]
 # Along filter-normalized directions the LB minimizers rise faster than the SB ones by the
