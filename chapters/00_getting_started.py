@@ -81,18 +81,19 @@ print(f"{'':>12}" + "".join(f"{m:>18}" for m in gu.runtime.MODES))
 for f in fields:
     row = [gu.budget(m).as_dict()["testbed"].get(f, gu.budget(m).as_dict().get(f))
            for m in gu.runtime.MODES]
+    row = [f"{len(v)}: {v[0]}..{v[-1]}" if f == "seeds" else v for v in row]
     print(f"{f:>12}" + "".join(f"{str(v):>18}" for v in row))
 
 # %% [markdown]
 # The first six rows are the book's *testbed* (`budget.testbed`, chapter 1): the network, the
-# number of training images, the small and large batch (SB, LB), the epochs and the seeds of the
-# SB-against-LB comparison that every later chapter measures. `smoke` proves the code runs in
-# under a minute per chapter; `standard` shows the phenomena with error bars over seeds on
-# Fashion-MNIST in at most ten minutes per chapter on two CPU cores; `paper` runs the testbed with
-# more seeds and Keskar et al.'s own settings (`budget.keskar`: their batch sizes, epochs and
-# networks on the full training set) on a GPU. The README lists how long each chapter took in each
-# mode. To switch, set the variable before starting Jupyter (`GAPUTILS_MODE=standard jupyter
-# lab`) or at the top of a notebook, before `import gaputils`:
+# number of training images, the small and large batch (SB, LB), the epochs and the seeds (how
+# many, first..last) of the SB-against-LB comparison that every later chapter measures. `smoke`
+# proves the code runs in under a minute per chapter; `standard` shows the phenomena with error
+# bars over seeds on Fashion-MNIST in at most ten minutes per chapter on two CPU cores; `paper`
+# runs the testbed with more seeds and Keskar et al.'s own settings (`budget.keskar`: their batch
+# sizes, epochs and networks on the full training set) on a GPU. The README lists how long each
+# chapter took in each mode. To switch, set the variable before starting Jupyter
+# (`GAPUTILS_MODE=standard jupyter lab`) or at the top of a notebook, before `import gaputils`:
 # `import os; os.environ["GAPUTILS_MODE"] = "smoke"`.
 #
 # ## The device

@@ -63,7 +63,7 @@ _BUDGETS = {
     ),
     "paper": Budget(
         mode="paper", batch_sizes=(16, 32, 64, 125, 250, 500, 1000, 2000), sweep_epochs=40,
-        sweep_seeds=(0, 1, 2), n_curvature=2000, grid=41, alphas=25, probes=10,
+        sweep_seeds=(0, 1, 2), n_curvature=2048, grid=41, alphas=25, probes=10,
         subspace_dim=100, lanczos_steps=100, top_k=20, intro_epochs=2,
     ),
 }
