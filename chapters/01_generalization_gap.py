@@ -206,6 +206,7 @@ print(f"Keskar et al. report {paper_sb - paper_lb:+.2f} points for F1 on MNIST (
 # shows LB ending with a higher training loss than SB, after many fewer steps. Part of the
 # difference may therefore be Hoffer et al.'s "too few updates" rather than the batch size
 # itself - chapter 6 tests exactly that, by giving LB as many steps as SB.
+#
 # Compare the line for Keskar's own F1 setting: the paper reports 0.2 points for F1 on MNIST,
 # as a difference of means without a paired interval, and the printed interval says whether
 # our three seeds can tell a difference of that size from zero. Our numbers differ from the
