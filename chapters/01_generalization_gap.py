@@ -172,7 +172,6 @@ fig = gu.plots.paired_runs({k: (v["SB"], v["LB"]) for k, v in runs.items()})
 # %%
 sb_runs, lb_runs = runs["testbed"]["SB"], runs["testbed"]["LB"]
 d = gu.experiments.difference(sb_runs, lb_runs).scaled(100)
-dk = gu.experiments.difference(*runs["Keskar F1"].values()).scaled(100)
 train_min = min(r.final["train_acc"] for r in sb_runs + lb_runs)
 test_se = 100 * gu.experiments.test_sampling_se(sb_runs, lb_runs, ds)
 both = (d.se**2 + test_se**2) ** 0.5
@@ -184,6 +183,9 @@ print(f"  The book's bar: mean >= 1 point ({'met' if d.mean >= 1 else 'missed'})
 print(f"  Test-set sampling adds a standard error of {test_se:.2f} points (the seed interval holds "
       f"the {len(ds.test[1]):,} test images fixed); both together: {both:.2f}, "
       f"t = {d.mean / both:.2f}.")
+
+# %%
+dk = gu.experiments.difference(*runs["Keskar F1"].values()).scaled(100)
 noise = dk.lo <= 0 <= dk.hi
 print(f"Keskar's setting: SB - LB = {dk}.\n  Its interval " + (
     "contains zero: on this data the difference is not told apart from seed noise." if noise
