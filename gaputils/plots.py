@@ -172,21 +172,23 @@ def paired_runs(pairs: dict[str, tuple[Sequence, Sequence]], key: str = "test_ac
                              gridspec_kw={"width_ratios": [2, 1] * len(pairs)}, squeeze=False)
     for i, (label, (sb, lb)) in enumerate(pairs.items()):
         ax, ax_d = axes[0, 2 * i], axes[0, 2 * i + 1]
+        d = experiments.difference(sb, lb, key).scaled(100)  # checks the pairing by seed
         by = {r.seed: [100 * r.final[key]] for r in sb}
         for r in lb:
             by[r.seed].append(100 * r.final[key])
         for _, (a, b) in sorted(by.items()):
             ax.plot([0, 1], [a, b], "-o", color="0.6", ms=5, zorder=1)
         ax.set(xticks=[0, 1], xticklabels=[f"SB ({sb[0].batch_size})", f"LB ({lb[0].batch_size})"],
-               xlim=(-0.4, 1.4), ylabel=f"{key.replace('_acc', '')} accuracy (%)",
+               xlim=(-0.4, 1.4), xlabel="batch size",
+               ylabel=f"{key.replace('_acc', '')} accuracy (%)",
                title=f"{label}: one line per seed")
-        d = experiments.difference(sb, lb, key).scaled(100)
         diffs = [a - b for a, b in by.values()]
         ax_d.scatter(np.zeros(len(diffs)), diffs, color=PAIR[1], zorder=2, label="seeds")
         ax_d.errorbar([0.3], [d.mean], yerr=[[d.mean - d.lo], [d.hi - d.mean]], fmt="s",
                       color="k", capsize=4, label="mean, 95% CI")
         ax_d.axhline(0, color="0.5", lw=0.8)
-        ax_d.set(xticks=[], xlim=(-0.3, 0.6), ylabel="SB - LB (points)", title="paired difference")
+        ax_d.set(xticks=[], xlim=(-0.3, 0.6), ylabel="SB - LB (points)", title="paired difference",
+                 xlabel=f"{d.n} seeds and their mean")
         ax_d.legend(fontsize=8)
     fig.tight_layout()
     return fig

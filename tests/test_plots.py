@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 import torch  # noqa: E402
 from helpers import toy_dataset, trained  # noqa: E402
 
@@ -37,6 +38,10 @@ def test_training_figures():
             for b in (8, 64) for s in (0, 1)]
     table = experiments.summarize(runs)
     labelled(plots.batch_sweep({"fixed epochs": table, "fixed steps": table}))
+    sb, lb = [r for r in runs if r.batch_size == 8], [r for r in runs if r.batch_size == 64]
+    labelled(plots.paired_runs({"toy": (sb, lb), "again": (sb, lb)}))
+    with pytest.raises(ValueError, match="pairs runs by seed"):
+        plots.paired_runs({"toy": (sb, lb[:1])})
     fig, ax = plt.subplots()
     plots.scatter_groups(ax, {"a": ([1, 2], [3, 4])}, "x (unit)", "y (unit)")
     labelled(fig)
