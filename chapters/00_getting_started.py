@@ -61,18 +61,37 @@ budget = gu.budget()
 # ```
 #
 # **On Colab.** The badge at the top of each chapter opens it; its first code cell installs
-# `gaputils`, and torchvision downloads the data. Choose *Runtime -> Change runtime type -> GPU*
-# for the `paper` mode.
+# `gaputils`, and torchvision downloads the data. Colab runs `standard` mode by default, even
+# on a GPU: `paper` mode's runs take hours, and Colab forgets the cache of trained networks when
+# the session ends. For `paper` mode, choose *Runtime -> Change runtime type -> GPU* and run
+# `import os; os.environ["GAPUTILS_MODE"] = "paper"` before `import gaputils`.
 #
 # **On Binder.** The Binder badge builds the book's environment (`environment.yml`, `apt.txt`,
 # `postBuild`) with Fashion-MNIST installed from Debian's package; Binder gives a CPU, so the
 # chapters run in `standard` mode.
 #
+# ## Notation
+#
+# | symbol | meaning |
+# | --- | --- |
+# | x | all weights of a network, as one vector of n numbers (`gu.params.flat`) |
+# | f(x) | the training loss: mean cross-entropy over the training examples, in nats |
+# | g, H | the gradient and the Hessian (n x n matrix of second derivatives) of f at x |
+# | lambda_max | the largest eigenvalue of H: the curvature along the sharpest direction |
+# | SB, LB | small and large batch: the two batch sizes compared, and the networks they train |
+# | train - test gap | one network's training accuracy minus its test accuracy |
+# | SB - LB difference | SB's test accuracy minus LB's, per seed: the gap of large-batch training |
+# | eps | the size of the box of Keskar's sharpness (chapter 3) |
+#
+# The book keeps the two gaps apart: a network can have a large train - test gap with no
+# difference between SB and LB, and chapter 1 measures both.
+#
 # ## Run modes
 #
 # A chapter never hard-codes a size. It asks `gu.budget()`, which answers for the current run
 # mode. The mode comes from the environment variable `GAPUTILS_MODE`; without it, `paper` is
-# chosen when a CUDA GPU is present and `standard` otherwise. The test suite sets `smoke`.
+# chosen when a CUDA GPU is present (except on Colab) and `standard` otherwise. The test suite
+# sets `smoke`.
 
 # %%
 print(f"current mode: {gu.mode()}\n")
@@ -90,8 +109,10 @@ for f in fields:
 # many, first..last) of the SB-against-LB comparison that every later chapter measures. `smoke`
 # proves the code runs in under a minute per chapter; `standard` shows the phenomena with error
 # bars over seeds on Fashion-MNIST in at most ten minutes per chapter on two CPU cores; `paper`
-# runs the testbed with more seeds and Keskar et al.'s own settings (`budget.keskar`: their batch
-# sizes, epochs and networks on the full training set) on a GPU. The README lists how long each
+# runs the testbed with more seeds and Keskar et al.'s own F1 setting (`budget.keskar`: their
+# batch sizes and epochs on the full training set) on a GPU. Every mode uses Fashion-MNIST:
+# the papers' MNIST and CIFAR are not on every machine, and `gu.data.load` reads them when they
+# are, for runs of your own. The README lists how long each
 # chapter took in each mode. To switch, set the variable before starting Jupyter
 # (`GAPUTILS_MODE=standard jupyter lab`) or at the top of a notebook, before `import gaputils`:
 # `import os; os.environ["GAPUTILS_MODE"] = "smoke"`.

@@ -21,8 +21,9 @@
 #
 # A network trained with a large batch can fit its training set as well as the same network
 # trained with a small batch, from the same starting point, and still test worse. This chapter
-# sets up the book's *testbed* - one setting in which that happens beyond seed noise - measures the
-# difference with paired statistics over seeds, and sets Keskar et al.'s own setting beside it.
+# sets up the book's *testbed* - one setting, chosen in advance by a validation study, in which
+# that happens - measures the difference with paired statistics over seeds, and sets Keskar et al.'s
+# own setting beside it.
 # It then looks at the same runs against epochs, seconds and batch size.
 #
 # **What you will learn**
@@ -112,23 +113,23 @@ for setting in (testbed, keskar):
 # study* then compared candidate settings on 10,000 training images that no chapter trains
 # on, never on the test set, under a rule written down before it ran. It ran in two rounds:
 # the second (1,000 images, 80 epochs) was added after the first had been seen, under the same
-# rule applied to both. Its committed result (`data/reference/ch01_selection.py` and `.json`;
-# the validation difference is mean ± standard error over 3 seeds):
+# rule applied to both. Its committed result (written by `data/reference/ch01_selection.py`,
+# shipped with gaputils in `gaputils/results/`; the validation difference is mean ± standard error
+# over 3 seeds):
 
 # %%
 selection = gu.reference.load("ch01_selection")
-if selection:
-    chosen = gu.reference.chosen_setting(selection["results"])
-    print(f"{selection['date']}, {selection['device']}; common to all: {selection['base']}\n")
-    print("rule:", selection["rule"], "\n")
-    print(gu.reference.selection_table(selection["results"]))
-    print(f"\nchosen: {chosen} = {selection['candidates'][chosen]}")
-    rows = gu.reference.selection_rows(selection["results"])
-    top = max(rows, key=lambda k: rows[k]["diff"].mean)
-    print(f"largest mean validation difference: {rows[top]['diff'].mean:+.2f} points ({top}, "
-          f"{rows[top]['seconds']:.0f} s for five pairs); "
-          f"{sum(r['diff'].mean >= 1 for r in rows.values())} of {len(rows)} candidates reach "
-          "+1 point")
+chosen = gu.reference.chosen_setting(selection["results"])
+print(f"{selection['date']}, {selection['device']}; common to all: {selection['base']}\n")
+print("rule:", selection["rule"], "\n")
+print(gu.reference.selection_table(selection["results"]))
+print(f"\nchosen: {chosen} = {selection['candidates'][chosen]}")
+rows = gu.reference.selection_rows(selection["results"])
+top = max(rows, key=lambda k: rows[k]["diff"].mean)
+print(f"largest mean validation difference: {rows[top]['diff'].mean:+.2f} points ({top}, "
+      f"{rows[top]['seconds']:.0f} s for five pairs); "
+      f"{sum(r['diff'].mean >= 1 for r in rows.values())} of {len(rows)} candidates reach "
+      "+1 point")
 
 # %% [markdown]
 # The selection seeds (100-102) are not the seeds below (0-4), and the test set played no
@@ -177,7 +178,9 @@ test_se = 100 * gu.experiments.test_sampling_se(sb_runs, lb_runs, ds)
 both = (d.se**2 + test_se**2) ** 0.5
 print(f"Testbed: the lowest final training accuracy of any run is {train_min:.2%}; "
       f"{'every run fits' if train_min >= 0.99 else 'not every run fits'} the training set.")
-print(f"Testbed: SB - LB = {d}.")
+print(f"Testbed: SB - LB = {d}.\n  The interval " + (
+    "excludes zero: SB's advantage is told apart from seed noise." if d.lo > 0 else
+    "includes zero: with these seeds, SB's advantage is not told apart from seed noise."))
 print(f"  The book's bar: mean >= 1 point ({'met' if d.mean >= 1 else 'missed'}), t >= 5 "
       f"({'met' if d.t >= 5 else 'missed'}).")
 print(f"  Test-set sampling adds a standard error of {test_se:.2f} points (the seed interval holds "
@@ -219,7 +222,13 @@ print(f"Keskar et al. report {paper_sb - paper_lb:+.2f} points for F1 on MNIST (
 # Two limits of the interval: it counts the seeds as the only source of chance, while the
 # test images are a sample too (the extra standard error printed above, from how often the
 # two networks disagree); and with five seeds the t-interval is wide by construction, since
-# its critical value on 4 degrees of freedom is 2.78 rather than 1.96.
+# its critical value on 4 degrees of freedom is 2.78 rather than 1.96. A third limit is the
+# machine. A run is reproducible on one machine, but CPUs of another kind pick other kernels
+# for the same convolution, with other rounding, and after thousands of steps the same seed
+# ends in a network that differs from this one about as much as another seed's would. Your
+# interval may therefore lie a little left or right of the one you see here; in standard mode,
+# with five seeds and a difference of under a point, whether it excludes zero can change from
+# one machine to another. Paper mode's ten seeds are the test of the claim.
 #
 # ## Learning curves: per epoch and per second
 #
@@ -362,9 +371,13 @@ if gu.mode() == "standard" and selection:
     picked = selection["candidates"][chosen]
     assert all(getattr(testbed, k) == v for k, v in picked.items()), (
         f"the testbed is not the validation study's choice {chosen}: {picked}")
-# The claim: LB tests worse than SB on the testbed beyond seed noise (the paired 95% interval
-# lies above zero). The book's bar (>= 1 point and >= 5 standard errors) is printed, not
-# asserted: the validation study found no candidate within the chapter's time that reaches it.
-# Paper mode runs the same testbed with ten seeds and is expected to show at least as much.
+# The claim: LB tests worse than SB on the testbed. Standard mode (five seeds) asserts the
+# direction of the mean paired difference: whether its interval excludes zero varies between
+# machines (CPU kernels round differently; two machines gave [+0.42, +1.47] and [-0.27, +1.82]
+# for the same seeds), and the chapter prints which it is. Paper mode (ten seeds) asserts that
+# the interval lies above zero. The book's bar (>= 1 point and >= 5 standard errors) is
+# printed, not asserted: the validation study found no candidate within the time that reaches it.
 if gu.mode() in ("standard", "paper"):
+    assert d.mean > 0, f"LB does not test worse than SB on average: {d}"
+if gu.mode() == "paper":
     assert d.lo > 0, f"the testbed's difference is not told apart from seed noise: {d}"

@@ -65,21 +65,19 @@ budget = gu.budget()
 # cross-entropy in eval mode, with BatchNorm's running statistics and no dropout.
 
 # %%
-ds = gu.experiments.dataset()
-runs = gu.experiments.minimizers(ds)
-train = gu.experiments.curvature_data(ds)
-test = gu.experiments.curvature_data(ds, split="test")
+tb = gu.experiments.testbed_minimizers()
+ds, runs, train, test, sb, lb = tb.ds, tb.runs, tb.train, tb.test, tb.sb, tb.lb
 n = len(train[1])
-sb, lb = runs["SB"][0].model, runs["LB"][0].model
-print(f"{len(runs['SB'])} SB and {len(runs['LB'])} LB minimizers; landscapes on {n} examples")
+print(f"{tb}; {gu.params.flat(sb).numel():,} parameters")
 
 # %% [markdown]
 # ## Keskar's parametric plot
 #
 # Walk along the straight line x(alpha) = alpha x_LB + (1 - alpha) x_SB, from alpha = -1 (past
 # the SB minimizer) through 0 (SB) and 1 (LB) to 2 (past LB), and evaluate the loss and accuracy
-# at each point. The two networks were trained from the same initial weights, which is what
-# makes the line between them meaningful.
+# at each point. The two networks were trained from the same initial weights, which makes their
+# hidden units correspond; between networks from different initial weights, a mere permutation
+# of the units could put a barrier on the line.
 #
 # **BatchNorm.** The parameters are interpolated, but BatchNorm's running mean and variance are
 # not parameters: they summarize the activations of the network they belong to. At each alpha
@@ -94,26 +92,32 @@ naive = ls.interpolate(sb, lb, train, alphas=alphas, bn="interpolate")
 fig = gu.plots.interpolation(res, naive)
 
 # %%
-mid = int(np.argmin(np.abs(alphas - 0.5)))
-side = {"SB side (alpha = -1)": 0, "LB side (alpha = 2)": -1}
-for name, i in side.items():
-    print(f"{name}: train loss {res['train_loss'][i]:.3f}, accuracy {res['train_acc'][i]:.1%}")
-print(f"at alpha = {alphas[mid]:.2f}: train loss {res['train_loss'][mid]:.3f} with recomputed "
-      f"BN statistics, {naive['train_loss'][mid]:.3f} with interpolated ones")
-undefined = alphas[~np.isfinite(naive["train_loss"])]
-print(f"interpolated statistics give no finite loss at {len(undefined)} of {len(alphas)} points"
-      + (f", alpha in [{undefined.min():.2f}, {undefined.max():.2f}]" if len(undefined) else ""))
+print(ls.describe_interpolation(res, naive))
+norms = {k: float(gu.params.flat(net).norm()) for k, net in (("SB", sb), ("LB", lb))}
+print(f"weight norms ||x||: SB {norms['SB']:.1f}, LB {norms['LB']:.1f}; a step of alpha = 1 "
+      f"is {float((gu.params.flat(lb) - gu.params.flat(sb)).norm()):.1f} long")
 
 # %% [markdown]
 # Keskar et al. saw the loss rise much more steeply beyond the LB minimizer than beyond the SB
-# one, and read it as "LB is sharper". The printed losses at both ends of the line compare the two
-# sides in our run. Between the minimizers the loss rises and falls again - there is a barrier,
-# and the printed values in the middle show how much of it comes from stale BatchNorm statistics
-# rather than from the weights. Outside [0, 1] the naive recipe breaks down altogether:
-# extrapolated running variances can turn negative, and the dotted line stops where the loss is no
-# longer defined (the count is printed). Keep in mind that this line is one direction out of about
-# a hundred thousand (one per weight), and it is the one direction along which the two minimizers
-# differ most.
+# one, and read it as "LB is sharper". The printed losses compare the two ends of the line with
+# the two minimizers themselves (alpha = 0 and 1; at every point, including these, with
+# re-estimated statistics). Between the minimizers, the printed barrier is how far the loss
+# rises above the higher of the two, and how far the training accuracy falls: a clearly
+# positive barrier means the two minimizers lie in different valleys, connected by no straight
+# path of low loss. (Frankle et al., 2020, measure the barrier in error rather than loss and
+# call minimizers "linearly connected" when it stays within about 2%.) With interpolated
+# statistics the same midpoint looks different (printed), which is how much of the picture
+# stale BatchNorm statistics would contribute. Outside [0, 1] the naive recipe can break down
+# altogether: extrapolated running variances can turn negative, and the dotted line stops where
+# the loss is no longer defined (the points are printed).
+#
+# The test curves tell a quieter story: compare the printed test loss and accuracy at the two
+# minimizers - the difference in the training loss's shape need not show up as a difference in
+# test loss. Two more cautions. This line is not a random direction: it is the difference
+# between the two minimizers itself, one direction out of as many as the network has
+# parameters. And it is not normalized: the LB minimizer's weights are smaller (the norms are
+# printed), so the same step in alpha is a larger *relative* step around LB - exactly the
+# objection this chapter's last section raises against raw directions.
 #
 # ## Random directions, filter-normalized
 #
@@ -121,9 +125,13 @@ print(f"interpolated statistics give no finite loss at {len(undefined)} of {len(
 # Gaussian direction has one problem: networks with BatchNorm are invariant to the scale of each
 # filter, so a step of fixed length is a big step for a filter with small weights and a small
 # one for a filter with large weights. Li et al. (2018) fix this by scaling each output filter
-# (each row of a weight matrix) of the direction to the norm of the same filter of the weights,
-# and by leaving biases and BatchNorm parameters alone; `gu.landscape.random_direction` does
-# both by default. A step of t = 1 then changes every filter by about its own size.
+# (each row of a weight matrix, each output channel of a convolution) of the direction to the
+# norm of the same filter of the weights, and by leaving biases and BatchNorm parameters alone;
+# `gu.landscape.random_direction` does both by default. A step of t = 1 then changes every
+# filter by exactly its own norm. The slices, planes and loss increases below keep each
+# minimizer's BatchNorm running statistics at every perturbed point, as Li et al. do - unlike
+# the interpolation above, which re-estimates them; the next section measures what that
+# changes. The figure shows the seed-0 minimizers along five directions each.
 
 # %%
 dirs = {name: [ls.random_direction(net, seed=s) for s in range(budget.probes)]
@@ -131,7 +139,8 @@ dirs = {name: [ls.random_direction(net, seed=s) for s in range(budget.probes)]
 lines = {name: [ls.line(net, d, train, span=1.0, n=budget.grid) for d in dirs[name]]
          for name, net in (("SB", sb), ("LB", lb))}
 fig, ax = plt.subplots()
-gu.plots.slices(ax, lines, colors=gu.plots.PAIR).set(yscale="log", title="filter-normalized")
+gu.plots.slices(ax, lines, colors=gu.plots.PAIR).set(
+    yscale="log", title="seed-0 minimizers, filter-normalized directions")
 ax.legend()
 fig.tight_layout()
 
@@ -139,25 +148,37 @@ fig.tight_layout()
 # ## A number for "sharper"
 #
 # A figure invites the eye; a number can be tested. For every SB and LB minimizer (every seed)
-# we take `budget.probes` filter-normalized directions and measure how much the training loss
-# rises one half step away, at t = 0.5: the mean over directions is a simple, averaged
-# sharpness. Chapter 3 refines this into Keskar's worst-case metric.
+# we take `budget.probes` filter-normalized directions - the same random draws for SB and LB -
+# and measure how much the training loss rises at t = 0.5, a step of half of each filter's
+# norm: the mean over directions is a simple, averaged sharpness. Chapter 3 refines this into
+# Keskar's worst-case metric. We measure it twice: with the minimizer's running statistics,
+# and with the statistics re-estimated at every perturbed point.
 
 # %%
 distance = 0.5
-rise = {name: np.array([ls.loss_increase(r.model, train, distance, budget.probes).mean()
-                        for r in group]) for name, group in runs.items()}
-for name, v in rise.items():
-    print(f"{name}: loss increase at t = {distance}: {v.mean():.4f} ± {v.std(ddof=1):.4f} nats "
-          f"(mean ± std over {len(v)} seeds)")
-ratio = rise["LB"].mean() / rise["SB"].mean()
-print(f"LB / SB: {ratio:.2f}; LB - SB paired over seeds: {gu.stats.paired(rise['LB'], rise['SB'])}")
+rise, ratio = {}, {}
+for bn in ("running", "recompute"):
+    rise[bn] = {name: np.array([ls.loss_increase(r.model, train, distance, budget.probes,
+                                                 bn=bn).mean() for r in group])
+                for name, group in runs.items()}
+    ratio[bn] = gu.experiments.ratio_interval(rise[bn]["LB"], rise[bn]["SB"])
+    r, lo, hi = ratio[bn]
+    print(f"BN statistics {bn}: loss increase at t = {distance}: " + ", ".join(
+        f"{k} {v.mean():.3f} ± {v.std(ddof=1):.3f}" for k, v in rise[bn].items())
+        + f" nats (mean ± std over {len(runs['SB'])} seeds)\n  LB / SB (geometric mean of the "
+        f"paired ratios) {r:.2f}, 95% CI [{lo:.2f}, {hi:.2f}]: the interval "
+        + ("lies above 1" if lo > 1 else "includes 1"))
 
 # %% [markdown]
-# Along filter-normalized directions the LB minimizers rise faster than the SB ones by the
-# printed ratio: this is the sense in which, in our runs, the large batch ends in a sharper
-# minimum. Note what this number is not: it is an average over random directions, not the
-# worst case, and it is measured in units that depend on the normalization chosen.
+# The printed ratios and their intervals say how much faster, along filter-normalized
+# directions, the loss rises around the LB minimizers than around the SB ones; where the
+# interval lies above 1, this is the sense in which, in our runs, the large batch ends in a
+# sharper minimum. Compare the two lines: where the increases with re-estimated statistics
+# are smaller, that part of the rise measured with frozen statistics came from the statistics
+# going stale, not from the weights; the second ratio says whether the ordering survives
+# without it. Note what
+# this number is not: it is an average over random directions, not the worst case, and it is
+# measured in units that depend on the normalization chosen.
 #
 # ## Two-dimensional slices
 #
@@ -171,12 +192,19 @@ pl = {name: ls.plane(net, dirs[name][0], dirs[name][1], train, span=1.0, n=budge
 seconds = (time.perf_counter() - t0) / 2
 fig = gu.plots.planes(pl)
 print(f"one {budget.grid} x {budget.grid} plane on {n} examples: {seconds:.1f} s on {gu.device()}")
+inner = np.ix_(np.abs(pl["SB"]["t"]) <= 0.5, np.abs(pl["SB"]["t"]) <= 0.5)
+print("median training loss for |a|, |b| <= 0.5: " + ", ".join(
+    f"{k} {np.median(v['loss'][inner]):.3f}" for k, v in pl.items())
+    + f" (for comparison: ln {ds.num_classes} = {np.log(ds.num_classes):.2f}, a uniform guess)")
 
 # %% [markdown]
-# The contours around the LB minimizer are closer together: the same filter-normalized step
-# costs more loss. The planes are cheap because the model is never copied: its parameters are
-# one flat vector, each grid point is one fused vector update, and the weights are restored bit
-# for bit at the end.
+# Compare the two contour maps on their common colour scale (log scale, so SB's lower loss at
+# its own minimum adds dark rings at the centre), and the printed median loss in the central
+# square, where the networks still work: where LB's is higher, the same filter-normalized step
+# costs more loss around the LB minimizer, as the averaged number above says. Far out, both
+# losses exceed a uniform guess - those corners show destroyed networks, not the minimum. The planes
+# are cheap because the model is never copied: its parameters are one flat vector, each grid point
+# is one fused vector update, and the weights are restored bit for bit at the end.
 #
 # ## What raw slices can and cannot tell
 #
@@ -184,31 +212,41 @@ print(f"one {budget.grid} x {budget.grid} plane on {n} examples: {seconds:.1f} s
 # the weights - a slice depends on how the weights happen to be distributed over the layers.
 # Dinh et al. (2017) made this precise: in a ReLU network one can multiply one layer by a
 # constant and undo it in the next, and get exactly the same function with an arbitrarily
-# sharper or flatter minimum. With BatchNorm after every layer the undoing is even simpler
-# (`gu.reparam.rescale`). We rescale the SB network's first layer by 10 and slice it again.
+# sharper or flatter minimum. With BatchNorm after a layer the undoing is even simpler: scale
+# the BatchNorm's running mean by the same constant and its running variance and eps by its
+# square (`gu.reparam.rescale`). We rescale the SB network's first layer by 10 and slice it
+# again.
 
 # %%
 scaled = gu.reparam.rescale(copy.deepcopy(sb), layer=0, alpha=10.0)
 print("same function:", np.allclose(gu.train.evaluate(scaled, *train),
                                      gu.train.evaluate(sb, *train), rtol=1e-4))
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+change = {}
 for ax, norm in zip(axes, (False, True), strict=True):
     found = {k: [ls.line(net, ls.random_direction(net, filter_norm=norm, seed=s), train, 1.0,
                          budget.grid) for s in range(budget.probes)]
              for k, net in (("SB", sb), ("SB rescaled", scaled))}
     gu.plots.slices(ax, found).set(yscale="log", title=f"filter_norm={norm}")
     ax.legend()
+    change[norm] = max(np.max(np.abs(b["loss"] / a["loss"] - 1))
+                       for a, b in zip(found["SB"], found["SB rescaled"], strict=True))
 fig.tight_layout()
+share = {k: float(next(net.parameters()).norm() ** 2 / gu.params.flat(net).norm() ** 2)
+         for k, net in (("before", sb), ("after", scaled))}
+print(f"first layer's share of ||x||^2: {share['before']:.1%} before, {share['after']:.1%} after")
+print("largest relative change of a slice's loss through the rescaling: " + ", ".join(
+    f"filter_norm={k}: {v:.1e}" for k, v in change.items()))
 
 # %% [markdown]
-# Left: with one global scale, the rescaled network looks much sharper although it computes the
-# same function. Its first layer now holds most of the weight norm, so a direction scaled to the
-# total norm is much longer, and in every other layer its steps are large compared with the
-# weights there (the first layer, followed by BatchNorm, does not care about its own scale).
-# Right: filter normalization scales each filter's step with that filter, so the rescaled
-# network gives the same slices. This is why
-# every landscape in this book is filter-normalized by default, and why chapter 3 needs a
-# sharpness measure that is invariant to such rescalings.
+# Left: with one global scale, the rescaled network looks sharper although it computes the
+# same function (the printed change). Its first layer now holds a much larger share of the
+# weight norm (printed), so a direction scaled to the total norm is longer, and in every other
+# layer its steps are large compared with the weights there (the first layer, followed by
+# BatchNorm, does not care about its own scale). Right: filter normalization scales each
+# filter's step with that filter, so the rescaled network gives the same slices (the printed
+# change is rounding). This is why every landscape in this book is filter-normalized by
+# default, and why chapter 3 needs a sharpness measure that is invariant to such rescalings.
 #
 # ## Explore
 #
@@ -224,9 +262,9 @@ box = gu.widgets.landscape_explorer({"SB": sb, "LB": lb}, train, span=1.0, n=bud
 # 1. Along the line between the minimizers, the loss rises beyond each of them; Keskar et al.
 #    read a steeper rise beyond LB as sharpness. Interpolating BatchNorm statistics distorts the
 #    picture: re-estimate them at each point.
-# 2. Random directions must be filter-normalized to compare networks: then the LB minimizers
-#    are measurably sharper than the SB ones (the ratio above), averaged over directions and
-#    seeds.
+# 2. Random directions must be filter-normalized to compare networks; then, in our runs, the
+#    LB minimizers are sharper than the SB ones by the printed ratio and its interval,
+#    averaged over directions and seeds, with or without re-estimated BatchNorm statistics.
 # 3. Unnormalized slices change under rescalings that leave the function unchanged (Dinh et
 #    al.); filter-normalized ones do not.
 #
@@ -247,10 +285,24 @@ box = gu.widgets.landscape_explorer({"SB": sb, "LB": lb}, train, span=1.0, n=bud
 # - Dinh, Pascanu, Bengio and Bengio (2017). *Sharp Minima Can Generalize For Deep Nets.* ICML.
 # - Goodfellow, Vinyals and Saxe (2015). *Qualitatively characterizing neural network
 #   optimization problems.* ICLR.
+# - Frankle, Dziugaite, Roy and Carbin (2020). *Linear Mode Connectivity and the Lottery Ticket
+#   Hypothesis.* ICML.
 
 # %% tags=["remove-cell"]
-# Check: LB sharper along filter-normalized directions (standard, paper); smoke: everything ran.
+# Check: the loss rises beyond both minimizers and interpolated BN statistics distort the line;
+# LB sharper along filter-normalized directions beyond seed noise, with frozen and with
+# re-estimated statistics; the rescaling keeps the function and the filter-normalized slices
+# and changes the raw ones (standard, paper); smoke: everything ran.
 assert np.all(np.isfinite(res["train_loss"])) and pl["SB"]["loss"].shape == (budget.grid,) * 2
+assert np.allclose(gu.train.evaluate(scaled, *train), gu.train.evaluate(sb, *train), rtol=1e-4)
+assert change[True] < 1e-3, change  # the same function: the same filter-normalized slices
 if gu.mode() != "smoke":
-    assert rise["LB"].mean() > rise["SB"].mean(), rise
-    assert rise["LB"].min() > rise["SB"].max(), "LB sharper for every seed"
+    i0, i1 = (int(np.argmin(np.abs(alphas - v))) for v in (0.0, 1.0))
+    assert res["train_loss"][0] > res["train_loss"][i0], "loss rises beyond SB"
+    assert res["train_loss"][-1] > res["train_loss"][i1], "loss rises beyond LB"
+    mid = int(np.argmin(np.abs(alphas - 0.5)))
+    assert (not np.all(np.isfinite(naive["train_loss"]))
+            or abs(naive["train_loss"][mid] / res["train_loss"][mid] - 1) > 0.1), naive
+    for bn, (_, lo, _) in ratio.items():
+        assert lo > 1, (bn, ratio)
+    assert change[False] > 0.5, change

@@ -58,7 +58,7 @@ _BUDGETS = {
     ),
     "standard": Budget(
         mode="standard", batch_sizes=(32, 64, 125, 250, 500), sweep_epochs=40,
-        sweep_seeds=(0, 1), n_curvature=2048, grid=21, alphas=25, probes=5, subspace_dim=100,
+        sweep_seeds=(0, 1), n_curvature=1000, grid=21, alphas=25, probes=5, subspace_dim=100,
         lanczos_steps=40, top_k=10, intro_epochs=2,
     ),
     "paper": Budget(

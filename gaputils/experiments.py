@@ -87,6 +87,45 @@ def minimizers(ds: data.Dataset | None = None, *,
             for name, bs in (("SB", setting.sb), ("LB", setting.lb))}
 
 
+def initial_model(ds: data.Dataset, seed: int, setting: testbed.Setting | None = None
+                  ) -> nn.Module:
+    """The untrained network that every run of ``seed`` starts from. Chapter 04."""
+    torch.manual_seed(seed)
+    return (setting or testbed.get()).build(ds)
+
+
+@dataclass
+class Minimizers:
+    """The testbed's SB and LB minimizers (every seed) and the fixed data chapters 02-04 measure
+    them on: the first ``budget.n_curvature`` training and test examples."""
+
+    ds: data.Dataset
+    runs: dict[str, list[Run]]
+    train: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+
+    @property
+    def sb(self) -> nn.Module:
+        """The SB network of the first seed."""
+        return self.runs["SB"][0].model
+
+    @property
+    def lb(self) -> nn.Module:
+        """The LB network of the first seed."""
+        return self.runs["LB"][0].model
+
+    def __str__(self) -> str:
+        return (f"{len(self.runs['SB'])} SB and {len(self.runs['LB'])} LB minimizers of the "
+                f"testbed; measured on {len(self.train[1]):,} training examples")
+
+
+def testbed_minimizers(b: Budget | None = None) -> Minimizers:
+    """Chapter 01's SB and LB minimizers of the testbed (trained once, then loaded from the
+    cache) with the data of chapters 02-04. Chapter 02."""
+    ds = dataset()
+    return Minimizers(ds, minimizers(ds), curvature_data(ds, b), curvature_data(ds, b, "test"))
+
+
 def summarize(runs: list[Run]) -> dict[int, dict]:
     """Per batch size: mean and std (ddof=1) over seeds of the final train and test accuracy,
     the train - test gap and the training seconds; ``n`` counts the seeds."""
@@ -210,8 +249,9 @@ def format_correlation(c: dict) -> str:
 def full_batch_gd(ds: data.Dataset, lr: float, steps: int, n: int, every: int = 20,
                   seed: int = 0, model_kwargs: dict | None = None) -> tuple[History, list]:
     """Full-batch gradient descent (no momentum) on the first ``n`` training examples with a
-    BatchNorm-free F1 (default 2 x 128), recording lambda_max of the training-loss Hessian every
-    ``every`` steps - the edge-of-stability experiment of Cohen et al. (2021). Chapter 04."""
+    BatchNorm-free F1 (default 2 x 128), recording lambda_max of the training-loss Hessian at
+    the start and every ``every`` steps (one value per ``history.step``) - the edge-of-stability
+    experiment of Cohen et al. (2021). Chapter 04."""
     from . import hessian
 
     sub = data.Dataset(ds.name, (ds.train[0][:n], ds.train[1][:n]),
@@ -228,4 +268,127 @@ def full_batch_gd(ds: data.Dataset, lr: float, steps: int, n: int, every: int = 
 
     cfg = TrainConfig(batch_size=n, lr=lr, optimizer="sgd", momentum=0.0, steps=steps,
                       eval_every=every, seed=seed)
+    track(net, None)  # at the initial weights: the history's step 0
     return fit(net, sub, cfg, callback=track, progress=False), lams
+
+
+def edge_of_stability(history: History, lams: list[float], lr: float,
+                      reach: float = 0.95) -> dict[str, float]:
+    """Summary of one :func:`full_batch_gd` run, as ratios r = lambda_max / (2 / lr): the ratio
+    at the initial weights, the step at which r first reached ``reach`` (None if never), the median,
+    minimum and maximum of r from then on (over the whole run if never), and the last r.
+    Chapter 04."""
+    import numpy as np
+
+    ratio = np.asarray(lams) * lr / 2
+    steps = np.asarray(history.step)
+    if len(steps) != len(ratio):
+        raise ValueError(f"{len(ratio)} lambda_max values for {len(steps)} recorded steps")
+    hit = np.flatnonzero(ratio >= reach)
+    after = ratio[hit[0]:] if len(hit) else ratio
+    return {"threshold": 2 / lr, "first": float(ratio[0]),
+            "reached_step": int(steps[hit[0]]) if len(hit) else None,
+            "median": float(np.median(after)), "lo": float(after.min()),
+            "hi": float(after.max()), "last": float(ratio[-1]), "steps": int(steps[-1])}
+
+
+def sharpness_table(runs: dict[str, list[Run]], data_: tuple, eps_values=(1e-3, 5e-4),
+                    subspace_dim: int = 100, **kw) -> dict[tuple, dict]:
+    """Keskar's sharpness of every run of every group, in the full space and in a random
+    ``subspace_dim``-dimensional subspace (each seed draws its own), at every eps:
+    ``{(space, eps): {group: array over seeds}}``. ``kw`` goes to ``sharpness.keskar``.
+    Chapter 03 (Keskar et al.'s Tables 3 and 4)."""
+    import numpy as np
+
+    from . import sharpness
+
+    table = {}
+    for space, p in (("full space", None), (f"subspace p={subspace_dim}", subspace_dim)):
+        for eps in eps_values:
+            table[space, eps] = {
+                name: np.array([sharpness.keskar(r.model, data_, eps=eps, subspace_dim=p,
+                                                 seed=r.seed, **kw).value for r in group])
+                for name, group in runs.items()}
+    return table
+
+
+def ratio_interval(a, b, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Geometric-mean ratio a / b of positive values paired by position, and its t-interval:
+    the paired difference of log values, exponentiated. Chapter 03."""
+    import numpy as np
+
+    d = stats.paired(np.log(np.asarray(a, float)), np.log(np.asarray(b, float)), confidence)
+    return float(np.exp(d.mean)), float(np.exp(d.lo)), float(np.exp(d.hi))
+
+
+def format_sharpness_table(table: dict[tuple, dict], a: str = "LB", b: str = "SB") -> str:
+    """Mean ± std (ddof=1) per group and the geometric-mean ratio a / b with its paired 95%
+    interval, one row per (space, eps) of :func:`sharpness_table`."""
+    n = len(next(iter(table.values()))[a])
+    lines = [f"{'space':<18}{'eps':>7}{b:>17}{a:>17}{f'{a}/{b} [95% CI], {n} pairs':>30}"]
+    for (space, eps), g in table.items():
+        r, lo, hi = ratio_interval(g[a], g[b])
+        cell = lambda v: f"{v.mean():.2f} ± {v.std(ddof=1):.2f}"
+        lines.append(f"{space:<18}{eps:>7.0e}{cell(g[b]):>17}{cell(g[a]):>17}"
+                     f"{f'{r:.2f} [{lo:.2f}, {hi:.2f}]':>30}")
+    return "\n".join(lines)
+
+
+def curvature_table(runs: dict[str, list[Run]], data_: tuple, probes: int = 30,
+                    scale: str | None = None, a: str = "LB", b: str = "SB") -> dict[str, dict]:
+    """lambda_max (Lanczos, tol 1e-3) and the trace (Hutch++ with ``probes`` probes, and its
+    standard error) of every run of groups ``a`` and ``b``, and the geometric-mean ratio a / b
+    over seeds with its paired 95% interval (:func:`ratio_interval`). ``scale="weights"``: the
+    same for D H D, D = diag(|x|). Chapter 04."""
+    import numpy as np
+
+    from . import hessian
+
+    out = {"lambda_max": {}, "trace": {"se": {}}}
+    for name in (b, a):
+        tops = [hessian.top_eigenvalues(r.model, data_, k=1, scale=scale).values[0]
+                for r in runs[name]]
+        traces = [hessian.trace(r.model, data_, num_probes=probes, scale=scale)
+                  for r in runs[name]]
+        out["lambda_max"][name] = np.array(tops)
+        out["trace"][name] = np.array([t for t, _ in traces])
+        out["trace"]["se"][name] = np.array([se for _, se in traces])
+    for row in out.values():
+        row["ratio"] = ratio_interval(row[a], row[b])
+    return out
+
+
+def format_curvature_table(table: dict[str, dict], what: str = "H", a: str = "LB",
+                           b: str = "SB") -> str:
+    """The rows of :func:`curvature_table`: mean ± std (ddof=1) over seeds per group, the ratio
+    a / b with its interval, and for the trace the mean Hutch++ standard error of one estimate
+    next to the spread over seeds."""
+    n = len(table["trace"][a])
+    lines = [f"{what:<6}{'':<12}{b:>18}{a:>18}{f'{a}/{b} [95% CI], {n} pairs':>28}"
+             f"{'trace SE / spread':>20}"]
+    for quantity, row in table.items():
+        cell = lambda v: f"{v.mean():.3g} ± {v.std(ddof=1):.2g}"
+        r, lo, hi = row["ratio"]
+        extra = ""
+        if "se" in row:
+            extra = " / ".join(f"{row['se'][g].mean() / row[g].std(ddof=1):.2f}" for g in (b, a))
+        lines.append(f"{'':<6}{quantity:<12}{cell(row[b]):>18}{cell(row[a]):>18}"
+                     f"{f'{r:.2f} [{lo:.2f}, {hi:.2f}]':>28}{extra:>20}")
+    return "\n".join(lines)
+
+
+def weight_norms(runs: dict[str, list[Run]], ds: data.Dataset,
+                 setting: testbed.Setting | None = None) -> dict[str, tuple]:
+    """Per group: arrays over seeds of the Euclidean norm of all parameters, and of their
+    distance from the run's initial weights (:func:`initial_model`). Chapter 04."""
+    import numpy as np
+
+    from .params import flat
+
+    out = {}
+    for name, group in runs.items():
+        size = [float(flat(r.model).norm()) for r in group]
+        moved = [float((flat(r.model).cpu() - flat(initial_model(ds, r.seed, setting))).norm())
+                 for r in group]
+        out[name] = (np.array(size), np.array(moved))
+    return out

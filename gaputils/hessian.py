@@ -25,6 +25,7 @@ measured with the same script).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -79,9 +80,14 @@ def gradient(model: nn.Module, data: Data, chunk: int = 4096) -> tuple[float, to
 class HessianOperator:
     """The Hessian of the mean training loss as a linear operator: ``op @ v`` for a flat vector,
     ``op.matmat(V)`` for a block ``V`` of shape (k, n). ``op.n_hvp`` counts products (a block
-    of k counts k). Build once per model and data; the model must not change meanwhile."""
+    of k counts k). Build once per model and data; the model must not change meanwhile.
 
-    def __init__(self, model: nn.Module, data: Data, chunk: int = 4096, method: str = "auto"):
+    ``scale`` (a flat vector d of length n, or ``"weights"`` for d = |x|) makes the operator
+    D H D with D = diag(d): the Hessian in the coordinates u of x = D u. With d = |x| it does
+    not change when a layer followed by BatchNorm is rescaled (chapter 04)."""
+
+    def __init__(self, model: nn.Module, data: Data, chunk: int = 4096, method: str = "auto",
+                 scale: torch.Tensor | str | None = None):
         if method not in ("auto", "rr", "fr"):
             raise ValueError(f"method must be 'auto', 'rr' or 'fr', got {method!r}")
         self.model, self.data, self.chunk, self.method = model, data, chunk, method
@@ -92,6 +98,7 @@ class HessianOperator:
         self.shapes = [p.shape for p in self.params]
         self.n = sum(self.sizes)
         self.dtype, self.device = self.params[0].dtype, self.params[0].device
+        self.scale = self._scale(scale)
         self.n_hvp = 0
         self._graph = None
         if method in ("auto", "rr") and len(data[1]) <= chunk:
@@ -99,6 +106,17 @@ class HessianOperator:
                 loss = F.cross_entropy(model(data[0]), data[1])
                 self._graph = torch.autograd.grad(loss, self.params, create_graph=True,
                                                   allow_unused=True)
+
+    def _scale(self, scale) -> torch.Tensor | None:
+        if scale is None:
+            return None
+        if isinstance(scale, str):
+            if scale != "weights":
+                raise ValueError(f"scale must be a flat vector or 'weights', got {scale!r}")
+            return torch.cat([p.detach().abs().reshape(-1) for p in self.params])
+        if scale.shape != (self.n,):
+            raise ValueError(f"scale must be flat with {self.n} entries, got {tuple(scale.shape)}")
+        return scale.detach().to(device=self.device, dtype=self.dtype)
 
     def _split(self, v: torch.Tensor) -> list[torch.Tensor]:
         return [part.view(s) for part, s in zip(torch.split(v, self.sizes), self.shapes,
@@ -155,19 +173,18 @@ class HessianOperator:
         return out
 
     def __matmul__(self, v: torch.Tensor) -> torch.Tensor:
-        v = self._check(v)
-        self.n_hvp += 1
-        if self.method == "fr":
-            return self._fr_block(v[None])[0]
-        return self._rr(v)
+        return self.matmat(v[None])[0] if v.dim() == 1 else self.matmat(v)
 
     def matmat(self, block: torch.Tensor) -> torch.Tensor:
-        """H applied to each row of ``block`` (k, n); ``vmap`` over rows with method "fr"."""
+        """H (or D H D) applied to each row of ``block`` (k, n); ``vmap`` over rows with
+        method "fr"."""
         block = self._check(block)
         self.n_hvp += len(block)
-        if self.method == "fr":
-            return self._fr_block(block)
-        return torch.stack([self._rr(v) for v in block])
+        if self.scale is not None:
+            block = block * self.scale
+        out = (self._fr_block(block) if self.method == "fr"
+               else torch.stack([self._rr(v) for v in block]))
+        return out if self.scale is None else out * self.scale
 
     def check_deterministic(self, rtol: float = 1e-5, n_check: int = 256) -> None:
         """Compute the gradient on the first ``n_check`` examples twice (two forward passes);
@@ -197,13 +214,15 @@ def hvp(model: nn.Module, data: Data, v: torch.Tensor, chunk: int = 4096,
 @dataclass
 class Eigen:
     """Eigenvalues (descending for "largest", ascending for "smallest"), eigenvectors as rows
-    (or None), Ritz residual norms, the Lanczos steps and the Hessian-vector products used."""
+    (or None), Ritz residual norms, the Lanczos steps and the Hessian-vector products used, and
+    whether the stopping rule was met (False: ``max_steps`` ran out first)."""
 
     values: np.ndarray
     vectors: torch.Tensor | None
     residuals: np.ndarray
     n_hvp: int
     steps: int
+    converged: bool = True
 
 
 def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor, steps: int,
@@ -254,6 +273,8 @@ def _ritz(op: HessianOperator, v0: torch.Tensor, k: int, tol: float, max_steps: 
 
     def done(alpha, beta):
         m = min(k + guard, max_steps)  # k wanted pairs and the guard pairs
+        if len(alpha) >= v0.numel() or beta[-1] < 1e-10 * max(1.0, float(np.abs(alpha).max())):
+            return True  # the Krylov space is invariant: every Ritz value is exact
         if len(alpha) < m + 1:
             return False
         theta, s = _tridiag_eigh(alpha, beta)
@@ -270,13 +291,14 @@ def _ritz(op: HessianOperator, v0: torch.Tensor, k: int, tol: float, max_steps: 
     theta, s = _tridiag_eigh(alpha, beta)
     idx = order(theta)[:k]
     res = np.abs(beta[-1] * s[-1, idx])
-    return theta[idx], torch.from_numpy(s[:, idx].T.copy()).to(q) @ q, res, len(alpha)
+    return (theta[idx], torch.from_numpy(s[:, idx].T.copy()).to(q) @ q, res, len(alpha),
+            done(alpha, beta))
 
 
 def top_eigenvalues(model: nn.Module, data: Data, k: int = 1, tol: float = 1e-3,
                     max_steps: int = 200, which: str = "largest", seed: int = 0,
                     vectors: bool = False, chunk: int = 4096, check: bool = True,
-                    guard: int | None = None) -> Eigen:
+                    guard: int | None = None, scale: torch.Tensor | str | None = None) -> Eigen:
     """The ``k`` largest (or smallest, ``which="smallest"``) Hessian eigenvalues by Lanczos with
     full reorthogonalization. Residual-based stopping: with the Ritz residual
     r = ||H u - theta u|| = |beta_j s_j| and the gap d from theta to the nearest other Ritz value
@@ -286,16 +308,22 @@ def top_eigenvalues(model: nn.Module, data: Data, k: int = 1, tol: float = 1e-3,
     Krylov space has not found yet - one of a close pair such as a trained F1's 10th and 11th -
     lets a Ritz value look converged at the wrong eigenvalue: errors of 1-8% at tol 1e-3 on
     trained F1 networks (benchmarks/README.md) and in the tests. The start vector is drawn
-    with ``seed``. ``check`` first verifies that the loss is deterministic. Chapter 04."""
+    with ``seed``. ``check`` first verifies that the loss is deterministic. If ``max_steps``
+    runs out first, the result says ``converged=False`` and a warning names the step count.
+    ``scale``: eigenvalues of D H D instead (see ``HessianOperator``). Chapter 04."""
     if which not in ("largest", "smallest"):
         raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}")
-    op = HessianOperator(model, data, chunk)
+    op = HessianOperator(model, data, chunk, scale=scale)
     if check:
         op.check_deterministic()
     v0 = torch.randn(op.n, generator=torch.Generator().manual_seed(seed),
                      dtype=op.dtype).to(op.device)
-    vals, vecs, res, steps = _ritz(op, v0, k, tol, max_steps, which, guard)
-    return Eigen(vals, vecs if vectors else None, res, op.n_hvp, steps)
+    vals, vecs, res, steps, converged = _ritz(op, v0, k, tol, max_steps, which, guard)
+    if not converged:
+        warnings.warn(f"Lanczos did not reach tol={tol:g} for the {k} {which} eigenvalues in "
+                      f"max_steps={max_steps} steps; the values are less accurate than asked "
+                      "(raise max_steps or tol)", RuntimeWarning, stacklevel=2)
+    return Eigen(vals, vecs if vectors else None, res, op.n_hvp, steps, converged)
 
 
 def power_iteration(model: nn.Module, data: Data, tol: float = 1e-3, max_iter: int = 1000,
@@ -320,15 +348,17 @@ def _rademacher(shape, generator, dtype, device) -> torch.Tensor:
 
 
 def trace(model: nn.Module, data: Data, num_probes: int = 30, method: str = "hutch++",
-          seed: int = 0, chunk: int = 4096, block: int = 10) -> tuple[float, float]:
+          seed: int = 0, chunk: int = 4096, block: int = 10,
+          scale: torch.Tensor | str | None = None) -> tuple[float, float]:
     """Estimate of tr(H) and its standard error, from ``num_probes`` Hessian-vector products
     with Rademacher probes. ``method="hutchinson"``: the mean of z^T H z. ``"hutch++"`` (Meyer
     et al., 2021): a third of the products find the dominant subspace Q = orth(H S), whose trace
     is exact, and Hutchinson estimates the rest; its standard error comes from that part. All
-    probes are used - no early stop. Chapter 04."""
+    probes are used - no early stop. ``scale``: the trace of D H D (see ``HessianOperator``).
+    Chapter 04."""
     if method not in ("hutchinson", "hutch++"):
         raise ValueError(f"method must be 'hutchinson' or 'hutch++', got {method!r}")
-    op = HessianOperator(model, data, chunk)
+    op = HessianOperator(model, data, chunk, scale=scale)
     op.check_deterministic()
     g = torch.Generator().manual_seed(seed)
 

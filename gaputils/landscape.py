@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .params import flat, set_flat
 from .train import evaluate
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -39,16 +40,49 @@ def restored(model: nn.Module) -> Iterator[nn.Module]:
             m.momentum, m.eps = momentum, eps
 
 
-def _flat(model: nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+def _runs(alphas: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
+    """The contiguous stretches of ``alphas`` where ``mask`` holds, as (first, last)."""
+    out, start = [], None
+    for i, m in enumerate(mask):
+        if m and start is None:
+            start = i
+        if start is not None and (not m or i == len(mask) - 1):
+            out.append((float(alphas[start]), float(alphas[i if m else i - 1])))
+            start = None
+    return out
 
 
-def _set_flat(model: nn.Module, vec: torch.Tensor) -> None:
-    with torch.no_grad():
-        offset = 0
-        for p in model.parameters():
-            p.copy_(vec[offset:offset + p.numel()].view_as(p))
-            offset += p.numel()
+def describe_interpolation(res: dict, naive: dict | None = None) -> str:
+    """A few lines on an :func:`interpolate` result: the training loss at both minimizers
+    (alpha 0 and 1) and at both ends, the barrier between the minimizers (the highest loss for
+    alpha in [0, 1] above the higher of the two, and the lowest training accuracy there), the
+    test loss and accuracy at both minimizers when ``res`` has them, and - given the ``bn="interpolate"`` result -
+    its loss at the grid point nearest alpha = 0.5 and the stretches of alpha where it is not
+    finite. Chapter 02."""
+    a, loss = res["alpha"], res["train_loss"]
+    at = lambda v: int(np.argmin(np.abs(a - v)))
+    i0, i1, mid = at(0.0), at(1.0), at(0.5)
+    inside = loss[min(i0, i1):max(i0, i1) + 1]
+    barrier = float(np.max(inside) - max(loss[i0], loss[i1]))
+    acc = res["train_acc"][min(i0, i1):max(i0, i1) + 1]
+    lines = [f"train loss at alpha = {a[0]:.2f} (beyond SB) {loss[0]:.3f}, SB {loss[i0]:.4f}, "
+             f"LB {loss[i1]:.4f}, at alpha = {a[-1]:.2f} (beyond LB) {loss[-1]:.3f} (nats)",
+             f"barrier between the minimizers: {barrier:.3f} nats (highest loss on [0, 1] "
+             f"{np.max(inside):.3f}); train accuracy drops to {acc.min():.1%} (ends "
+             f"{acc[0]:.1%}, {acc[-1]:.1%})"]
+    if "test_loss" in res:
+        lines.append(f"test loss SB {res['test_loss'][i0]:.3f}, LB {res['test_loss'][i1]:.3f}; "
+                     f"test accuracy SB {res['test_acc'][i0]:.1%}, LB {res['test_acc'][i1]:.1%}")
+    if naive is not None:
+        lines.append(f"at alpha = {a[mid]:.2f}: {loss[mid]:.3f} with recomputed BN statistics, "
+                     f"{naive['train_loss'][mid]:.3f} with interpolated ones")
+        bad = _runs(a, ~np.isfinite(naive["train_loss"]))
+        where = "; ".join(f"[{lo:.2f}, {hi:.2f}]" if hi > lo else f"{lo:.2f}" for lo, hi in bad)
+        lines.append(f"interpolated statistics give no finite loss at "
+                     f"{int(np.sum(~np.isfinite(naive['train_loss'])))} of {len(a)} points"
+                     + (f": alpha in {where}" if bad else ""))
+    return "\n".join(lines)
 
 
 @torch.no_grad()
@@ -83,7 +117,7 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, train: Data, test: Data 
     """
     if bn not in ("recompute", "interpolate"):
         raise ValueError(f"bn must be 'recompute' or 'interpolate', got {bn!r}")
-    xa, xb = _flat(model_a), _flat(model_b)
+    xa, xb = flat(model_a), flat(model_b)
     if xa.shape != xb.shape:
         raise ValueError("model_a and model_b must have the same architecture")
     bufs_b = {k: v for k, v in model_b.state_dict().items() if v.is_floating_point()}
@@ -93,7 +127,7 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, train: Data, test: Data 
                   if v.is_floating_point()}
         buf_refs = {k: v for k, v in model_a.state_dict().items() if k in bufs_a}
         for alpha in alphas:
-            _set_flat(model_a, torch.lerp(xa, xb, float(alpha)))
+            set_flat(model_a, torch.lerp(xa, xb, float(alpha)))
             if bn == "recompute":
                 recompute_bn(model_a, train[0], bn_batch)
             else:
@@ -146,7 +180,7 @@ def random_direction(model: nn.Module, filter_norm: bool = True, ignore: str | N
 def _grid(model: nn.Module, directions: list[torch.Tensor], coords: np.ndarray,
           data: Data) -> tuple[np.ndarray, np.ndarray]:
     """Loss and accuracy at x + sum_i coords[k, i] * directions[i] for every row k."""
-    x0 = _flat(model)
+    x0 = flat(model)
     if any(d.shape != x0.shape for d in directions):
         raise ValueError(f"a direction must be a flat vector of {x0.numel()} entries")
     losses, accs = [], []
@@ -155,7 +189,7 @@ def _grid(model: nn.Module, directions: list[torch.Tensor], coords: np.ndarray,
             point = x0.clone()
             for coef, d in zip(c, directions, strict=True):
                 point.add_(d, alpha=float(coef))
-            _set_flat(model, point)
+            set_flat(model, point)
             loss, acc = evaluate(model, *data)
             losses.append(loss)
             accs.append(acc)
@@ -181,11 +215,24 @@ def plane(model: nn.Module, d1: torch.Tensor, d2: torch.Tensor, data: Data, span
 
 
 def loss_increase(model: nn.Module, data: Data, distance: float, num_directions: int,
-                  seed: int = 0, **direction_kwargs) -> np.ndarray:
+                  seed: int = 0, bn: str = "running", **direction_kwargs) -> np.ndarray:
     """Loss at x + distance * d minus loss at x, for ``num_directions`` random directions
-    (filter-normalized by default): a simple, direction-averaged sharpness. Chapter 02."""
-    base, _ = evaluate(model, *data)
+    (filter-normalized by default): a simple, direction-averaged sharpness. ``bn="running"``
+    keeps the minimizer's BatchNorm running statistics at the perturbed points (as slices and
+    planes do); ``bn="recompute"`` re-estimates them on ``data`` at x and at every perturbed
+    point, as :func:`interpolate` does. Chapter 02."""
+    if bn not in ("running", "recompute"):
+        raise ValueError(f"bn must be 'running' or 'recompute', got {bn!r}")
     dirs = [random_direction(model, seed=seed + i, **direction_kwargs)
             for i in range(num_directions)]
-    ups = [_grid(model, [d], np.array([[distance]]), data)[0][0] for d in dirs]
-    return np.asarray(ups) - base
+    if bn == "running":
+        base, _ = evaluate(model, *data)
+        ups = [_grid(model, [d], np.array([[distance]]), data)[0][0] for d in dirs]
+        return np.asarray(ups) - base
+    x0, ups = flat(model), []
+    with restored(model):
+        for point in [x0] + [x0 + distance * d for d in dirs]:
+            set_flat(model, point)
+            recompute_bn(model, data[0])
+            ups.append(evaluate(model, *data)[0])
+    return np.asarray(ups[1:]) - ups[0]

@@ -226,16 +226,20 @@ def interpolation(res: dict, naive: dict | None = None) -> plt.Figure:
 
 def slices(ax: plt.Axes, groups: dict[str, Sequence[dict]], colors: Sequence[str] | None = None,
            style: str = "-") -> plt.Axes:
-    """1-D slices (results of ``gu.landscape.line``), mean +- std over directions per label."""
+    """1-D slices (results of ``gu.landscape.line``) per label: the geometric mean over
+    directions (losses span decades, and the axis is usually logarithmic), and a band from the
+    lowest to the highest slice."""
     for i, (label, lines) in enumerate(groups.items()):
         color = colors[i] if colors else f"C{i}"
         t = lines[0]["t"]
         losses = np.array([r["loss"] for r in lines])
-        ax.plot(t, losses.mean(0), style, color=color, label=f"{label} ({len(lines)} directions)")
+        band = "; band: min-max" if len(lines) > 1 else ""
+        ax.plot(t, np.exp(np.log(losses).mean(0)), style, color=color,
+                label=f"{label} ({len(lines)} directions{band})")
         if len(lines) > 1:
-            ax.fill_between(t, losses.mean(0) - losses.std(0), losses.mean(0) + losses.std(0),
-                            color=color, alpha=0.2, lw=0)
-    ax.set(xlabel="step along the direction (t)", ylabel="training loss (nats)")
+            ax.fill_between(t, losses.min(0), losses.max(0), color=color, alpha=0.2, lw=0)
+    ax.set(xlabel="step along the direction (t, in units of each filter's norm)",
+           ylabel="training loss (nats)")
     return ax
 
 
@@ -302,4 +306,37 @@ def eigenvalue_bars(values: dict[str, np.ndarray], colors: Sequence[str] | None 
     ax.set(xlabel="rank", ylabel="eigenvalue (log scale)", yscale="log",
            title="largest Hessian eigenvalues")
     ax.legend()
+    return ax
+
+
+def edge_of_stability(runs: dict[float, tuple[History, Sequence[float]]]) -> plt.Figure:
+    """Training loss (left) and lambda_max with 2 / lr dashed (right) of full-batch gradient
+    descent runs ``{lr: (history, lambda_max every few steps)}``. Chapter 04."""
+    fig, (ax_l, ax_s) = plt.subplots(1, 2, figsize=(12, 4))
+    for i, (lr, (h, lams)) in enumerate(runs.items()):
+        ax_l.plot(h.step, h.train_loss, color=f"C{i}", label=f"lr {lr}")
+        ax_s.plot(h.step, lams, color=f"C{i}", label=f"lr {lr}")
+        ax_s.axhline(2 / lr, color=f"C{i}", ls="--", lw=1)
+    ax_l.set(xlabel="step", ylabel="training loss (nats, log scale)", yscale="log",
+             title="full-batch gradient descent: loss")
+    ax_s.set(xlabel="step", ylabel="lambda_max of the Hessian",
+             title="sharpness; dashed: 2 / lr")
+    ax_l.legend()
+    ax_s.legend()
+    fig.tight_layout()
+    return fig
+
+
+def loglog_curves(x: Sequence[float], curves: dict[str, dict], xlabel: str, ylabel: str,
+                  title: str, colors: Sequence[str] = PAIR, ax: plt.Axes | None = None
+                  ) -> plt.Axes:
+    """Log-log curves ``{label: {style: values}}``: one colour per label, one line style per
+    entry (e.g. "o-" measured, ":" first order). Chapter 03."""
+    ax = ax or plt.subplots()[1]
+    for (label, lines), color in zip(curves.items(), colors, strict=False):
+        for style, (name, values) in lines.items():
+            ax.loglog(x, values, style, color=color, label=f"{label}, {name}" if name else label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
     return ax

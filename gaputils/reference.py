@@ -1,13 +1,15 @@
 """Reference numbers: the papers' published values and the book's committed results
-(``data/reference/*.json``), shown beside live results and labelled as such (chapter 01)."""
+(``gaputils/results/*.json``, written by the scripts in ``data/reference/``), shown beside live
+results and labelled as such (chapter 01). The results ship inside the package, so a
+``pip install`` (Colab) has them too."""
 
 from __future__ import annotations
 
 import json
 import statistics
+from importlib import resources
 
 from . import stats
-from .runtime import project_root
 
 # Keskar et al. (2017), Table 2, as quoted in the book's notes (approx.):
 # network -> (data, SB test accuracy %, LB test accuracy %).
@@ -15,14 +17,18 @@ KESKAR_TABLE2 = {"F1": ("MNIST", 98.03, 97.81), "F2": ("TIMIT", 64.02, 59.45),
                  "C1": ("CIFAR-10", 80.04, 77.26), "C2": ("CIFAR-10", 89.24, 87.26),
                  "C3": ("CIFAR-100", 49.58, 46.45), "C4": ("CIFAR-100", 63.08, 57.81)}
 
+# Keskar et al. (2017), Table 3 (approx.): epsilon-sharpness (%) in the full space at eps 1e-3,
+# network -> (SB, LB).
+KESKAR_TABLE3 = {"F1": (1.23, 205.14), "C1": (28.58, 707.23), "C2": (8.68, 925.32)}
 
-def load(name: str) -> dict | None:
-    """The committed result ``data/reference/<name>.json``, or None outside a checkout."""
-    root = project_root()
-    path = root / "data" / "reference" / f"{name}.json" if root else None
-    if path is None or not path.is_file():
-        print(f"reference result {name!r} not found: it ships with a checkout of the book")
-        return None
+
+def load(name: str) -> dict:
+    """The committed result ``gaputils/results/<name>.json``. Chapter 01."""
+    path = resources.files("gaputils.results") / f"{name}.json"
+    if not path.is_file():
+        known = sorted(p.name[:-5] for p in resources.files("gaputils.results").iterdir()
+                       if p.name.endswith(".json"))
+        raise FileNotFoundError(f"no committed result {name!r}; there are: {', '.join(known)}")
     return json.loads(path.read_text())
 
 

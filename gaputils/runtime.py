@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -60,14 +61,23 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
+def on_colab() -> bool:
+    """Whether this is a Google Colab kernel."""
+    return "google.colab" in sys.modules
+
+
 def mode() -> str:
     """The run mode: ``smoke``, ``standard`` or ``paper``.
 
     Read from ``GAPUTILS_MODE``; without it, ``paper`` when a CUDA device is present, else
-    ``standard``. Any other value is an error that lists the three. Chapter 00.
+    ``standard`` - and ``standard`` on Colab whatever its device, because paper mode's runs
+    take hours and Colab loses the cache with the session (set ``GAPUTILS_MODE=paper`` there
+    to ask for it). Any other value is an error that lists the three. Chapter 00.
     """
     env = os.environ.get("GAPUTILS_MODE", "").strip().lower()
     if not env:
+        if on_colab():
+            return "standard"
         return "paper" if device().type == "cuda" else "standard"
     if env not in MODES:
         raise ValueError(

@@ -13,7 +13,8 @@ with a small eta), ``average`` the expected increase under Gaussian noise with t
 coordinate scale; the three share one objective, one box and one result type.
 
 f is the mean cross-entropy over all of ``data`` in eval mode (BatchNorm running statistics, no
-dropout), chunked with chunks weighted by size. The model's state is restored bit for bit.
+dropout), chunked with chunks weighted by size; ``bn="batch"`` normalizes with the data's own
+statistics instead. The model's state is restored bit for bit.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .hessian import gradient
-from .landscape import _flat, _set_flat, restored
+from .landscape import BN_TYPES, restored
+from .params import flat, set_flat
 from .train import evaluate
 
 Data = tuple[torch.Tensor, torch.Tensor]
@@ -79,21 +82,44 @@ class FunctionObjective(Objective):
 
 
 class ModelObjective(Objective):
-    """Mean cross-entropy of ``model`` (eval mode) over all of ``data``, as a function of its
-    flat parameter vector; call inside ``landscape.restored(model)``."""
+    """Mean cross-entropy of ``model`` over all of ``data``, as a function of its flat parameter
+    vector; call inside ``landscape.restored(model)``. ``bn="running"`` (default): eval mode,
+    BatchNorm with its running statistics. ``bn="batch"``: BatchNorm normalizes with the
+    statistics of the data themselves at every point (recomputed for the perturbed weights,
+    running statistics left alone, no dropout); the data must then fit in one chunk."""
 
-    def __init__(self, model: nn.Module, data: Data, chunk: int = 4096):
+    def __init__(self, model: nn.Module, data: Data, chunk: int = 4096, bn: str = "running"):
         if not all(p.requires_grad for p in model.parameters()):
             raise ValueError("sharpness perturbs every parameter: unfreeze them first")
-        self.model, self.data, self.chunk = model, data, chunk
-        self.x0 = _flat(model)
+        if bn not in ("running", "batch"):
+            raise ValueError(f"bn must be 'running' or 'batch', got {bn!r}")
+        if bn == "batch" and len(data[1]) > chunk:
+            raise ValueError(f"bn='batch' normalizes over all the data at once: give at most "
+                             f"chunk={chunk} examples, or a larger chunk")
+        self.model, self.data, self.chunk, self.bn = model, data, chunk, bn
+        self.x0 = flat(model)
+        if bn == "batch":
+            model.eval()
+            for m in model.modules():
+                if isinstance(m, BN_TYPES):
+                    m.train()
+                    m.momentum = 0.0  # use the batch's statistics, leave the running ones
 
     def __call__(self, x):
-        _set_flat(self.model, x)
-        return gradient(self.model, self.data, self.chunk)
+        set_flat(self.model, x)
+        if self.bn == "running":
+            return gradient(self.model, self.data, self.chunk)
+        params = list(self.model.parameters())
+        loss = F.cross_entropy(self.model(self.data[0]), self.data[1])
+        return float(loss.detach()), torch.cat([g.reshape(-1) for g in
+                                                torch.autograd.grad(loss, params)])
 
     def value(self, x):
-        _set_flat(self.model, x)
+        if self.bn == "batch":
+            with torch.no_grad():
+                set_flat(self.model, x)
+                return float(F.cross_entropy(self.model(self.data[0]), self.data[1]))
+        set_flat(self.model, x)
         return evaluate(self.model, *self.data, batch_size=self.chunk)[0]
 
 
@@ -170,7 +196,7 @@ def _lbfgsb(obj, basis, bound, max_iter, restarts, seed):
 
 
 def _measure(model_or_obj, data, eps, eta, subspace_dim, max_iter, restarts, seed, method,
-             step) -> Sharpness:
+             step, bn="running") -> Sharpness:
     t0 = time.perf_counter()
     if isinstance(model_or_obj, Objective):
         return _solve(model_or_obj, eps, eta, subspace_dim, max_iter, restarts, seed, method,
@@ -178,7 +204,7 @@ def _measure(model_or_obj, data, eps, eta, subspace_dim, max_iter, restarts, see
     if data is None:
         raise ValueError("give the training data (x, y) whose mean loss is f")
     with restored(model_or_obj):
-        obj = ModelObjective(model_or_obj, data)
+        obj = ModelObjective(model_or_obj, data, bn=bn)
         return _solve(obj, eps, eta, subspace_dim, max_iter, restarts, seed, method, step, t0)
 
 
@@ -205,38 +231,51 @@ def _solve(obj, eps, eta, subspace_dim, max_iter, restarts, seed, method, step, 
 
 def keskar(model: nn.Module | Objective, data: Data | None = None, eps: float = 1e-3,
            subspace_dim: int | None = None, max_iter: int = 10, restarts: int = 1,
-           seed: int = 0, method: str = "ascent", step: float | None = None) -> Sharpness:
+           seed: int = 0, method: str = "ascent", step: float | None = None,
+           bn: str = "running") -> Sharpness:
     """Keskar et al.'s epsilon-sharpness (percent) of ``model`` on ``data``. Chapter 03.
 
     ``subspace_dim=None`` is the full space; ``p`` draws a random p-dimensional subspace with
     ``seed``. ``method="ascent"`` (default) runs ``max_iter`` steps of projected sign-gradient
     ascent on the device from y = 0 and then from ``restarts - 1`` random points of the box
-    (``step`` times the box half-width per step; the default 1.0 hops between vertices of the
-    box, where the maximum of a convex function lies); ``method="lbfgsb"``
+    (``step`` times the box half-width per step, then clipped to the box: with the default 1.0
+    the first step from y = 0 lands on the vertex sign(g), where the first-order maximum lies;
+    a coordinate whose gradient sign later flips moves back to 0, not to the opposite face, so
+    the iterates from y = 0 stay on the grid {-b, 0, +b}); ``method="lbfgsb"``
     runs SciPy's L-BFGS-B for ``max_iter`` iterations per start, as the authors did. The value
-    is the best over every point evaluated, so more restarts never lower it.
+    is the best over every point evaluated, so more restarts never lower it. ``bn``: which
+    BatchNorm statistics f uses (see :class:`ModelObjective`).
     """
     step = step if step is not None else 1.0
-    return _measure(model, data, eps, 1.0, subspace_dim, max_iter, restarts, seed, method, step)
+    return _measure(model, data, eps, 1.0, subspace_dim, max_iter, restarts, seed, method, step,
+                    bn)
 
 
 def adaptive(model: nn.Module | Objective, data: Data | None = None, eps: float = 1e-3,
              eta: float = 1e-4, subspace_dim: int | None = None, max_iter: int = 10,
              restarts: int = 1, seed: int = 0, method: str = "ascent",
-             step: float | None = None) -> Sharpness:
+             step: float | None = None, bn: str = "running") -> Sharpness:
     """Scale-invariant sharpness: ``keskar`` with the box |y_i| <= eps (|c_i| + eta), c = x
     (or A+ x), as in ASAM's T_w = |w| + eta. Rescaling a layer and undoing it downstream scales
     its box with it, so the value does not change as long as ``eta`` is small next to the
     weights (ASAM's eta = 0.01 is not, for F1: try it). Chapter 03."""
     step = step if step is not None else 1.0
-    return _measure(model, data, eps, eta, subspace_dim, max_iter, restarts, seed, method, step)
+    return _measure(model, data, eps, eta, subspace_dim, max_iter, restarts, seed, method, step,
+                    bn)
 
 
 def average(model: nn.Module | Objective, data: Data | None = None, sigma: float = 1e-2,
-            eta: float = 1.0, num_samples: int = 10, seed: int = 0) -> Sharpness:
-    """Expected loss increase (percent of 1 + f(x)) under Gaussian weight noise with per-
+            eta: float = 1.0, num_samples: int = 10, seed: int = 0,
+            antithetic: bool = True) -> Sharpness:
+    """Expected loss increase (percent of 1 + f(x)) under Gaussian weight noise z with per-
     coordinate standard deviation sigma (|x_i| + eta): the average-case counterpart of
-    ``keskar`` (``eta=1``, Keskar's scale) or ``adaptive`` (small ``eta``). Chapter 03."""
+    ``keskar`` (``eta=1``, Keskar's scale) or ``adaptive`` (small ``eta``). With
+    ``antithetic=True`` every draw z is paired with -z, so the first-order term g^T z cancels
+    exactly and the estimate grows like sigma^2 at small sigma; without it, the gradient's
+    random first-order term adds noise that shrinks only like sigma. ``num_samples`` draws
+    (2 evaluations each when antithetic). Chapter 03."""
+    if num_samples < 1 or sigma <= 0:
+        raise ValueError("need num_samples >= 1 and sigma > 0")
     t0 = time.perf_counter()
 
     def run(obj: Objective) -> Sharpness:
@@ -246,11 +285,13 @@ def average(model: nn.Module | Objective, data: Data | None = None, sigma: float
         fs, norms = [], []
         for _ in range(num_samples):
             z = torch.randn(scale.shape, generator=g, dtype=scale.dtype).to(scale) * scale
-            fs.append(obj.value(obj.x0 + z))
+            pair = [obj.value(obj.x0 + z)] + ([obj.value(obj.x0 - z)] if antithetic else [])
+            fs.append(float(np.mean(pair)))
             norms.append(float(z.norm()))
         pct = 100 * (float(np.mean(fs)) - f0) / (1 + f0)
-        return Sharpness(pct, f0, float(np.mean(fs)), float(np.mean(norms)), num_samples + 1,
-                         time.perf_counter() - t0, "average")
+        return Sharpness(pct, f0, float(np.mean(fs)), float(np.mean(norms)),
+                         num_samples * (1 + antithetic) + 1, time.perf_counter() - t0,
+                         "average")
 
     if isinstance(model, Objective):
         return run(model)
@@ -267,7 +308,7 @@ def taylor_prediction(model: nn.Module, data: Data, eps: float) -> dict[str, flo
     from .hessian import hvp
 
     f0, g = gradient(model, data)
-    d = _flat(model).abs() + 1
+    d = flat(model).abs() + 1
     vertex = d * torch.sign(g)
     first = eps * float((d * g.abs()).sum())
     second = 0.5 * eps**2 * float(vertex @ hvp(model, data, vertex))

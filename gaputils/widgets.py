@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 
 def explorer(run: Callable[..., plt.Figure], controls: dict, *, title: str = "",
@@ -90,7 +91,6 @@ def landscape_explorer(models: dict, data, span: float = 1.0, n: int = 21):
     """Pick a minimizer, a direction seed, a span and a resolution; see the filter-normalized
     1-D slice and, with "2-D" ticked, the plane. Chapter 02."""
     import ipywidgets as w
-    import numpy as np
 
     from . import landscape as ls
     from . import plots
@@ -128,18 +128,23 @@ def spectrum_explorer(densities: dict, eigenvalues: dict):
 
     def run(k: int, sigma: float):
         fig, (ax_d, ax_e) = plt.subplots(1, 2, figsize=(12, 4))
+        top = 0.0
         for i, (label, d) in enumerate(densities.items()):
             grid, dens = hessian.broaden(d.nodes, d.weights, sigma)
-            ax_d.semilogy(grid, dens.clip(1e-12), color=f"C{i}", label=label)
+            top = max(top, float(dens.max()))
+            ax_d.semilogy(grid, dens.clip(1e-300), color=f"C{i}", label=label)
         ax_d.set(xlabel="Hessian eigenvalue", ylabel="density (log scale)",
-                 title=f"broadening sigma = {sigma:.2g}")
+                 title=f"broadening sigma = {sigma:.2g}", ylim=(top * 1e-8, top * 3))
         ax_d.legend()
         plots.eigenvalue_bars({k_: v[:k] for k_, v in eigenvalues.items()}, ax=ax_e)
         fig.tight_layout()
         return fig
 
     largest = min(len(v) for v in eigenvalues.values())
+    nodes = [t for d in densities.values() for t in d.nodes]
+    width = 0.01 * max(max(t.max() for t in nodes) - min(t.min() for t in nodes), 1e-12)
+    exp = float(np.log10(width))  # default: 1% of the range, as in gu.plots.spectra
     controls = {"k": w.IntSlider(value=largest, min=1, max=largest, description="eigenvalues"),
-                "sigma": w.FloatLogSlider(value=0.02, base=10, min=-3, max=0,
+                "sigma": w.FloatLogSlider(value=width, base=10, min=exp - 2, max=exp + 1,
                                           description="broadening")}
     return explorer(run, controls, title="Hessian spectrum:", button="Draw")

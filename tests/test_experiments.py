@@ -147,6 +147,24 @@ def test_explorer_shows_defaults_then_reruns(monkeypatch):
     assert calls[-1] == (5, 2.0) and not box.run_button.disabled
 
 
+def test_spectrum_explorer_defaults_to_the_chapters_broadening(monkeypatch):
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from gaputils.hessian import Density
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    d = Density(np.zeros(3), np.zeros(3), [np.array([-1.0, 0.0, 99.0])],
+                [np.array([0.2, 0.7, 0.1])], 3)
+    box = gu.widgets.spectrum_explorer({"SB": d}, {"SB": np.array([99.0, 3.0, 1.0])})
+    sigma = box.children[1].children[1]
+    assert sigma.value == pytest.approx(1.0)  # 1% of the range of the nodes
+    assert isinstance(shown[0], plt.Figure)
+    low, high = shown[0].axes[0].get_ylim()
+    assert high / low == pytest.approx(3e8)
+
+
 def test_rank_correlation_and_full_batch_gd():
     c = experiments.rank_correlation([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5])
     assert c["n"] == 6 and 0 < c["tau"] < 1 and c["tau_lo"] <= c["tau"] <= c["tau_hi"]
@@ -156,4 +174,55 @@ def test_rank_correlation_and_full_batch_gd():
     ds = toy_dataset(n=64)
     h, lams = experiments.full_batch_gd(ds, lr=0.1, steps=6, n=32, every=3,
                                         model_kwargs={"width": 8, "depth": 1})
-    assert h.step == [0, 3, 6] and len(lams) == 2 and all(x > 0 for x in lams)
+    assert h.step == [0, 3, 6] and len(lams) == 3 and all(x > 0 for x in lams)
+    e = experiments.edge_of_stability(h, lams, lr=0.1)
+    assert e["first"] == pytest.approx(lams[0] * 0.05) and e["steps"] == 6
+    assert e["threshold"] == pytest.approx(20.0)
+
+
+def test_edge_of_stability_summary():
+    class H:
+        step = [0, 10, 20, 30, 40]
+    e = experiments.edge_of_stability(H, [5.0, 9.0, 10.0, 11.0, 9.6], lr=0.2)  # 2/lr = 10
+    assert e["first"] == pytest.approx(0.5) and e["reached_step"] == 20
+    assert e["median"] == pytest.approx(1.0) and e["lo"] == pytest.approx(0.96)
+    assert e["hi"] == pytest.approx(1.1) and e["last"] == pytest.approx(0.96)
+    never = experiments.edge_of_stability(H, [1.0] * 5, lr=0.2)
+    assert never["reached_step"] is None and never["median"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="recorded steps"):
+        experiments.edge_of_stability(H, [1.0] * 4, lr=0.2)
+
+
+def test_ratio_interval_and_tables():
+    r, lo, hi = experiments.ratio_interval([2.0, 4.0, 8.0], [1.0, 2.0, 4.0])
+    assert r == pytest.approx(2.0) and lo == pytest.approx(2.0) and hi == pytest.approx(2.0)
+    r, lo, hi = experiments.ratio_interval([2.0, 8.0], [1.0, 2.0])  # ratios 2 and 4
+    assert r == pytest.approx(8 ** 0.5) and lo < r < hi
+    import numpy as np
+    table = {("full space", 1e-3): {"SB": np.array([1.0, 2.0]), "LB": np.array([3.0, 8.0])}}
+    text = experiments.format_sharpness_table(table)
+    assert "1.50 ± 0.71" in text and "5.50 ± 3.54" in text and "3.46 [" in text
+
+
+def test_reference_results_ship_with_the_package():
+    sel = gu.reference.load("ch01_selection")
+    assert sel["results"] and gu.reference.chosen_setting(sel["results"]) in sel["candidates"]
+    with pytest.raises(FileNotFoundError, match="ch01_selection"):
+        gu.reference.load("no_such_result")
+
+
+def test_curvature_table_pairs_groups_and_scales():
+    from helpers import trained
+
+    nets = {name: [experiments.Run(bs, s, trained(seed=s, bs=bs)[0], None) for s in (0, 1, 2)]
+            for name, bs in (("SB", 4), ("LB", 48))}
+    data_ = trained()[1].train
+    raw = experiments.curvature_table(nets, data_, probes=6)
+    scaled = experiments.curvature_table(nets, data_, probes=6, scale="weights")
+    for t in (raw, scaled):
+        assert set(t) == {"lambda_max", "trace"} and len(t["trace"]["se"]["LB"]) == 3
+        r, lo, hi = t["lambda_max"]["ratio"]
+        assert lo <= r <= hi
+    assert raw["lambda_max"]["SB"][0] != scaled["lambda_max"]["SB"][0]
+    text = experiments.format_curvature_table(raw)
+    assert "lambda_max" in text and "trace" in text and "3 pairs" in text

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -171,3 +173,38 @@ def test_stopping_rule_does_not_settle_on_the_wrong_eigenvalue():
                 worst[guard] = max(worst[guard], err)
     assert worst[None] <= 1e-3  # the default guards
     assert worst[0] > 5e-3  # without guards, the 11th eigenvalue is reported as the 10th
+
+
+def test_scaled_operator_is_d_h_d_and_invariant_to_a_bn_rescaling():
+    net, data = tiny()
+    h, _ = explicit_hessian(net, data)
+    d = torch.cat([p.detach().abs().reshape(-1) for p in net.parameters()])
+    dhd = d[:, None] * h * d[None]
+    v = torch.randn(len(d), dtype=torch.float64)
+    torch.testing.assert_close(hessian.HessianOperator(net, data, scale="weights") @ v, dhd @ v)
+    # the first Linear feeds BatchNorm: scaling its weight and bias by 7 keeps the function, and
+    # multiplies that block of H by 1/49 - D H D must not change (bias included: BN removes it)
+    scaled = copy.deepcopy(net)
+    with torch.no_grad():
+        scaled[1].weight *= 7.0
+        scaled[1].bias *= 7.0
+        scaled[2].running_mean *= 7.0
+        scaled[2].running_var *= 49.0
+    scaled[2].eps *= 49.0
+    h2, _ = explicit_hessian(scaled, data)
+    assert not torch.allclose(h2, h)
+    want = np.linalg.eigvalsh(dhd.numpy())[::-1][:3]
+    got = hessian.top_eigenvalues(scaled, data, k=3, tol=1e-8, scale="weights").values
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    t, _ = hessian.trace(scaled, data, num_probes=len(d) * 3, scale="weights")
+    assert abs(t - float(torch.trace(dhd))) < 1e-6 * abs(float(torch.trace(dhd))) + 1e-8
+    with pytest.raises(ValueError, match="scale must be"):
+        hessian.HessianOperator(net, data, scale="sizes")
+
+
+def test_top_eigenvalues_warns_and_says_so_when_steps_run_out():
+    net, data = tiny()
+    with pytest.warns(RuntimeWarning, match="max_steps=3"):
+        res = hessian.top_eigenvalues(net, data, k=2, tol=1e-10, max_steps=3)
+    assert not res.converged
+    assert hessian.top_eigenvalues(net, data, k=2, tol=1e-6).converged

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -5,7 +7,7 @@ from helpers import assert_same_state, state, toy_dataset, trained
 from torch import nn
 
 from gaputils import landscape as ls
-from gaputils import reparam
+from gaputils import params, reparam
 from gaputils.train import evaluate
 
 
@@ -78,7 +80,7 @@ def test_line_and_plane_points_are_where_they_say():
     assert pl["loss"].shape == (5, 5) and pl["loss"][2, 2] == pytest.approx(base, rel=1e-6)
     i, j = 0, 4  # b = t[0] = -0.5, a = t[4] = +0.5
     with ls.restored(net):
-        ls._set_flat(net, ls._flat(net) + 0.5 * d1 - 0.5 * d2)
+        params.set_flat(net, params.flat(net) + 0.5 * d1 - 0.5 * d2)
         expected = evaluate(net, *ds.train)[0]
     assert pl["loss"][i, j] == pytest.approx(expected, rel=1e-6)
     np.testing.assert_allclose(pl["loss"][2], ls.line(net, d1, ds.train, 0.5, 5)["loss"],
@@ -119,6 +121,21 @@ def test_loss_increase_matches_the_line():
     base = evaluate(net, *ds.train)[0]
     res = ls.line(net, ls.random_direction(net, seed=4), ds.train, span=0.5, n=3)
     assert ups.shape == (2,) and ups[1] == pytest.approx(res["loss"][2] - base, rel=1e-5)
+    before = state(net)
+    fresh = ls.loss_increase(net, ds.train, distance=0.5, num_directions=2, seed=3,
+                             bn="recompute")
+    assert_same_state(state(net), before)
+    # by hand: re-estimated statistics at the minimizer and at the perturbed point
+    d = ls.random_direction(net, seed=4)
+    probe, x0 = copy.deepcopy(net), params.flat(net)
+    ls.recompute_bn(probe, ds.train[0])
+    f0 = evaluate(probe, *ds.train)[0]
+    params.set_flat(probe, x0 + 0.5 * d)
+    ls.recompute_bn(probe, ds.train[0])
+    assert fresh[1] == pytest.approx(evaluate(probe, *ds.train)[0] - f0, rel=1e-5)
+    assert ls.loss_increase(net, ds.train, 0.0, 1, bn="recompute")[0] == pytest.approx(0, abs=1e-6)
+    with pytest.raises(ValueError, match="bn must be"):
+        ls.loss_increase(net, ds.train, 0.5, 1, bn="interpolate")
 
 
 @pytest.mark.parametrize("with_bn", [True, False])
@@ -153,3 +170,16 @@ def test_filter_normalized_slices_ignore_rescaling():
     np.testing.assert_allclose(after, before, rtol=1e-3)
     raw_after = ls.line(net, ls.random_direction(net, filter_norm=False), ds.train, 1.0, 5)
     assert not np.allclose(raw_after["loss"], raw_before["loss"], rtol=1e-2)
+
+
+def test_describe_interpolation_reads_the_arrays():
+    a = np.linspace(-1, 2, 13)  # step 0.25: 0, 0.5 and 1 on the grid
+    loss = 1 + (a - 0.5) ** 2
+    loss[(a > 0) & (a < 1)] = 2.0  # a barrier of 2 - 1.25 = 0.75
+    naive = {"train_loss": np.where((a < -0.6) | (a > 1.6), np.nan, loss)}
+    acc = np.where((a > 0) & (a < 1), 0.9, 1.0)
+    text = ls.describe_interpolation({"alpha": a, "train_loss": loss, "train_acc": acc}, naive)
+    assert "train accuracy drops to 90.0% (ends 100.0%, 100.0%)" in text
+    assert "SB 1.2500, LB 1.2500" in text and "barrier between the minimizers: 0.750" in text
+    assert "at 4 of 13 points: alpha in [-1.00, -0.75]; [1.75, 2.00]" in text
+    assert ls._runs(a, a == 0.5) == [(0.5, 0.5)]

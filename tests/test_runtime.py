@@ -1,3 +1,6 @@
+import sys
+import types
+
 import pytest
 import torch
 
@@ -24,6 +27,10 @@ def test_default_mode_follows_the_device(monkeypatch):
     monkeypatch.setattr(runtime, "device", lambda: torch.device("cpu"))
     assert gu.mode() == "standard"
     monkeypatch.setattr(runtime, "device", lambda: torch.device("cuda"))
+    assert gu.mode() == "paper"
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert gu.mode() == "standard"  # Colab: standard even with a GPU
+    monkeypatch.setenv("GAPUTILS_MODE", "paper")
     assert gu.mode() == "paper"
 
 

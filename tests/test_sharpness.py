@@ -1,3 +1,4 @@
+import copy
 import itertools
 
 import pytest
@@ -139,3 +140,37 @@ def test_value_without_gradient_matches_the_objective():
         assert obj.value(x) == pytest.approx(obj(x)[0], rel=1e-5)
     quad = sh.FunctionObjective(lambda v: (v**2).sum(), torch.ones(3))
     assert quad.value(2 * torch.ones(3)) == quad(2 * torch.ones(3))[0] == 12.0
+
+
+def test_average_antithetic_cancels_the_first_order_term():
+    obj, h, grad, x0 = quadratic()
+    linear = sh.FunctionObjective(lambda x: grad @ (x - x0) + 0.3, x0)
+    assert sh.average(linear, sigma=1e-2, num_samples=3).value == pytest.approx(0, abs=1e-12)
+    assert abs(sh.average(linear, sigma=1e-2, num_samples=3, antithetic=False).value) > 1e-4
+    # on the quadratic, each antithetic pair gives exactly 0.5 z^T H z: compare with the draws
+    sigma, seed = 1e-2, 4
+    scale = sigma * (x0.abs() + 1)
+    g = torch.Generator().manual_seed(seed)
+    zs = [torch.randn(scale.shape, generator=g, dtype=scale.dtype) * scale for _ in range(5)]
+    want = sum(0.5 * float(z @ h @ z) for z in zs) / 5 * 100 / 1.3
+    got = sh.average(obj, sigma=sigma, num_samples=5, seed=seed)
+    assert got.value == pytest.approx(want, rel=1e-9)
+    assert got.evaluations == 11
+    with pytest.raises(ValueError, match="num_samples"):
+        sh.average(obj, num_samples=0)
+
+
+def test_batch_statistics_objective():
+    net, ds = trained()
+    before = state(net)
+    res = sh.keskar(net, ds.train, eps=1e-2, bn="batch")
+    assert_same_state(state(net), before)  # running statistics and weights untouched
+    probe = copy.deepcopy(net).train()
+    with torch.no_grad():
+        want = float(torch.nn.functional.cross_entropy(probe(ds.train[0]), ds.train[1]))
+    assert res.f0 == pytest.approx(want, rel=1e-6)
+    assert res.value > 0 and res.value != sh.keskar(net, ds.train, eps=1e-2).value
+    with pytest.raises(ValueError, match="at most"):
+        sh.ModelObjective(net, ds.train, chunk=8, bn="batch")
+    with pytest.raises(ValueError, match="bn must be"):
+        sh.keskar(net, ds.train, bn="ghost")

@@ -69,7 +69,7 @@ def split(n: int) -> gu.data.Dataset:
 
 
 def main(names: list[str]) -> None:
-    out = Path(__file__).with_suffix(".json")
+    out = Path(__file__).parents[2] / "gaputils" / "results" / "ch01_selection.json"
     old = json.loads(out.read_text()) if out.exists() else {}
     results, commands = old.get("results", {}), old.get("commands", [])
     commands.append("python data/reference/ch01_selection.py " + " ".join(names))
