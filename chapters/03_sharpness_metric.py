@@ -179,10 +179,10 @@ print(f"F1 (ours): SB {kes.sb}, LB {kes.lb} of {kes.n_train:,} images; "
 p_sb, p_lb = gu.reference.KESKAR_TABLE3["F1"]
 print(f"full space, eps 1e-3, {len(f1_runs['SB'])} seeds; paper: SB {p_sb}, LB {p_lb}, "
       f"LB/SB {p_lb / p_sb:.0f}")
-base = next(iter(causes.values()))["SB"].mean()
+f1_base = next(iter(causes.values()))["SB"].mean()
 for v, g in causes.items():
     r, lo, hi = gu.experiments.ratio_interval(g["LB"], g["SB"])
-    factor = f"(x{g['SB'].mean() / base:.2g})"
+    factor = f"(x{g['SB'].mean() / f1_base:.2g})"
     print(f"  {v:<41} SB {g['SB'].mean():8.2f} {factor:<10} LB {g['LB'].mean():8.2f}   "
           f"LB/SB {r:5.2f} [{lo:.2f}, {hi:.2f}]   SB / paper {g['SB'].mean() / p_sb:6.2g}")
 closest = min(causes, key=lambda v: abs(np.log(causes[v]["SB"].mean() / p_sb)))
@@ -468,4 +468,4 @@ if gu.mode() != "smoke":
         assert abs(critique[label, "adaptive"] - 1) < 0.05, critique
     assert critique["dense x 0.1", "keskar"] > 2, critique
     assert all(abs(sl[0] - 1) < 0.1 for sl in slopes.values()), slopes
-    assert causes["box eps |x_i| (eta 1e-4, no +1)"]["SB"].mean() < 0.01 * base, causes
+    assert causes["box eps |x_i| (eta 1e-4, no +1)"]["SB"].mean() < 0.01 * f1_base, causes

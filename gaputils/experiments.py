@@ -365,7 +365,7 @@ def format_curvature_table(table: dict[str, dict], what: str = "H", a: str = "LB
     next to the spread over seeds."""
     n = len(table["trace"][a])
     lines = [f"{what:<6}{'':<12}{b:>18}{a:>18}{f'{a}/{b} [95% CI], {n} pairs':>28}"
-             f"{'trace SE / spread':>20}"]
+             f"{f'Hutch++ SE / seed std ({b} / {a})':>34}"]
     for quantity, row in table.items():
         cell = lambda v: f"{v.mean():.3g} ± {v.std(ddof=1):.2g}"
         r, lo, hi = row["ratio"]
@@ -373,7 +373,7 @@ def format_curvature_table(table: dict[str, dict], what: str = "H", a: str = "LB
         if "se" in row:
             extra = " / ".join(f"{row['se'][g].mean() / row[g].std(ddof=1):.2f}" for g in (b, a))
         lines.append(f"{'':<6}{quantity:<12}{cell(row[b]):>18}{cell(row[a]):>18}"
-                     f"{f'{r:.2f} [{lo:.2f}, {hi:.2f}]':>28}{extra:>20}")
+                     f"{f'{r:.2f} [{lo:.2f}, {hi:.2f}]':>28}{extra:>34}")
     return "\n".join(lines)
 
 

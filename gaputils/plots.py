@@ -273,23 +273,34 @@ def scatter_groups(ax: plt.Axes, groups: dict[str, tuple[Sequence[float], Sequen
 
 
 def spectra(densities: dict, colors: Sequence[str] | None = None,
-            sigma: float | None = None) -> plt.Figure:
+            sigma: float | None = None, separate: bool = False) -> plt.Figure:
     """Spectral densities (``gu.hessian.density`` results) on a log y-axis, one per label, all
-    broadened with the same ``sigma`` (default: 1% of the range of all nodes together)."""
+    broadened with the same ``sigma`` (default: 1% of the range of all nodes together). With
+    ``separate=True`` each gets its own panel and, by default, its own sigma (1% of its own
+    range), so a narrow spectrum is not hidden under a single Gaussian. Chapter 04."""
     from .hessian import broaden
 
-    nodes = [t for d in densities.values() for t in d.nodes]
-    width = sigma or 0.01 * (max(t.max() for t in nodes) - min(t.min() for t in nodes))
-    fig, ax = plt.subplots(figsize=(8, 4))
-    top = 0.0
-    for i, (label, d) in enumerate(densities.items()):
-        grid, dens = broaden(d.nodes, d.weights, width)
-        top = max(top, float(dens.max()))
-        ax.semilogy(grid, np.maximum(dens, 1e-12), color=colors[i] if colors else f"C{i}",
-                    label=label)
-    ax.set(xlabel="Hessian eigenvalue", ylabel="density (log scale)", ylim=(top * 1e-8, top * 3),
-           title=f"spectral density (stochastic Lanczos quadrature, broadening {width:.2g})")
-    ax.legend()
+    def width_of(ds):
+        nodes = [t for d in ds for t in d.nodes]
+        return sigma or 0.01 * max(max(t.max() for t in nodes) - min(t.min() for t in nodes),
+                                   1e-12)
+
+    groups = [[k] for k in densities] if separate else [list(densities)]
+    fig, axes = plt.subplots(1, len(groups), figsize=(8 if len(groups) == 1 else 12, 4),
+                             squeeze=False)
+    labels = list(densities)
+    for ax, group in zip(axes[0], groups, strict=True):
+        width, top = width_of([densities[k] for k in group]), 0.0
+        for label in group:
+            d, i = densities[label], labels.index(label)
+            grid, dens = broaden(d.nodes, d.weights, width)
+            top = max(top, float(dens.max()))
+            ax.semilogy(grid, np.maximum(dens, 1e-300), label=label,
+                        color=colors[i] if colors else f"C{i}")
+        ax.set(xlabel="Hessian eigenvalue", ylabel="density (log scale)",
+               ylim=(top * 1e-8, top * 3), title=f"broadening {width:.2g}")
+        ax.legend()
+    fig.suptitle("spectral density (stochastic Lanczos quadrature)")
     fig.tight_layout()
     return fig
 
@@ -320,7 +331,7 @@ def edge_of_stability(runs: dict[float, tuple[History, Sequence[float]]]) -> plt
     ax_l.set(xlabel="step", ylabel="training loss (nats, log scale)", yscale="log",
              title="full-batch gradient descent: loss")
     ax_s.set(xlabel="step", ylabel="lambda_max of the Hessian",
-             title="sharpness; dashed: 2 / lr")
+             title="lambda_max; dashed: 2 / lr")
     ax_l.legend()
     ax_s.legend()
     fig.tight_layout()
