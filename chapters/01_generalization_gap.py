@@ -198,10 +198,11 @@ print(f"Keskar et al. report {paper_sb - paper_lb:+.2f} points for F1 on MNIST (
       "runs; no paired interval).")
 
 # %% [markdown]
-# The printed lines are the chapter's result. On the testbed both methods reach 100% training
-# accuracy, and the paired interval says how large SB's advantage is and how sure we are of it.
-# Before the study, the book set itself a bar for a testbed - at least 1 point and at least 5
-# paired standard errors - and the third line says which parts of it this run meets. The
+# The printed lines are the chapter's result. The first says whether both methods fit the
+# training set; the second gives the paired interval - how large SB's advantage is and how sure
+# we are of it - and whether it excludes zero. Before the study, the book set itself a bar for a
+# testbed - at least 1 point and at least 5 paired standard errors - and the next line says
+# which parts of it this run meets. The
 # validation study is the reason to expect a difference near or below 1 point at this size:
 # the one candidate there whose mean reached +1 point needed more seconds than the rule allows
 # (printed under the table), and the others within the limit had smaller means or wider
