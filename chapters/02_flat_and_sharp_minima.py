@@ -161,7 +161,7 @@ for bn in ("running", "recompute"):
     rise[bn] = {name: np.array([ls.loss_increase(r.model, train, distance, budget.probes,
                                                  bn=bn).mean() for r in group])
                 for name, group in runs.items()}
-    ratio[bn] = gu.experiments.ratio_interval(rise[bn]["LB"], rise[bn]["SB"])
+    ratio[bn] = gu.measures.ratio_interval(rise[bn]["LB"], rise[bn]["SB"])
     r, lo, hi = ratio[bn]
     print(f"BN statistics {bn}: loss increase at t = {distance}: " + ", ".join(
         f"{k} {v.mean():.3f} ± {v.std(ddof=1):.3f}" for k, v in rise[bn].items())

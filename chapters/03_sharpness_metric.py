@@ -132,9 +132,9 @@ print("LB / SB: " + ", ".join(f"{rows['LB', m].value / rows['SB', m].value:.2f} 
 # share their initial weights).
 
 # %%
-table = gu.experiments.sharpness_table(runs, train, subspace_dim=budget.subspace_dim)
-print(gu.experiments.format_sharpness_table(table))
-sharper = {key: gu.experiments.ratio_interval(g["LB"], g["SB"])[1] > 1
+table = gu.measures.sharpness_table(runs, train, subspace_dim=budget.subspace_dim)
+print(gu.measures.format_sharpness_table(table))
+sharper = {key: gu.measures.ratio_interval(g["LB"], g["SB"])[1] > 1
            for key, g in table.items()}
 print(f"LB sharper beyond seed noise (interval above 1) in {sum(sharper.values())} of "
       f"{len(sharper)} rows")
@@ -181,7 +181,7 @@ print(f"full space, eps 1e-3, {len(f1_runs['SB'])} seeds; paper: SB {p_sb}, LB {
       f"LB/SB {p_lb / p_sb:.0f}")
 f1_base = next(iter(causes.values()))["SB"].mean()
 for v, g in causes.items():
-    r, lo, hi = gu.experiments.ratio_interval(g["LB"], g["SB"])
+    r, lo, hi = gu.measures.ratio_interval(g["LB"], g["SB"])
     factor = f"(x{g['SB'].mean() / f1_base:.2g})"
     print(f"  {v:<41} SB {g['SB'].mean():8.2f} {factor:<10} LB {g['LB'].mean():8.2f}   "
           f"LB/SB {r:5.2f} [{lo:.2f}, {hi:.2f}]   SB / paper {g['SB'].mean() / p_sb:6.2g}")
@@ -399,7 +399,7 @@ for label, (layer, alpha) in rescalings.items():
           f"adaptive {critique[label, 'adaptive']:.3f}")
 ad = {k: np.array([sh.adaptive(r.model, train, eps=1e-3).value for r in g])
       for k, g in runs.items()}
-ad_ratio = gu.experiments.ratio_interval(ad["LB"], ad["SB"])
+ad_ratio = gu.measures.ratio_interval(ad["LB"], ad["SB"])
 print(f"adaptive sharpness, mean ± std (ddof=1) over {len(ad['SB'])} seeds: "
       f"SB {ad['SB'].mean():.3f} ± {ad['SB'].std(ddof=1):.3f}, "
       f"LB {ad['LB'].mean():.3f} ± {ad['LB'].std(ddof=1):.3f}; LB / SB {ad_ratio[0]:.2f} "

@@ -144,8 +144,8 @@ print(f"converged value {exact:.5f}; errors above the tolerance {tol:g}: " + ", 
 
 # %%
 probes = 6 * budget.probes
-curv = gu.experiments.curvature_table(runs, train, probes)
-print(gu.experiments.format_curvature_table(curv))
+curv = gu.measures.curvature_table(runs, train, probes)
+print(gu.measures.format_curvature_table(curv))
 
 # %% [markdown]
 # Where the intervals lie above 1, both numbers are larger for the LB minimizers, by the
@@ -163,7 +163,7 @@ print(gu.experiments.format_curvature_table(curv))
 # far did they move from the shared starting point?
 
 # %%
-norms = gu.experiments.weight_norms(runs, ds)
+norms = gu.measures.weight_norms(runs, ds)
 for name, (size, moved) in norms.items():
     print(f"{name}: ||x|| {size.mean():.1f} ± {size.std(ddof=1):.1f}, distance from the "
           f"initial weights {moved.mean():.1f} ± {moved.std(ddof=1):.1f}")
@@ -183,8 +183,8 @@ print("(||w_SB|| / ||w_LB||)^2 per weight matrix, mean over seeds: " + ", ".join
 # trace, for every seed:
 
 # %%
-scaled = gu.experiments.curvature_table(runs, train, probes, scale="weights")
-print(gu.experiments.format_curvature_table(scaled, "D H D"))
+scaled = gu.measures.curvature_table(runs, train, probes, scale="weights")
+print(gu.measures.format_curvature_table(scaled, "D H D"))
 for w in ("lambda_max", "trace"):
     raw, free = curv[w]["ratio"][0], scaled[w]["ratio"][0]
     print(f"{w}: raw LB / SB {raw:.1f} = scale-free {free:.1f} x {raw / free:.1f} removed by "

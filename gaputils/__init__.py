@@ -14,6 +14,7 @@ from . import (  # noqa: E402
     experiments,
     hessian,
     landscape,
+    measures,
     models,
     params,
     plots,
@@ -29,7 +30,8 @@ from .budget import Budget, budget  # noqa: E402
 from .runtime import cache_dir, data_dir, device, mode, seed_everything  # noqa: E402
 
 __all__ = ["Budget", "budget", "cache", "cache_dir", "data", "data_dir", "device",
-           "experiments", "hessian", "landscape", "mode", "models", "params", "plots", "reference",
+           "experiments", "hessian", "landscape", "measures", "mode", "models", "params",
+           "plots", "reference",
            "reparam", "seed_everything", "setup", "sharpness", "stats", "testbed", "train",
            "widgets"]
 

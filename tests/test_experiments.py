@@ -3,7 +3,7 @@ import torch
 from helpers import toy_dataset
 
 import gaputils as gu
-from gaputils import cache, experiments
+from gaputils import cache, experiments, measures
 
 
 @pytest.fixture
@@ -194,13 +194,13 @@ def test_edge_of_stability_summary():
 
 
 def test_ratio_interval_and_tables():
-    r, lo, hi = experiments.ratio_interval([2.0, 4.0, 8.0], [1.0, 2.0, 4.0])
+    r, lo, hi = measures.ratio_interval([2.0, 4.0, 8.0], [1.0, 2.0, 4.0])
     assert r == pytest.approx(2.0) and lo == pytest.approx(2.0) and hi == pytest.approx(2.0)
-    r, lo, hi = experiments.ratio_interval([2.0, 8.0], [1.0, 2.0])  # ratios 2 and 4
+    r, lo, hi = measures.ratio_interval([2.0, 8.0], [1.0, 2.0])  # ratios 2 and 4
     assert r == pytest.approx(8 ** 0.5) and lo < r < hi
     import numpy as np
     table = {("full space", 1e-3): {"SB": np.array([1.0, 2.0]), "LB": np.array([3.0, 8.0])}}
-    text = experiments.format_sharpness_table(table)
+    text = measures.format_sharpness_table(table)
     assert "1.50 ± 0.71" in text and "5.50 ± 3.54" in text and "3.46 [" in text
 
 
@@ -217,12 +217,12 @@ def test_curvature_table_pairs_groups_and_scales():
     nets = {name: [experiments.Run(bs, s, trained(seed=s, bs=bs)[0], None) for s in (0, 1, 2)]
             for name, bs in (("SB", 4), ("LB", 48))}
     data_ = trained()[1].train
-    raw = experiments.curvature_table(nets, data_, probes=6)
-    scaled = experiments.curvature_table(nets, data_, probes=6, scale="weights")
+    raw = measures.curvature_table(nets, data_, probes=6)
+    scaled = measures.curvature_table(nets, data_, probes=6, scale="weights")
     for t in (raw, scaled):
         assert set(t) == {"lambda_max", "trace"} and len(t["trace"]["se"]["LB"]) == 3
         r, lo, hi = t["lambda_max"]["ratio"]
         assert lo <= r <= hi
     assert raw["lambda_max"]["SB"][0] != scaled["lambda_max"]["SB"][0]
-    text = experiments.format_curvature_table(raw)
+    text = measures.format_curvature_table(raw)
     assert "lambda_max" in text and "trace" in text and "3 pairs" in text
