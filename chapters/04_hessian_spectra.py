@@ -122,10 +122,10 @@ print(f"converged value {exact:.5f}; errors above the tolerance {tol:g}: " + ", 
 # when the second eigenvalue is close to the first, the estimate creeps, each step moves it by
 # less than the tolerance, and the error can stay larger than the tolerance. Whether that
 # happens depends on the network and the start (the count above says what it did here).
-# Lanczos stops on a residual-based bound on the error itself, and for a fixed number of
-# products its Krylov space contains the power iterate, so its estimate is at least as good. The
-# difference grows with the number of eigenvalues wanted: power
-# iteration must deflate and start over for each, Lanczos gets them from the same basis.
+# Lanczos stops on a residual-based estimate of the error itself, and for a fixed number of
+# products its Krylov space contains the power iterate, so its estimate is at least as good.
+# The difference grows with the number of eigenvalues wanted: power iteration must deflate and
+# start over for each, Lanczos gets them from the same basis.
 # `benchmarks/hessian.py` times `top_eigenvalues` against PyHessian, the library most readers
 # would reach for, on Keskar's F1 network (chapter 1), both at the same tolerance and at the same
 # accuracy; the README of that folder lists the measured speed-ups.
@@ -330,16 +330,16 @@ box = gu.widgets.spectrum_explorer(dens, top)
 #
 # 1. A Hessian-vector product costs a small multiple of a gradient; everything else is built
 #    from them.
-# 2. Lanczos with full reorthogonalization stops on a bound on its error, needs no more products
-#    than power iteration for a given accuracy (here: far fewer, printed), and gives many
-#    eigenvalues from one basis.
-# 3. Our LB minimizers have a larger top eigenvalue and a larger trace than the SB ones; part
-#    of the ratio is the scale of the weights, and the scale-free D H D says how much is left.
-#    Both spectra are a bulk near zero plus a few outliers.
+# 2. Lanczos with full reorthogonalization stops on an estimate of its error, needs no more
+#    products than power iteration for a given accuracy (here: far fewer, printed), and gives
+#    many eigenvalues from one basis.
+# 3. In our runs, the LB minimizers have a larger top eigenvalue and a larger trace than the SB
+#    ones; part of the ratio is the scale of the weights, and the scale-free D H D says how much
+#    is left. Both spectra are a bulk near zero plus a few outliers.
 # 4. lambda_max and Keskar's sharpness rank the sweep's networks alike to the degree the
 #    printed rank correlation says, but measure different things.
 # 5. Full-batch gradient descent drives lambda_max to about 2 / lr: the learning rate sets the
-#    sharpness that training can sustain.
+#    largest curvature that training can sustain.
 #
 # ## Exercises
 #
