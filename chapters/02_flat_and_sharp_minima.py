@@ -16,8 +16,11 @@
 # %% [markdown]
 # # 2. Flat and sharp minima
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/generalization-gap/book/blob/main/chapters/02_flat_and_sharp_minima.ipynb)
-# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-gap/book/main?labpath=chapters%2F02_flat_and_sharp_minima.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-
+# badge.svg)](https://colab.research.google.com/github/generalization-
+# gap/book/blob/main/chapters/02_flat_and_sharp_minima.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-
+# gap/book/main?labpath=chapters%2F02_flat_and_sharp_minima.ipynb)
 #
 # Keskar et al. explained the gap of chapter 1 by the shape of the training loss around the
 # minimizers: the small batch ends in a wide, flat valley, the large batch in a narrow, sharp
@@ -198,13 +201,13 @@ print("median training loss for |a|, |b| <= 0.5: " + ", ".join(
     + f" (for comparison: ln {ds.num_classes} = {np.log(ds.num_classes):.2f}, a uniform guess)")
 
 # %% [markdown]
-# Compare the two contour maps on their common colour scale (log scale, so SB's lower loss at
-# its own minimum adds dark rings at the centre), and the printed median loss in the central
-# square, where the networks still work: where LB's is higher, the same filter-normalized step
-# costs more loss around the LB minimizer, as the averaged number above says. Far out, both
-# losses exceed a uniform guess - those corners show destroyed networks, not the minimum. The planes
-# are cheap because the model is never copied: its parameters are one flat vector, each grid point
-# is one fused vector update, and the weights are restored bit for bit at the end.
+# Compare the two contour maps on their common colour scale (log scale, so SB's lower loss at its
+# own minimum adds dark rings at the centre), and the printed median loss in the central square,
+# where the networks still work: where LB's is higher, the same filter-normalized step costs more
+# loss around the LB minimizer, as the averaged number above says. Far out, both losses exceed a
+# uniform guess (the figure's corners) - those corners show destroyed networks, not the minimum. The
+# planes are cheap because the model is never copied: its parameters are one flat vector, each grid
+# point is one fused vector update, and the weights are restored bit for bit at the end.
 #
 # ## What raw slices can and cannot tell
 #
@@ -228,11 +231,13 @@ for ax, norm in zip(axes, (False, True), strict=True):
                          budget.grid) for s in range(budget.probes)]
              for k, net in (("SB", sb), ("SB rescaled", scaled))}
     gu.plots.slices(ax, found).set(yscale="log", title=f"filter_norm={norm}")
+    if not norm:
+        ax.set_xlabel("step along the direction (t, the direction scaled to ||x|| as a whole)")
     ax.legend()
     change[norm] = max(np.max(np.abs(b["loss"] / a["loss"] - 1))
                        for a, b in zip(found["SB"], found["SB rescaled"], strict=True))
 fig.tight_layout()
-share = {k: float(next(net.parameters()).norm() ** 2 / gu.params.flat(net).norm() ** 2)
+share = {k: float(next(net.parameters()).detach().norm() ** 2 / gu.params.flat(net).norm() ** 2)
          for k, net in (("before", sb), ("after", scaled))}
 print(f"first layer's share of ||x||^2: {share['before']:.1%} before, {share['after']:.1%} after")
 print("largest relative change of a slice's loss through the rescaling: " + ", ".join(

@@ -150,17 +150,17 @@ for net, (p_sb, p_lb) in gu.reference.KESKAR_TABLE3.items():
 #
 # ## Why are our values not the paper's?
 #
-# The closest like-for-like comparison is Keskar's own F1 setting, which chapter 1 trained (F1
-# with Adam on a 10,000-image subset of Fashion-MNIST, with smaller batches than the paper's -
-# printed below) and the paper measured on MNIST: SB 1.23, LB 205. Two candidate causes can be
-# tested directly on those networks: (1) *BatchNorm statistics* - we evaluate f with the running
-# statistics, frozen while the weights move, while a network evaluated with the statistics of
-# the data themselves renormalizes every perturbed layer; (2) *the box's "+1"* - for weights
-# much smaller than 1 (the share of F1's weights below 0.1 is printed), the box
-# eps (|x_i| + 1) is an absolute box of about eps, far larger than eps |x_i|. The paper's
-# formula has the "+1", so the second row is not the paper's metric: it asks how much of our
-# value the "+1" is responsible for. A third cause, the solver, was measured at the top of the
-# chapter on the testbed, not on F1. Each row changes one thing:
+# The closest like-for-like comparison is Keskar's own F1 setting, which chapter 1 trained (F1 with
+# Adam, SB 256 and LB 10% of the training set as in the paper, but of a 10,000-image subset of
+# Fashion-MNIST - printed below) and the paper measured on MNIST: SB 1.23, LB 205. Two candidate
+# causes can be tested directly on those networks: (1) *BatchNorm statistics* - we evaluate f with
+# the running statistics, frozen while the weights move, while a network evaluated with the
+# statistics of the data themselves renormalizes every perturbed layer; (2) *the box's "+1"* - for
+# weights much smaller than 1 (the share of F1's weights below 0.1 is printed), the box eps (|x_i| +
+# 1) is an absolute box of about eps, far larger than eps |x_i|. The paper's formula has the "+1",
+# so the last row (box eps |x_i|) is not the paper's metric: it asks how much of our value the "+1"
+# is responsible for. A third cause, the solver, was measured at the top of the chapter on the
+# testbed, not on F1. Each row changes one thing:
 
 # %%
 f1_ds = gu.experiments.dataset(budget.keskar)
@@ -219,14 +219,14 @@ for k, sl in slopes.items():
 print("LB / SB at each eps:", np.round(curves["LB"] / curves["SB"], 2))
 
 # %% [markdown]
-# A slope of 1 means the metric grows linearly with eps, a slope of 2 quadratically, and a
-# slope below 1 that the loss inside the box saturates. The printed slopes show where each
-# regime holds for the seed-0 pair: at the smallest eps the slope is 1 - the metric measures
-# the gradient, not the curvature (question 3) - and it rises towards 2 as the quadratic term
-# grows, and beyond 2 where terms beyond the quadratic take over. At the largest eps both
-# values are near 1000%: the loss inside the box is that of a broken network, and the LB / SB
-# ratio there says nothing. The ratio therefore depends on the eps at which it is read
-# (printed): a single eps can make the difference look small or large.
+# A slope of 1 means the metric grows linearly with eps, a slope of 2 quadratically, and a slope
+# below 1 that the loss inside the box saturates. The printed slopes show where each regime holds
+# for the seed-0 pair: at the smallest eps the slope is 1 - the metric measures the gradient, not
+# the curvature (question 3) - and it rises towards 2 as the quadratic term grows, and beyond 2
+# where terms beyond the quadratic take over. At the largest eps both values are near 1000% (figure;
+# their ratio is printed): the loss inside the box is that of a broken network, and the LB / SB
+# ratio there says nothing. The ratio therefore depends on the eps at which it is read (printed): a
+# single eps can make the difference look small or large.
 #
 # **To the batch size.** Chapter 1's fixed-epoch sweep trained the testbed's network with every
 # batch size of the budget from the same starting points; the sharpness of each of those
@@ -318,7 +318,7 @@ for k, (rs, v) in nets.items():
 # Brackets are 95% bootstrap intervals. A negative tau against test accuracy means "sharper, worse";
 # a positive one against the train - test gap means "sharper, larger gap". The two targets are
 # different questions only when the networks fit the training set to different degrees: where every
-# run reaches 100% training accuracy (the lowest is printed under the figure), the gap is 1 - test
+# run reaches 100% training accuracy (the lowest is printed above the figure), the gap is 1 - test
 # accuracy and the two taus mirror each other; where some run does not, the two can part. The
 # printed verdicts say, for each network and each target, whether the correlation is told apart from
 # zero. Two cautions: the ten networks of a family are five batch sizes times two seeds, so the

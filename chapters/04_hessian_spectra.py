@@ -167,12 +167,9 @@ norms = gu.measures.weight_norms(runs, ds)
 for name, (size, moved) in norms.items():
     print(f"{name}: ||x|| {size.mean():.1f} ± {size.std(ddof=1):.1f}, distance from the "
           f"initial weights {moved.mean():.1f} ± {moved.std(ddof=1):.1f}")
-layers = {g: np.array([[float(p.norm()) for p in r.model.parameters() if p.dim() > 1]
-                       for r in group]) for g, group in runs.items()}
-names = [n for n, p in sb.named_parameters() if p.dim() > 1]
+layers = gu.measures.layer_norms(runs)
 print("(||w_SB|| / ||w_LB||)^2 per weight matrix, mean over seeds: " + ", ".join(
-    f"{n} {v:.2f}" for n, v in zip(names, ((layers["SB"] / layers["LB"]) ** 2).mean(0),
-                                   strict=True)))
+    f"{n} {((layers['SB'][n] / layers['LB'][n]) ** 2).mean():.2f}" for n in layers["SB"]))
 
 # %% [markdown]
 # A curvature that ignores scale is that of the loss in relative coordinates: write each weight as

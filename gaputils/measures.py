@@ -101,3 +101,12 @@ def weight_norms(runs: dict[str, list[Run]], ds: data.Dataset,
                  for r in group]
         out[name] = (np.array(size), np.array(moved))
     return out
+
+
+def layer_norms(runs: dict[str, list[Run]]) -> dict[str, dict[str, np.ndarray]]:
+    """Per group and weight matrix (parameters with two or more dimensions, by name): the
+    Euclidean norm of that matrix in every run, an array over seeds. Chapter 04."""
+    return {name: {n: np.array([float(dict(r.model.named_parameters())[n].norm())
+                                for r in group])
+                   for n, p in group[0].model.named_parameters() if p.dim() > 1}
+            for name, group in runs.items()}

@@ -272,34 +272,44 @@ def scatter_groups(ax: plt.Axes, groups: dict[str, tuple[Sequence[float], Sequen
     return ax
 
 
+def broadening(densities) -> float:
+    """The default Gaussian broadening of spectral densities: 1% of the range of all their
+    nodes together. Chapter 04."""
+    nodes = [t for d in densities for t in d.nodes]
+    return 0.01 * max(max(t.max() for t in nodes) - min(t.min() for t in nodes), 1e-12)
+
+
+def density_axis(ax: plt.Axes, densities: dict, sigma: float,
+                 colors: dict[str, str] | None = None) -> plt.Axes:
+    """Draw ``{label: gu.hessian.density result}`` on ``ax``, broadened with ``sigma``, on a
+    log y-axis reaching eight decades below the highest peak. Chapter 04."""
+    from .hessian import broaden
+
+    top = 0.0
+    for i, (label, d) in enumerate(densities.items()):
+        grid, dens = broaden(d.nodes, d.weights, sigma)
+        top = max(top, float(dens.max()))
+        ax.semilogy(grid, np.maximum(dens, 1e-300), label=label,
+                    color=colors[label] if colors else f"C{i}")
+    ax.set(xlabel="Hessian eigenvalue", ylabel="density (log scale)",
+           ylim=(top * 1e-8, top * 3), title=f"broadening {sigma:.2g}")
+    ax.legend()
+    return ax
+
+
 def spectra(densities: dict, colors: Sequence[str] | None = None,
             sigma: float | None = None, separate: bool = False) -> plt.Figure:
     """Spectral densities (``gu.hessian.density`` results) on a log y-axis, one per label, all
-    broadened with the same ``sigma`` (default: 1% of the range of all nodes together). With
-    ``separate=True`` each gets its own panel and, by default, its own sigma (1% of its own
-    range), so a narrow spectrum is not hidden under a single Gaussian. Chapter 04."""
-    from .hessian import broaden
-
-    def width_of(ds):
-        nodes = [t for d in ds for t in d.nodes]
-        return sigma or 0.01 * max(max(t.max() for t in nodes) - min(t.min() for t in nodes),
-                                   1e-12)
-
+    broadened with the same ``sigma`` (default: :func:`broadening`). With ``separate=True``
+    each gets its own panel and, by default, its own sigma (1% of its own range), so a narrow
+    spectrum is not hidden under a single Gaussian. Chapter 04."""
     groups = [[k] for k in densities] if separate else [list(densities)]
     fig, axes = plt.subplots(1, len(groups), figsize=(8 if len(groups) == 1 else 12, 4),
                              squeeze=False)
-    labels = list(densities)
+    palette = {k: colors[i] if colors else f"C{i}" for i, k in enumerate(densities)}
     for ax, group in zip(axes[0], groups, strict=True):
-        width, top = width_of([densities[k] for k in group]), 0.0
-        for label in group:
-            d, i = densities[label], labels.index(label)
-            grid, dens = broaden(d.nodes, d.weights, width)
-            top = max(top, float(dens.max()))
-            ax.semilogy(grid, np.maximum(dens, 1e-300), label=label,
-                        color=colors[i] if colors else f"C{i}")
-        ax.set(xlabel="Hessian eigenvalue", ylabel="density (log scale)",
-               ylim=(top * 1e-8, top * 3), title=f"broadening {width:.2g}")
-        ax.legend()
+        part = {k: densities[k] for k in group}
+        density_axis(ax, part, sigma or broadening(part.values()), palette)
     fig.suptitle("spectral density (stochastic Lanczos quadrature)")
     fig.tight_layout()
     return fig

@@ -124,26 +124,18 @@ def spectrum_explorer(densities: dict, eigenvalues: dict):
     the Gaussian broadening of the density (no new Hessian products). Chapter 04."""
     import ipywidgets as w
 
-    from . import hessian, plots
+    from . import plots
 
     def run(k: int, sigma: float):
         fig, (ax_d, ax_e) = plt.subplots(1, 2, figsize=(12, 4))
-        top = 0.0
-        for i, (label, d) in enumerate(densities.items()):
-            grid, dens = hessian.broaden(d.nodes, d.weights, sigma)
-            top = max(top, float(dens.max()))
-            ax_d.semilogy(grid, dens.clip(1e-300), color=f"C{i}", label=label)
-        ax_d.set(xlabel="Hessian eigenvalue", ylabel="density (log scale)",
-                 title=f"broadening sigma = {sigma:.2g}", ylim=(top * 1e-8, top * 3))
-        ax_d.legend()
+        plots.density_axis(ax_d, densities, sigma)
         plots.eigenvalue_bars({k_: v[:k] for k_, v in eigenvalues.items()}, ax=ax_e)
         fig.tight_layout()
         return fig
 
     largest = min(len(v) for v in eigenvalues.values())
-    nodes = [t for d in densities.values() for t in d.nodes]
-    width = 0.01 * max(max(t.max() for t in nodes) - min(t.min() for t in nodes), 1e-12)
-    exp = float(np.log10(width))  # default: 1% of the range, as in gu.plots.spectra
+    width = plots.broadening(densities.values())  # the default of gu.plots.spectra
+    exp = float(np.log10(width))
     controls = {"k": w.IntSlider(value=largest, min=1, max=largest, description="eigenvalues"),
                 "sigma": w.FloatLogSlider(value=width, base=10, min=exp - 2, max=exp + 1,
                                           description="broadening")}

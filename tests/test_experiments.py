@@ -226,3 +226,9 @@ def test_curvature_table_pairs_groups_and_scales():
     assert raw["lambda_max"]["SB"][0] != scaled["lambda_max"]["SB"][0]
     text = measures.format_curvature_table(raw)
     assert "lambda_max" in text and "trace" in text and "3 pairs" in text
+    norms = measures.layer_norms(nets)
+    first = nets["LB"][2].model
+    names = [n for n, p in first.named_parameters() if p.dim() > 1]
+    assert list(norms["LB"]) == names and norms["LB"][names[0]].shape == (3,)
+    assert norms["LB"][names[0]][2] == pytest.approx(
+        float(dict(first.named_parameters())[names[0]].norm()))
