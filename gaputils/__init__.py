@@ -19,9 +19,11 @@ from . import (  # noqa: E402
     params,
     plots,
     reference,
+    remedies,
     reparam,
     sharpness,
     stats,
+    study,
     testbed,
     train,
     widgets,
@@ -31,9 +33,8 @@ from .runtime import cache_dir, data_dir, device, mode, seed_everything  # noqa:
 
 __all__ = ["Budget", "budget", "cache", "cache_dir", "data", "data_dir", "device",
            "experiments", "hessian", "landscape", "measures", "mode", "models", "params",
-           "plots", "reference",
-           "reparam", "seed_everything", "setup", "sharpness", "stats", "testbed", "train",
-           "widgets"]
+           "plots", "reference", "remedies", "reparam", "seed_everything", "setup", "sharpness",
+           "stats", "study", "testbed", "train", "widgets"]
 
 
 def setup(seed: int = 0, verbose: bool = True) -> dict:

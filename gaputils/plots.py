@@ -361,3 +361,145 @@ def loglog_curves(x: Sequence[float], curves: dict[str, dict], xlabel: str, ylab
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return ax
+
+
+# ---- remedies (chapter 05) ------------------------------------------------------------------
+
+GROUP_MARKERS = {"plain": "o", "augmentation": "s", "conservative": "D", "robust": "^",
+                 "warm start": "v", "dynamic sampling": "P"}
+
+
+def image_rows(rows: dict[str, torch.Tensor], mean: Sequence[float], std: Sequence[float],
+               n: int = 8) -> plt.Figure:
+    """One row per label of the first ``n`` images of normalized batches (N, C, H, W), shown
+    as intensities in [0, 1]; a label starting with "difference" is drawn in a diverging map
+    scaled to its largest value. Chapter 05."""
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n, 1.25 * len(rows)), squeeze=False)
+    s = torch.tensor(std).view(-1, 1, 1)
+    m = torch.tensor(mean).view(-1, 1, 1)
+    for r, (label, x) in enumerate(rows.items()):
+        diff = label.startswith("difference")
+        top = float((x[:n].abs() * s.view(1, -1, 1, 1)).max()) if diff else 1.0
+        for i, ax in enumerate(axes[r]):
+            img = x[i].detach().cpu() * s + (0 if diff else m)
+            img = img.permute(1, 2, 0).numpy().squeeze(-1)
+            ax.imshow(img, cmap="RdBu_r" if diff else "gray_r", vmin=-top if diff else 0, vmax=top)
+            ax.set(xticks=[], yticks=[])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _err(center: float, lo: float, hi: float) -> list[list[float]]:
+    return [[center - lo], [hi - center]]
+
+
+def remedy_summary(panels: dict[str, dict[str, dict]], base: str = "LB") -> plt.Figure:
+    """Accuracy gain over plain LB (points, paired 95% CI) against lambda_max relative to LB
+    (geometric-mean ratio, paired 95% CI, log scale), one marker per arm, one panel per
+    labelled :func:`gaputils.study.summarize` result. Chapter 05."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
+    for ax, (title, rows) in zip(axes[0], panels.items(), strict=True):
+        for i, (name, r) in enumerate(rows.items()):
+            if name == base:
+                ax.scatter([1.0], [0.0], marker="o", color=LB_COLOR, s=60, zorder=3, label=name)
+                continue
+            if "lambda_max_ratio" not in r:
+                continue
+            x, xlo, xhi = r["lambda_max_ratio"]
+            g = r["gain"]
+            color = SB_COLOR if name == "SB" else plt.cm.tab20(i % 20)
+            ax.errorbar([x], [g.mean], xerr=_err(x, xlo, xhi), yerr=_err(g.mean, g.lo, g.hi),
+                        fmt=GROUP_MARKERS.get(r["group"], "o"), color=color, capsize=3,
+                        ms=7, label=name)
+        ax.axhline(0, color=LB_COLOR, lw=0.8, ls=":")
+        if "SB" in rows:
+            ax.axhline(rows["SB"]["gain"].mean, color=SB_COLOR, lw=0.8, ls=":")
+        ns = sorted({r["n"] for r in rows.values()})
+        ax.set(xscale="log", xlabel="λmax / λmax of plain LB (log scale)",
+               ylabel="test accuracy - plain LB (points)",
+               title=f"{title} ({'/'.join(map(str, ns))} seeds; 95% CIs)")
+    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def warm_starts(panels: dict[str, list[tuple[float, dict]]], epochs: float) -> plt.Figure:
+    """Warm starting against the number k of SB epochs before LB (plain LB, k = 0, is the
+    dotted orange line; k = ``epochs`` is plain SB): test accuracy gain over LB, and
+    lambda_max and Keskar's sharpness relative to LB, each with its paired 95% CI; one series
+    per labelled list of (k, row of :func:`gaputils.study.summarize`). Chapter 05."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    ks_all: set[float] = set()
+    for j, (label, points) in enumerate(panels.items()):
+        shift = 1 + 0.04 * (j - (len(panels) - 1) / 2)  # side by side, not on top
+        for ax, key in zip(axes, ("gain", "lambda_max_ratio", "sharpness_ratio"), strict=True):
+            pts = [(k, r[key]) for k, r in points if key in r]
+            if not pts:
+                continue
+            ks_all.update(k for k, _ in pts)
+            trio = [(v.mean, v.lo, v.hi) if key == "gain" else v for _, v in pts]
+            c, lo, hi = np.array(trio).T
+            ax.errorbar(np.array([k for k, _ in pts]) * shift, c, yerr=[c - lo, hi - c],
+                        marker="os"[j % 2], capsize=3, color=f"C{j}", label=label)
+    titles = ("test accuracy - plain LB (points)", "λmax / plain LB", "Keskar sharpness / plain LB")
+    for ax, t in zip(axes, titles, strict=True):
+        ax.set(xscale="log", xlabel=f"SB epochs before LB, k (k = {epochs:g}: plain SB)",
+               ylabel=t, title=t)
+        ax.set_xticks(sorted(ks_all), [f"{k:g}" for k in sorted(ks_all)])
+        ax.xaxis.set_minor_locator(plt.NullLocator())
+    for ax in axes[1:]:
+        ax.set_yscale("log")
+        ax.axhline(1, color=LB_COLOR, lw=0.8, ls=":")
+    axes[0].axhline(0, color=LB_COLOR, lw=0.8, ls=":")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def batch_schedules(configs: dict, n_train: int) -> plt.Figure:
+    """Batch size and learning rate per epoch of labelled TrainConfigs (plain or with a
+    ``batch_schedule``), and the optimizer steps each epoch takes. Chapter 05."""
+    from .remedies import epoch_sizes, per_epoch
+    from .train import epoch_factor
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    for i, (label, cfg) in enumerate(configs.items()):
+        epochs = int(cfg.epochs)
+        plan = per_epoch(cfg.batch_schedule or ((0, cfg.batch_size, 1.0),), epochs)
+        e = np.arange(epochs + 1)
+        sizes = [b for b, _ in plan]
+        lr = [cfg.lr * m * epoch_factor(cfg, k, k + 1) for k, (_, m) in enumerate(plan)]
+        steps = [len(epoch_sizes(n_train, min(b, n_train))) if cfg.batch_schedule
+                 else n_train // b for b in sizes]
+        for ax, v in zip(axes, (sizes, lr, steps), strict=True):
+            ax.step(e, v + v[-1:], where="post", color=f"C{i}", label=label)
+    for ax, t in zip(axes, ("batch size (examples)", "learning rate (at each epoch's start)",
+                            "optimizer steps in the epoch"), strict=True):
+        ax.set(yscale="log", xlabel="epoch", ylabel=t, title=t)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_and_cost(rows: dict[str, dict], names: Sequence[str]) -> plt.Figure:
+    """Test accuracy gain over plain LB (points, paired 95% CI) against the optimizer steps
+    and the training seconds each arm took (means over seeds, log scale). Chapter 05."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for i, name in enumerate(names):
+        r = rows[name]
+        g = r.get("gain")
+        y, err = (g.mean, _err(g.mean, g.lo, g.hi)) if g else (0.0, None)
+        color = {"SB": SB_COLOR, "LB": LB_COLOR}.get(name, plt.cm.tab20(i % 20))
+        for ax, key in zip(axes, ("steps", "seconds"), strict=True):
+            ax.errorbar([r[key]], [y], yerr=err, fmt=GROUP_MARKERS.get(r["group"], "o"),
+                        color=color, capsize=3, ms=7, label=name)
+    for ax, t in zip(axes, ("optimizer steps", "training seconds (wall clock, this machine)"),
+                     strict=True):
+        ax.set(xscale="log", xlabel=t, ylabel="test accuracy - plain LB (points)",
+               title=f"accuracy against {t.split(' (')[0]}")
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.axhline(0, color=LB_COLOR, lw=0.8, ls=":")
+    axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    return fig

@@ -94,3 +94,46 @@ def welch(a: Iterable[float], b: Iterable[float], confidence: float = 0.95) -> D
     lo, hi = _interval(mean, se, df, confidence)
     t = mean / se if se > 0 else math.nan
     return Difference(mean, se, lo, hi, t, float(df), (len(a), len(b)), False, confidence)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A ratio of two paired mean differences with Fieller's interval.
+
+    ``estimate`` = mean(num) / mean(den); ``lo``/``hi`` the ``confidence`` interval, infinite
+    (``bounded`` False) when the denominator is not clearly away from zero - the data then
+    cannot bound the ratio, however precise the numerator; ``n`` pairs.
+    """
+
+    estimate: float
+    lo: float
+    hi: float
+    bounded: bool
+    n: int
+    confidence: float = 0.95
+
+    def __str__(self) -> str:
+        ci = f"[{self.lo:+.2f}, {self.hi:+.2f}]" if self.bounded else "unbounded"
+        return f"{self.estimate:+.2f}, {self.confidence:.0%} CI {ci}, {self.n} pairs"
+
+
+def fieller(num: Iterable[float], den: Iterable[float], confidence: float = 0.95) -> Ratio:
+    """mean(num) / mean(den) for values paired by position (one seed each), with Fieller's
+    interval: every r for which the paired t-test of ``num - r * den`` does not reject mean
+    zero. Used for the fraction of the SB-LB gap a remedy closes: ``num`` = remedy - LB and
+    ``den`` = SB - LB per seed. Chapter 05."""
+    a, b = np.asarray(list(num), float), np.asarray(list(den), float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError("fieller() needs two equally long sequences of at least two pairs")
+    n = len(a)
+    q = float(_st.t.ppf(0.5 + confidence / 2, n - 1)) ** 2
+    cov = np.cov(a, b, ddof=1) / n  # covariance of the two means
+    ma, mb = a.mean(), b.mean()
+    est = float(ma / mb) if mb else math.nan
+    # (ma - r mb)^2 <= q (v_aa - 2 r v_ab + r^2 v_bb)  <=>  A r^2 - 2 B r + C <= 0
+    qa, qb, qc = mb**2 - q * cov[1, 1], ma * mb - q * cov[0, 1], ma**2 - q * cov[0, 0]
+    disc = qb**2 - qa * qc
+    if qa <= 0 or disc < 0:
+        return Ratio(est, -math.inf, math.inf, False, n, confidence)
+    root = math.sqrt(disc)
+    return Ratio(est, float((qb - root) / qa), float((qb + root) / qa), True, n, confidence)

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Dataset, batches
+from . import remedies
+from .data import Dataset
 from .runtime import mode
 
 OPTIMIZERS = ("adam", "sgd")
@@ -32,6 +33,16 @@ class TrainConfig:
     rate is multiplied by ``gamma`` at each milestone. ``warmup_epochs`` ramps it linearly from
     ``lr / warmup_steps`` to ``lr``. ``grad_clip`` clips the global gradient norm. ``seed`` fixes
     the batch order and dropout. ``eval_every`` is in steps (default: one epoch).
+
+    Remedies (chapter 05, :mod:`gaputils.remedies`; at their defaults they are left out of
+    :meth:`as_dict`, so the cache keys of plain runs do not change):
+    ``augment_shift`` (pixels) and ``augment_flip`` augment every batch; ``proximal`` (lambda)
+    with ``inner_steps`` > 1 is conservative training; ``adv_eps`` > 0 (intensity of the [0, 1]
+    image) replaces a fraction ``adv_ratio`` of every batch by FGSM (``adv_steps = 1``) or PGD
+    examples; ``batch_schedule`` - (first epoch, batch size, lr multiplier) triples, see
+    :func:`gaputils.remedies.warm_start` and its neighbours - changes the batch size by epoch,
+    each epoch covering the data exactly once; ``batch_size`` must then be its first size,
+    ``epochs`` a whole number, and ``eval_every`` counts epochs of the first size's steps.
     """
 
     batch_size: int = 256
@@ -50,6 +61,14 @@ class TrainConfig:
     seed: int = 0
     eval_every: int | None = None
     bf16: bool = False
+    augment_shift: int = 0
+    augment_flip: bool = False
+    proximal: float = 0.0
+    inner_steps: int = 1
+    adv_eps: float = 0.0
+    adv_steps: int = 1
+    adv_ratio: float = 0.5
+    batch_schedule: tuple[tuple[int, int, float], ...] = ()
 
     def __post_init__(self):
         if (self.epochs is None) == (self.steps is None):
@@ -61,16 +80,47 @@ class TrainConfig:
         if self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"batch_size ({self.batch_size}) and lr ({self.lr}) must be positive")
         object.__setattr__(self, "milestones", tuple(self.milestones))
+        self._check_remedies()
+
+    def _check_remedies(self) -> None:
+        if self.augment_shift < 0 or self.proximal < 0 or self.adv_eps < 0:
+            raise ValueError("augment_shift, proximal and adv_eps must be >= 0")
+        if self.inner_steps < 1 or self.adv_steps < 1 or not 0 < self.adv_ratio <= 1:
+            raise ValueError("need inner_steps >= 1, adv_steps >= 1 and 0 < adv_ratio <= 1")
+        if self.batch_schedule:
+            sched = tuple(tuple(entry) for entry in self.batch_schedule)
+            object.__setattr__(self, "batch_schedule", sched)
+            if self.epochs is None or self.epochs != int(self.epochs):
+                raise ValueError("a batch_schedule needs a whole number of epochs=..., not steps")
+            remedies.per_epoch(sched, int(self.epochs))  # raises on a malformed schedule
+            if sched[0][1] != self.batch_size:
+                raise ValueError(f"batch_size={self.batch_size} must equal the schedule's first "
+                                 f"batch size {sched[0][1]}")
 
     def as_dict(self) -> dict:
-        """The fields as JSON-friendly values (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """The fields as JSON-friendly values (tuples become lists); remedy fields only where
+        they differ from their defaults, so plain runs keep the keys they always had."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name in REMEDY_FIELDS and v == f.default:
+                continue
+            out[f.name] = [list(e) for e in v] if f.name == "batch_schedule" else (
+                list(v) if isinstance(v, tuple) else v)
+        return out
 
     def total_steps(self, n_train: int) -> int:
-        """Optimizer steps for ``n_train`` training examples (last partial batch dropped)."""
+        """Optimizer steps for ``n_train`` training examples (last partial batch dropped; with
+        a batch schedule, every example once per epoch)."""
         if self.steps is not None:
             return self.steps
+        if self.batch_schedule:
+            return remedies.schedule_steps(n_train, self.batch_schedule, int(self.epochs))
         return max(1, round(self.epochs * (n_train // self.batch_size)))
+
+
+REMEDY_FIELDS = ("augment_shift", "augment_flip", "proximal", "inner_steps", "adv_eps",
+                 "adv_steps", "adv_ratio", "batch_schedule")
 
 
 _SERIES = ("epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
@@ -167,9 +217,59 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
                            nesterov=config.nesterov, weight_decay=config.weight_decay)
 
 
-def _endless(x, y, batch_size: int, generator: torch.Generator) -> Iterator:
-    while True:
-        yield from batches(x, y, batch_size, generator)
+def epoch_factor(config: TrainConfig, start: float, end: float) -> float:
+    """Multiplier of ``config.lr`` for a step of a batch-schedule run that covers epochs
+    ``[start, end)``: the schedule read in epochs instead of steps (:func:`lr_factor`)."""
+    if end <= config.warmup_epochs:
+        return end / config.warmup_epochs
+    if config.schedule == "step":
+        return config.gamma ** sum(start >= m for m in config.milestones)
+    if config.schedule == "cosine":
+        progress = (start - config.warmup_epochs) / max(config.epochs - config.warmup_epochs,
+                                                         1e-12)
+        return 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+    return 1.0
+
+
+class _Plan:
+    """Step by step: the batch, the learning-rate factor, the epoch reached and whether to
+    evaluate. A fixed batch size drops each epoch's last partial batch (the book's runs); a
+    ``batch_schedule`` covers every example once per epoch (:mod:`gaputils.remedies`)."""
+
+    def __init__(self, config: TrainConfig, n: int, device: torch.device):
+        self.spe = n // config.batch_size
+        if self.spe == 0:
+            raise ValueError(f"batch_size={config.batch_size} exceeds the {n} training examples")
+        self.total = config.total_steps(n)
+        gen = torch.Generator().manual_seed(config.seed)
+        if not config.batch_schedule:
+            every = config.eval_every or self.spe
+            self.index = self._endless(n, config.batch_size, gen, device)
+            self.epoch = lambda step: step / self.spe
+            self.factor = lambda step: lr_factor(config, step, self.spe, self.total)
+            self.is_eval = lambda step: step % every == 0 or step == self.total
+            return
+        epochs = int(config.epochs)
+        ends, factors, evals = [0.0], [], set()
+        k_eval = max(1, round(config.eval_every / self.spe)) if config.eval_every else 1
+        for e, (b, mult) in enumerate(remedies.per_epoch(config.batch_schedule, epochs)):
+            k = len(remedies.epoch_sizes(n, min(b, n)))
+            factors += [mult * epoch_factor(config, e + i / k, e + (i + 1) / k) for i in range(k)]
+            ends += [e + (i + 1) / k for i in range(k)]
+            if (e + 1) % k_eval == 0:
+                evals.add(len(factors))
+        batches_ = remedies.epoch_batches(n, config.batch_schedule, epochs, gen, device)
+        self.index = (idx for _, idx in batches_)
+        self.epoch = lambda step: ends[step]
+        self.factor = lambda step: factors[min(step, self.total - 1)]
+        self.is_eval = lambda step: step in evals or step == self.total
+
+    @staticmethod
+    def _endless(n, batch_size, generator, device) -> Iterator[torch.Tensor]:
+        while True:
+            perm = torch.randperm(n, generator=generator).to(device)
+            for i in range(0, n - n % batch_size, batch_size):
+                yield perm[i:i + batch_size]
 
 
 def _check_devices(model: nn.Module, dataset: Dataset) -> torch.device:
@@ -185,8 +285,8 @@ def _check_devices(model: nn.Module, dataset: Dataset) -> torch.device:
 class _Recorder:
     """Appends evaluation records to a History; times training, not evaluation."""
 
-    def __init__(self, model: nn.Module, dataset: Dataset, history: History, spe: int):
-        self.model, self.dataset, self.history, self.spe = model, dataset, history, spe
+    def __init__(self, model: nn.Module, dataset: Dataset, history: History):
+        self.model, self.dataset, self.history = model, dataset, history
         self.w0 = [p.detach().clone() for p in model.parameters()]
         self.dev = self.w0[0].device
         self.seconds = 0.0
@@ -200,16 +300,39 @@ class _Recorder:
     def resume(self) -> None:
         self.t0 = time.perf_counter()
 
-    def record(self, step: int, lr: float) -> None:
+    def record(self, step: int, epoch: float, lr: float) -> None:
         h = self.history
         with torch.no_grad():
             dist = sum(((p - p0) ** 2).sum() for p, p0 in
                        zip(self.model.parameters(), self.w0, strict=True))
         trl, tra = evaluate(self.model, *self.dataset.train)
         tel, tea = evaluate(self.model, *self.dataset.test)
-        for k, v in zip(_SERIES, (step / self.spe, step, trl, tra, tel, tea, self.seconds,
+        for k, v in zip(_SERIES, (epoch, step, trl, tra, tel, tea, self.seconds,
                                   float(dist) ** 0.5, lr), strict=True):
             getattr(h, k).append(v)
+
+
+def _batch_fn(model: nn.Module, dataset: Dataset, config: TrainConfig,
+              generator: torch.Generator) -> Callable[[torch.Tensor, torch.Tensor], tuple]:
+    """What the remedies do to a batch before the step: augmentation, then adversarial
+    examples in place of its first ``adv_ratio`` part."""
+    if config.augment_flip and dataset.name == "mnist":
+        raise ValueError("augment_flip would turn digits into other symbols; use it on "
+                         "Fashion-MNIST or CIFAR, not MNIST")
+    norm = {"mean": dataset.mean, "std": dataset.std}
+
+    def apply(xb, yb):
+        if config.augment_shift or config.augment_flip:
+            xb = remedies.augment(xb, generator, config.augment_shift, config.augment_flip,
+                                  **norm)
+        if config.adv_eps:
+            k = max(1, round(config.adv_ratio * len(yb)))
+            adv = remedies.adversarial(model, xb[:k], yb[:k], config.adv_eps, config.adv_steps,
+                                       generator=generator, **norm)
+            xb = torch.cat([adv, xb[k:]])
+        return xb, yb
+
+    return apply
 
 
 def fit(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
@@ -220,58 +343,55 @@ def fit(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
     Records are taken before the first step and every ``config.eval_every`` steps (default: one
     epoch) and at the end; ``callback(model, history)`` runs after each. Seeds torch's global
     generator with ``config.seed`` (dropout) and draws batches from a generator with the same
-    seed, so two runs from the same weights give the same history on the same device. A NaN or
-    infinite loss stops the run with a warning and returns the history so far, with
-    ``diverged=True`` and a ``message`` saying where. ``progress`` defaults to on except in
-    smoke mode. Chapter 00.
+    seed (remedies from another one), so two runs from the same weights give the same history
+    on the same device. A NaN or infinite loss stops the run with a warning and returns the
+    history so far, with ``diverged=True`` and a ``message`` saying where. ``progress``
+    defaults to on except in smoke mode. Chapter 00; remedies chapter 05.
     """
     dev = _check_devices(model, dataset)
     x, y = dataset.train
-    spe = len(y) // config.batch_size
-    if spe == 0:
-        raise ValueError(f"batch_size={config.batch_size} exceeds the {len(y)} training examples")
-    total = config.total_steps(len(y))
-    eval_every = config.eval_every or spe
-    check_every = 1 if dev.type == "cpu" else eval_every
+    plan = _Plan(config, len(y), dev)
+    check_every = 1 if dev.type == "cpu" else (config.eval_every or plan.spe)
     torch.manual_seed(config.seed)
-    data = _endless(x, y, config.batch_size, torch.Generator().manual_seed(config.seed))
+    prepare = _batch_fn(model, dataset, config, torch.Generator().manual_seed(config.seed + 1))
     opt = _optimizer(model, config)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: lr_factor(config, s, spe, total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, plan.factor)
     history = History(config=config.as_dict())
-    rec = _Recorder(model, dataset, history, spe)
-    rec.record(0, opt.param_groups[0]["lr"])
+    rec = _Recorder(model, dataset, history)
+    rec.record(0, 0.0, opt.param_groups[0]["lr"])
     show = mode() != "smoke" if progress is None else progress
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, unit="step", disable=not show, leave=True,
+    bar = tqdm(total=plan.total, unit="step", disable=not show, leave=True,
                desc=f"{config.optimizer} B={config.batch_size}")
     nonfinite = torch.zeros((), dtype=torch.bool, device=dev)
+    lam = config.proximal if config.inner_steps > 1 else 0.0
     model.train()
     rec.resume()
-    for step in range(1, total + 1):
-        xb, yb = next(data)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.bf16):
-            loss = F.cross_entropy(model(xb), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        opt.step()
+    for step in range(1, plan.total + 1):
+        idx = next(plan.index)
+        xb, yb = prepare(x[idx], y[idx])
+
+        def batch_loss():
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.bf16):
+                return F.cross_entropy(model(xb), yb)
+
+        loss = remedies.proximal_step(model, opt, batch_loss, lam, config.inner_steps,
+                                      config.grad_clip)
         sched.step()
-        nonfinite |= ~torch.isfinite(loss.detach())
-        at_eval = step % eval_every == 0 or step == total
+        nonfinite |= ~torch.isfinite(loss)
+        at_eval = plan.is_eval(step)
         if (at_eval or step % check_every == 0) and nonfinite.item():
             history.diverged = True
             history.message = (
-                f"loss became {loss.item()} by step {step} (epoch {step / spe:.2f}); the run "
-                f"stopped and its history up to step {history.step[-1]} is kept. Try a smaller "
-                f"lr than {config.lr} or grad_clip.")
+                f"loss became {loss.item()} by step {step} (epoch {plan.epoch(step):.2f}); the "
+                f"run stopped and its history up to step {history.step[-1]} is kept. Try a "
+                f"smaller lr than {config.lr} or grad_clip.")
             warnings.warn(history.message, RuntimeWarning, stacklevel=2)
             break
         if at_eval:
             rec.pause()
-            rec.record(step, opt.param_groups[0]["lr"])
+            rec.record(step, plan.epoch(step), opt.param_groups[0]["lr"])
             bar.update(step - bar.n)
             bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}",
                             test_acc=f"{history.test_acc[-1]:.3f}")

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 from scipy import stats as st
 
@@ -61,3 +62,24 @@ def test_bad_input_says_what_to_do():
         stats.paired([1.0], [0.0])
     with pytest.raises(ValueError, match="confidence"):
         stats.paired([1, 2], [0, 0], confidence=95)
+
+
+def test_fieller_interval_ends_are_where_the_paired_t_test_turns():
+    rng = np.random.default_rng(0)
+    den = 1.0 + 0.3 * rng.standard_normal(12)
+    num = 0.6 * den + 0.2 * rng.standard_normal(12)
+    r = stats.fieller(num, den)
+    assert r.bounded and r.lo < r.estimate < r.hi
+    assert r.estimate == pytest.approx(num.mean() / den.mean())
+    q = st.t.ppf(0.975, 11)
+    for end in (r.lo, r.hi):
+        d = num - end * den
+        assert abs(d.mean() / (d.std(ddof=1) / np.sqrt(12))) == pytest.approx(q, rel=1e-9)
+
+
+def test_fieller_is_unbounded_when_the_denominator_may_be_zero():
+    den = np.array([1.0, -0.8, 0.5, -0.6, 0.2])
+    r = stats.fieller(den * 0.5 + 0.01, den)
+    assert not r.bounded and r.lo == -np.inf and "unbounded" in str(r)
+    with pytest.raises(ValueError, match="two pairs"):
+        stats.fieller([1.0], [2.0])

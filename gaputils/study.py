@@ -1,0 +1,188 @@
+"""Remedies measured on the testbed: each one trained over seeds from the same initial weights as
+plain SB and LB, then compared with them (chapters 05-07).
+
+An :class:`Arm` is one way to train - a batch size and the :class:`~gaputils.train.TrainConfig`
+fields that make the remedy. :func:`run` trains every arm for every seed (cached), records the
+final accuracies, steps and seconds, and measures lambda_max and Keskar's sharpness on the
+first seeds; the result is a plain dict, so a long run can be committed as JSON
+(``data/reference/``) and read back by :func:`summarize` like a live one. Each remedy is scored
+by its paired gain over plain LB and by the fraction of the SB-LB gap it closes, with Fieller's
+interval (:func:`gaputils.stats.fieller`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import data, hessian, remedies, sharpness, stats, testbed
+from .experiments import minimizers, train_runs
+from .measures import ratio_interval
+from .runtime import mode
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One way to train on the testbed: ``batch_size`` and TrainConfig ``options``; ``x`` is
+    the value its group sweeps (lambda, SB epochs of a warm start), if any."""
+
+    name: str
+    group: str
+    batch_size: int
+    options: dict = field(default_factory=dict)
+    x: float | None = None
+
+
+def keskar_arms(setting: testbed.Setting, lambdas=(0.0, 1.0, 5.0), inner_steps: int = 3,
+                adv_eps: float = 0.03, pgd_steps: int = 3, warm_epochs=(2, 5, 10, 20),
+                double_every: int = 8) -> list[Arm]:
+    """The remedies of chapter 05 on ``setting``: augmentation (shifts of up to 2 pixels and
+    flips) at LB and SB; conservative training at every lambda of ``lambdas`` with
+    ``inner_steps`` steps per batch; FGSM and ``pgd_steps``-step PGD at ``adv_eps`` on half of
+    each batch; warm starts of ``warm_epochs`` SB epochs; and two batch schedules - doubling
+    from SB every ``double_every`` epochs, and Smith et al.'s batch growth in place of the
+    cosine decay. Chapter 05."""
+    sb, lb, epochs = setting.sb, setting.lb, int(setting.epochs)
+    aug = {"augment_shift": 2, "augment_flip": True}
+    cosine = lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs))
+    arms = [Arm("LB + augmentation", "augmentation", lb, aug),
+            Arm("SB + augmentation", "augmentation", sb, aug)]
+    arms += [Arm(f"LB conservative λ={lam:g}", "conservative", lb,
+                 {"proximal": lam, "inner_steps": inner_steps}, lam) for lam in lambdas]
+    arms += [Arm(f"LB + {name} ε={adv_eps:g}", "robust", lb, {"adv_eps": adv_eps, "adv_steps": s})
+             for name, s in (("FGSM", 1), (f"PGD-{pgd_steps}", pgd_steps))]
+    arms += [Arm(f"warm start k={k}", "warm start", sb,
+                 {"batch_schedule": remedies.warm_start(sb, lb, k, epochs)}, k)
+             for k in warm_epochs]
+    arms += [Arm(f"doubling every {double_every}", "dynamic sampling", sb,
+                 {"batch_schedule": remedies.geometric(sb, lb, double_every, epochs)}),
+             Arm("batch instead of decay", "dynamic sampling", sb,
+                 {"batch_schedule": remedies.increase_instead_of_decay(sb, lb, epochs, cosine),
+                  "schedule": "constant"})]
+    return arms
+
+
+def _measure(model, data_, seed: int) -> tuple[float, float]:
+    lam = hessian.top_eigenvalues(model, data_, k=1, tol=1e-2, check=False).values[0]
+    return float(lam), float(sharpness.keskar(model, data_, eps=1e-3, seed=seed).value)
+
+
+def _record(runs, data_, measure_seeds) -> dict:
+    out = {k: [r.final[k] for r in runs] for k in ("test_acc", "train_acc", "step", "seconds")}
+    out["seeds"] = [r.seed for r in runs]
+    measured = [_measure(r.model, data_, r.seed) for r in runs if r.seed in measure_seeds]
+    out["lambda_max"], out["sharpness"] = map(list, zip(*measured, strict=True)) if measured \
+        else ([], [])
+    return out
+
+
+def run(arms: list[Arm], seeds, measure_seeds, setting: testbed.Setting | None = None,
+        ds: data.Dataset | None = None, n_curvature: int = 1000,
+        progress: bool | None = None) -> dict:
+    """Train plain SB and LB and every arm for every seed (same initial weights per seed,
+    cached), and measure lambda_max (Lanczos, tol 1e-2) and Keskar's full-space sharpness at
+    eps 1e-3 on the first ``n_curvature`` training examples, for the seeds in
+    ``measure_seeds``. Remedy runs are evaluated once, at the end. Chapter 05."""
+    from tqdm.auto import tqdm
+
+    setting = (setting or testbed.get()).replace(seeds=tuple(seeds))
+    ds = ds if ds is not None else setting.load()
+    n = len(ds.train[1])
+    data_ = ds.train[0][:n_curvature], ds.train[1][:n_curvature]
+    base = minimizers(ds, setting=setting)
+    out = {"setting": setting.describe(), "seeds": list(seeds),
+           "measure_seeds": list(measure_seeds), "n_curvature": n_curvature, "arms": {}}
+    for name in ("SB", "LB"):
+        out["arms"][name] = {"group": "plain", "batch_size": base[name][0].batch_size,
+                             **_record(base[name], data_, measure_seeds)}
+    show = mode() != "smoke" if progress is None else progress
+    for arm in tqdm(arms, desc="remedies", unit="arm", disable=not show):
+        once = {"eval_every": int(setting.epochs) * (n // arm.batch_size)}
+        runs = train_runs(ds, [arm.batch_size], seeds, setting=setting, progress=False,
+                          **(once | arm.options))
+        out["arms"][arm.name] = {"group": arm.group, "batch_size": arm.batch_size, "x": arm.x,
+                                 "options": {k: str(v) for k, v in arm.options.items()},
+                                 **_record(runs, data_, measure_seeds)}
+    return out
+
+
+def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dict]:
+    """Per arm: test accuracy (mean, std ddof=1, in %), the paired gain over ``base`` (points,
+    :func:`gaputils.stats.paired`), the fraction of the ``top`` - ``base`` gap it closes
+    (:func:`gaputils.stats.fieller`), the paired difference from ``top`` ("vs_top", points),
+    the geometric-mean ratios of lambda_max and sharpness to ``base`` over the measured seeds
+    (paired t-interval on logs) and of the geometric means to ``top``'s ("lambda_max_vs_top",
+    "sharpness_vs_top"), the mean steps and the median training seconds (robust to a
+    run slowed by other work on the machine)."""
+    arms = results["arms"]
+    lb, sb = np.array(arms[base]["test_acc"]), np.array(arms[top]["test_acc"])
+    rows = {}
+    for name, a in arms.items():
+        acc = np.array(a["test_acc"])
+        row = {"group": a["group"], "x": a.get("x"), "n": len(acc),
+               "acc": stats.mean_std(100 * acc),
+               "steps": float(np.mean(a["step"])), "seconds": float(np.median(a["seconds"]))}
+        if name != base:
+            row["gain"] = stats.paired(acc, lb).scaled(100)
+        if name not in (base, top):
+            row["fraction"] = stats.fieller(acc - lb, sb - lb)
+            row["vs_top"] = stats.paired(acc, sb).scaled(100)
+        for key in ("lambda_max", "sharpness"):
+            v = np.array(a[key])
+            row[key] = float(np.exp(np.log(v).mean())) if len(v) else math.nan
+            if name != base and len(v) > 1:
+                row[key + "_ratio"] = ratio_interval(v, np.array(arms[base][key]))
+        rows[name] = row
+    for row in rows.values():  # geometric means relative to plain SB's, over measured seeds
+        for key in ("lambda_max", "sharpness"):
+            row[key + "_vs_top"] = row[key] / rows[top][key]
+    return rows
+
+
+def format_summary(rows: dict[str, dict]) -> str:
+    """The summary table of :func:`summarize`, one line per arm."""
+    cols = (("arm", 26, "<"), ("test acc %", 15, ">"), ("gain over LB, pts [95% CI]", 28, ">"),
+            ("fraction of gap [95% CI]", 26, ">"), ("λmax / LB [95% CI]", 24, ">"),
+            ("sharpness / LB [95% CI]", 25, ">"), ("steps", 7, ">"), ("median s", 10, ">"))
+    line = lambda cells: "".join(f"{c:{a}{w}}" for c, (_, w, a) in zip(cells, cols, strict=True))
+    head = line([c for c, _, _ in cols])
+    out = [head, "-" * len(head)]
+    for name, r in rows.items():
+        g, f = r.get("gain"), r.get("fraction")
+        gain = f"{g.mean:+.2f} [{g.lo:+.2f}, {g.hi:+.2f}]" if g else ""
+        frac = "" if f is None else f"{f.estimate:+.2f} " + (
+            f"[{f.lo:+.2f}, {f.hi:+.2f}]" if f.bounded else "[unbounded]")
+        ratio = lambda k: f"{r[k][0]:.2g} [{r[k][1]:.2g}, {r[k][2]:.2g}]" if k in r else ""
+        out.append(line([name, f"{r['acc'][0]:.2f} ± {r['acc'][1]:.2f}", gain, frac,
+                         ratio("lambda_max_ratio"), ratio("sharpness_ratio"),
+                         f"{r['steps']:.0f}", f"{r['seconds']:.1f}"]))
+    return "\n".join(out)
+
+
+def verdict(row: dict) -> str:
+    """What a row of :func:`summarize` supports, in words read from its 95% intervals: the
+    accuracy gain over LB, the fraction of the gap, and lambda_max against LB's."""
+    g, f = row["gain"], row["fraction"]
+    acc = ("raises LB's test accuracy" if g.lo > 0 else "lowers LB's test accuracy" if g.hi < 0
+           else "cannot be told from plain LB in test accuracy")
+    if f.bounded and f.lo >= 1:
+        acc += ", closing at least the whole gap"
+    elif f.bounded and f.lo > 0.5:
+        acc += ", closing more than half of the gap"
+    elif g.lo > 0:
+        acc += (", closing an unknown part of the gap" if not f.bounded
+                else f", closing between {max(f.lo, 0):.0%} and {f.hi:.0%} of the gap")
+    ratio = row.get("lambda_max_ratio")
+    if ratio is None:
+        return acc
+    curv = ("a flatter minimizer than LB's" if ratio[2] < 1 else "a sharper one" if ratio[1] > 1
+            else "lambda_max not told apart from LB's")
+    return (f"{acc}; {curv} (λmax x{ratio[0]:.2g} [{ratio[1]:.2g}, {ratio[2]:.2g}] of LB's, "
+            f"x{row['lambda_max_vs_top']:.2g} of SB's)")
+
+
+def findings(rows: dict[str, dict], plain=("SB", "LB")) -> str:
+    """One line per remedy (every arm but the ``plain`` ones): :func:`verdict`."""
+    return "\n".join(f"{name:<28}{verdict(r)}" for name, r in rows.items() if name not in plain)

@@ -1,0 +1,102 @@
+"""gaputils.study: remedies trained against plain SB and LB, scored with paired statistics."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from helpers import toy_dataset  # noqa: E402
+from test_plots import labelled  # noqa: E402
+
+from gaputils import plots, stats, study, testbed  # noqa: E402
+from gaputils.train import TrainConfig  # noqa: E402
+
+SETTING = testbed.Setting("toy", "F1", n_train=96, n_test=48, sb=8, lb=32, epochs=2,
+                          optimizer="sgd", lr=0.05, seeds=(0, 1),
+                          model_kwargs=(("width", 8), ("depth", 2)))
+
+
+def fake_results():
+    rng = np.random.default_rng(0)
+    lb = 0.80 + 0.005 * rng.standard_normal(8)
+    arms = {"SB": lb + 0.02 + 0.003 * rng.standard_normal(8), "LB": lb,
+            "half": lb + 0.01 + 0.003 * rng.standard_normal(8), "none": lb + 0.0}
+    out = {"arms": {}}
+    for i, (name, acc) in enumerate(arms.items()):
+        out["arms"][name] = {
+            "group": "plain" if name in ("SB", "LB") else "warm start", "x": i,
+            "test_acc": list(acc), "train_acc": [1.0] * 8, "step": [100 * (i + 1)] * 8,
+            "seconds": [1.0] * 8, "lambda_max": list(10.0 / (i + 1) * np.exp(
+                0.1 * rng.standard_normal(4))), "sharpness": [5.0, 6.0, 5.5, 5.2]}
+    return out
+
+
+def test_summarize_scores_each_arm_by_paired_gain_and_fieller_fraction():
+    res = fake_results()
+    rows = study.summarize(res)
+    a = res["arms"]
+    acc = lambda k: np.array(a[k]["test_acc"])
+    g = stats.paired(acc("half"), acc("LB")).scaled(100)
+    assert rows["half"]["gain"].mean == pytest.approx(g.mean)
+    assert rows["half"]["gain"].lo == pytest.approx(g.lo)
+    f = stats.fieller(acc("half") - acc("LB"), acc("SB") - acc("LB"))
+    assert rows["half"]["fraction"] == f and f.bounded and f.lo < f.estimate < f.hi
+    assert "fraction" not in rows["SB"] and "gain" not in rows["LB"]
+    ratio = np.exp(np.mean(np.log(a["half"]["lambda_max"]) - np.log(a["LB"]["lambda_max"])))
+    assert rows["half"]["lambda_max_ratio"][0] == pytest.approx(ratio)
+    assert rows["half"]["lambda_max_vs_top"] == pytest.approx(
+        rows["half"]["lambda_max"] / rows["SB"]["lambda_max"])
+    assert rows["none"]["gain"].mean == 0 and rows["none"]["fraction"].estimate == 0
+    table = study.format_summary(rows)
+    assert all(name in table for name in a)
+    text = study.findings(rows)
+    assert "none" in text and "cannot be told from plain LB" in text.split("none")[1]
+    assert "SB " not in text
+
+
+def test_verdicts_follow_the_intervals():
+    sure = stats.Difference(1.0, 0.1, 0.8, 1.2, 10, 9, 10, True)
+    unsure = stats.Difference(0.2, 0.3, -0.4, 0.8, 0.7, 9, 10, True)
+    most = stats.Ratio(0.8, 0.6, 1.0, True, 10)
+    unknown = stats.Ratio(0.5, -np.inf, np.inf, False, 10)
+    flat = (0.2, 0.1, 0.4)
+    assert study.verdict({"gain": sure, "fraction": most, "lambda_max_ratio": flat,
+                          "lambda_max_vs_top": 3.0}) == (
+        "raises LB's test accuracy, closing more than half of the gap; a flatter minimizer "
+        "than LB's (λmax x0.2 [0.1, 0.4] of LB's, x3 of SB's)")
+    assert study.verdict({"gain": unsure, "fraction": unknown}) == (
+        "cannot be told from plain LB in test accuracy")
+    assert "unknown part" in study.verdict({"gain": sure, "fraction": unknown})
+
+
+def test_keskar_arms_are_valid_configs_with_distinct_names():
+    arms = study.keskar_arms(testbed.get("standard"))
+    assert len({a.name for a in arms}) == len(arms) == 13
+    for a in arms:
+        cfg = testbed.get("standard").config(a.batch_size, 0, n_train=2000, **a.options)
+        assert isinstance(cfg, TrainConfig)
+    warm = [a for a in arms if a.group == "warm start"]
+    assert [a.x for a in warm] == [2, 5, 10, 20]
+
+
+def test_run_trains_each_arm_from_the_plain_runs_start_and_figures_draw():
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    arms = study.keskar_arms(SETTING, lambdas=(1.0,), warm_epochs=(1,), double_every=1)
+    res = study.run(arms, (0, 1), (0, 1), setting=SETTING, ds=ds, n_curvature=48)
+    assert set(res["arms"]) == {"SB", "LB"} | {a.name for a in arms}
+    for a in res["arms"].values():
+        assert len(a["test_acc"]) == 2 and len(a["lambda_max"]) == 2
+    assert res["arms"]["warm start k=1"]["step"] == [12 + 3] * 2  # one SB and one LB epoch
+    again = study.run(arms, (0, 1), (0, 1), setting=SETTING, ds=ds, n_curvature=48)
+    assert again["arms"] == res["arms"]  # loaded from the cache, measured the same
+    rows = study.summarize(res)
+    labelled(plots.remedy_summary({"a": rows, "b": rows}))
+    labelled(plots.warm_starts({"a": [(1, rows["warm start k=1"]), (2, rows["SB"])]}, 2))
+    labelled(plots.accuracy_and_cost(rows, ["SB", "LB", "doubling every 1"]))
+    cfgs = {a.name: SETTING.config(a.batch_size, 0, n_train=96, **a.options) for a in arms}
+    labelled(plots.batch_schedules(cfgs, 96))
+    fig = plots.image_rows({"x": ds.train[0][:4], "difference": ds.train[0][:4]}, (0.0,),
+                           (1.0,), n=4)
+    assert [ax.get_ylabel() for ax in fig.axes[::4]] == ["x", "difference"]
+    plt.close(fig)
