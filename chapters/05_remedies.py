@@ -61,6 +61,7 @@ budget = gu.budget()
 setting = budget.testbed
 ds = gu.experiments.dataset()
 print(setting.describe())
+print(f"this chapter trains every remedy with seeds {budget.remedy_seeds}")
 
 # %% [markdown]
 # ## The yardstick: the fraction of the gap a remedy closes
@@ -82,10 +83,12 @@ print(setting.describe())
 # pin down the gain. `gu.stats.fieller` computes it; the tests check that the t statistic at
 # each end of the interval is the critical value.
 #
-# Chapter 1's gap is under a point with a paired standard deviation of the same size, so a
-# bounded interval needs the gap's t statistic above the critical value - ten or more pairs.
-# The live runs below use the seeds that fit this chapter's time budget (printed with every
-# table), and the committed reference run uses twelve.
+# A bounded interval needs the gap's own t statistic above the critical value, and chapter 1's
+# gap is under a point with a paired standard deviation of about half a point to a point: more
+# pairs than this chapter's ten minutes allow for all its arms (the reference section below
+# prints how many a gap like the reference's needs at the least). The live runs use the seeds
+# that fit this chapter's time budget (printed above), and the committed reference run uses
+# twelve.
 
 # %% [markdown]
 # ## The remedies, as options of one training loop
@@ -96,12 +99,15 @@ print(setting.describe())
 # pieces:
 #
 # - **augmentation**, `augment_shift=2, augment_flip=True`: every image of the batch moves by
-#   up to 2 pixels each way (black padding) and half of them are mirrored, on the batch tensor;
+#   up to 2 pixels each way (padded with intensity 0, the background) and half of them are
+#   mirrored, on the batch tensor;
 # - **conservative training**, `proximal=λ, inner_steps=3`: 3 steps of the run's optimizer on
-#   one batch's loss plus (λ/2) ||x - x_k||², x_k the weights the batch started from;
+#   one batch's loss plus (λ/2) ||x - x_k||², x_k the weights the batch started from (so 3
+#   updates per step counted in the tables);
 # - **adversarial training**, `adv_eps=0.03` with `adv_steps=1` (FGSM) or `3` (PGD): half of
 #   the batch is replaced by adversarial versions within 0.03 of the [0, 1] intensity range in
-#   every pixel, made in eval mode;
+#   every pixel, made in eval mode (one or three extra gradient passes per step; the ratio of
+#   one half follows Goodfellow et al.'s equal weighting of clean and adversarial loss);
 # - **warm starting**, `batch_schedule=gu.remedies.warm_start(SB, LB, k, epochs)`: k epochs of
 #   SB, then LB, one optimizer throughout;
 # - **dynamic sampling**, `batch_schedule=gu.remedies.geometric(...)` or
@@ -113,8 +119,9 @@ print(setting.describe())
 # would change the optimizer along with the proximal term, so the inner steps here are steps of
 # the run's own optimizer. To separate the proximal term from the extra steps, λ = 0 - three
 # plain steps on every batch - is one of the arms. And in a warm start the momentum buffer
-# carries over the switch from SB to LB: it is a running mean of gradients, whose scale does
-# not depend on the batch size.
+# carries over the switch from SB to LB: it is an exponentially weighted sum of recent
+# gradients (momentum 0.9: about the last ten), so for the first few LB steps the update still
+# holds some of SB's noisier gradients. Resetting it instead is exercise 2.
 #
 # Here is what augmentation and FGSM do to eight training images, against the first LB
 # minimizer of chapter 1:
@@ -125,12 +132,15 @@ x, y = ds.train[0][:8], ds.train[1][:8]
 norm = {"mean": ds.mean, "std": ds.std}
 shifted = gu.remedies.augment(x, torch.Generator().manual_seed(0), shift=2, flip=True, **norm)
 fgsm = gu.remedies.adversarial(base["LB"][0].model, x, y, eps=0.03, **norm)
+diff = "FGSM - original\n(red +0.03, blue -0.03)"
 fig = gu.plots.image_rows({"original": x, "shifted, flipped": shifted, "FGSM, ε = 0.03": fgsm,
-                           "difference (FGSM - original)": fgsm - x}, **norm)
+                           diff: fgsm - x}, signed=[diff], **norm)
 
 # %% [markdown]
-# The FGSM images look unchanged to the eye; the difference row (red brighter, blue darker,
-# every pixel moved by ±0.03 or clipped at black) is what the network is trained to withstand.
+# The images are drawn dark on white (intensity 0, the background, is white). The FGSM
+# images look almost unchanged; the difference row - every pixel moved by +0.03 (red) or -0.03
+# (blue), unless the range [0, 1] holds it where it was (white: background pixels already at
+# 0 that the attack pushes darker) - is what the network is trained to withstand.
 #
 # The batch-size schedules, drawn for the testbed's SB and LB:
 
@@ -150,7 +160,9 @@ fig = gu.plots.batch_schedules(configs, n)
 # starts and grows the batch by the factor by which the cosine would have cut the rate - the
 # ratio of learning rate to batch size, which sets the noise of SGD, follows SB's schedule -
 # until the batch reaches LB's size, after which the rate takes the rest of the decay. The third
-# panel shows why these schedules could save time: steps per epoch fall as the batch grows.
+# panel shows why these schedules could save steps: steps per epoch fall as the batch grows.
+# (In the middle panel SB, LB, the warm starts and doubling share the cosine schedule, so their
+# lines lie on top of one another.)
 
 # %% [markdown]
 # ## Every remedy, live
@@ -188,8 +200,7 @@ print(gu.study.findings(rows))
 # the machine and the date. On the machine that made it, the live runs above are its seeds 0
 # and 1; on another, floating-point differences give other networks for the same seed
 # (chapter 1). Its seconds are less clean than its steps: other work shared the machine while
-# some arms ran (the augmentation and conservative arms most), so read times from the live
-# table.
+# some runs ran (plain LB's and the augmentation arms' most), so read times from the live table.
 
 # %%
 ref = gu.reference.load("ch05_remedies")
@@ -197,22 +208,37 @@ ref_rows = gu.study.summarize(ref)
 print(f"reference: {ref['command']}\n  {ref['device']}, torch {ref['torch']}, {ref['date']}, "
       f"{len(ref['seeds'])} seeds, curvature on {len(ref['measure_seeds'])}")
 print(gu.study.format_summary(ref_rows))
-print(f"\ngap SB - LB: {ref_rows['SB']['gain']}\n")
+acc = lambda name: np.array(ref["arms"][name]["test_acc"])
+gap = acc("SB") - acc("LB")
+need = next(n for n in range(2, 100) if gap.mean() / (gap.std(ddof=1) / n**0.5)
+            > gu.stats.t_quantile(n - 1))
+print(f"\ngap SB - LB: {ref_rows['SB']['gain']}")
+print(f"a gap of this mean and paired sd clears its 95% critical value from {need} pairs on")
+print()
 print(gu.study.findings(ref_rows))
 
 # %% [markdown]
-# With twelve pairs the gap itself is clear of zero (the line above), so Fieller's intervals
-# are bounded, and the findings are read from them. Three things stand out; the lines above
-# are the evidence for each. Augmentation and adversarial training close more than half of the
-# gap, and by their estimates all of it or more. The proximal term of conservative training
-# adds nothing to what three steps per batch already do (compare λ = 0 with the others, and
-# the paired differences below). And the schedules that start with small batches - warm starts and
-# dynamic sampling - close most or all of the gap, as the next two sections show.
+# With twelve pairs the gap itself is clear of zero (printed), so Fieller's intervals are
+# bounded, and the findings - one line per remedy, read from the intervals; for a remedy at
+# SB's batch, its difference from plain SB - can be taken at their word. Three things stand
+# out.
+#
+# **Augmentation and adversarial training** close more than half of the gap at LB, and by
+# their estimates all of it or more. But augmentation helps SB as well - by more, if anything -
+# so under augmentation the gap between SB and LB is still there (the first line below).
+#
+# **The proximal term of conservative training** does not help: three plain steps per batch
+# (λ = 0) raise LB's accuracy a little, and adding the term lowers it again (the paired
+# differences below).
+#
+# **The schedules that start with small batches** - warm starts and dynamic sampling - close
+# most of the gap, as the next two sections show.
 
 # %%
-acc = lambda name: np.array(ref["arms"][name]["test_acc"])
-lam0 = f"LB conservative λ={min(ref_rows[n]['x'] for n in ref_rows if 'conservative' in n):g}"
-for name in [n for n in ref_rows if "conservative" in n and n != lam0]:
+aug = gu.stats.paired(acc("SB + augmentation"), acc("LB + augmentation")).scaled(100)
+print(f"gap under augmentation, SB + aug - LB + aug (points): {aug}")
+lam0 = min((r["x"], n) for n, r in ref_rows.items() if r["group"] == "conservative")[1]
+for name in [n for n, r in ref_rows.items() if r["group"] == "conservative" and n != lam0]:
     print(f"{name} - {lam0} (points): {gu.stats.paired(acc(name), acc(lam0)).scaled(100)}")
 
 # %% [markdown]
@@ -221,7 +247,7 @@ for name in [n for n in ref_rows if "conservative" in n and n != lam0]:
 # Keskar et al. found that their remedies raised LB's accuracy while its minimizers stayed
 # sharp, and took it as a sign that sharpness and the gap need not go together. The lines below
 # put each minimizer's lambda_max and Keskar sharpness beside plain SB's (geometric means over
-# the measured seeds of the reference run).
+# the measured seeds of the reference run), with its training accuracy.
 
 # %%
 sb_row = ref_rows["SB"]
@@ -235,25 +261,28 @@ for name, r in ref_rows.items():
 
 # %% [markdown]
 # The two yardsticks disagree, and that is the answer to "do they stay sharp". By lambda_max,
-# the remedies that close the gap at LB - augmentation, FGSM, PGD - leave the minimizer many
-# times sharper than SB's, as Keskar et al. reported: accuracy moved, the top curvature did
-# not follow. By Keskar's own sharpness metric they move a good part of the way towards SB's.
-# The metric takes the worst loss in a box around the weights, and a network trained on
-# shifted or perturbed inputs is, by construction, less sensitive to some perturbations; its
-# top Hessian direction is another matter. Which measure "is" sharpness is the question of
-# chapter 3, and here the choice decides the verdict. Conservative training with λ = 0 -
-# three plain steps per batch - disagrees the other way round: its lambda_max comes down a long
-# way, its Keskar sharpness hardly at all. Note the training accuracies (of the
-# unshifted, unperturbed training images): the arms that do not fit the training set are
-# being compared with minimizers that do, and "minimizer" is a generous word for them.
+# the remedies that close the gap at LB - augmentation, FGSM, PGD - leave the minimizer tens
+# of times sharper than SB's, as Keskar et al. reported: FGSM and PGD lower it a little against
+# plain LB, augmentation not measurably (the table's intervals), and none comes near SB. By
+# Keskar's own metric they move a good part of the way towards SB's. A conjecture, not tested
+# here: the metric takes the worst loss in a box of weight perturbations, and training on
+# shifted or perturbed inputs may make the network less sensitive to some of those, while its
+# top Hessian direction is another matter. Conservative training with λ = 0 - three plain
+# steps per batch - disagrees the other way round: its lambda_max comes down a long way, its
+# Keskar sharpness hardly at all. Which measure "is" sharpness was chapter 3's question; here
+# the choice decides the verdict. Note the training accuracies too: the augmented and
+# adversarial arms do not fit the (clean) training set in 40 epochs, so their "minimizers" are
+# not minima of the loss the others minimized.
 #
 # ## Accuracy against curvature
 #
-# One marker per remedy: its gain over plain LB (vertical, paired 95% interval) against its
-# lambda_max relative to plain LB (horizontal, log scale, paired 95% interval). Plain LB sits at
-# (1, 0); the blue dotted line is plain SB's gain, the gap, and SB's own marker sits far to the
-# left. A remedy that took LB to SB's kind of minimizer would sit near SB's marker; one that
-# helps while the minimizer stays sharp sits on the blue line near a ratio of 1.
+# One marker per remedy, in the same colour in both panels: its gain over plain LB (vertical,
+# paired 95% interval) against its lambda_max relative to plain LB (horizontal, log scale,
+# paired 95% interval). Plain LB sits at (1, 0); the blue dotted line is plain SB's gain, the
+# gap, and SB's own marker sits far to the left. A remedy that took LB to SB's kind of
+# minimizer would sit near SB's marker; one that helps while the minimizer stays sharp sits
+# near the blue line at a ratio near 1. The live panel has two seeds, and its intervals one
+# degree of freedom.
 
 # %%
 fig = gu.plots.remedy_summary({"live": rows, "reference": ref_rows})
@@ -276,48 +305,58 @@ def warm(rs):
 
 fig = gu.plots.warm_starts({"live": warm(rows), "reference": warm(ref_rows)}, setting.epochs)
 for k, r in warm(ref_rows)[:-1]:
-    print(f"reference, k = {k:g}: {gu.study.verdict(r)}; SB - it: {-r['vs_top'].mean:+.2f} "
-          f"[{-r['vs_top'].hi:+.2f}, {-r['vs_top'].lo:+.2f}] pts")
+    name = next(n for n, row in ref_rows.items() if row is r)
+    train = 100 * np.mean(ref["arms"][name]["train_acc"])
+    print(f"k = {k:g}: fraction {r['fraction']}; it - SB {r['vs_top'].mean:+.2f} "
+          f"[{r['vs_top'].lo:+.2f}, {r['vs_top'].hi:+.2f}] pts; λmax {r['lambda_max_vs_top']:.2g} "
+          f"x SB's, sharpness {r['sharpness_vs_top']:.2g} x SB's; training acc. {train:.1f}%")
 
 # %% [markdown]
-# Read along k: the printed fractions say from which k on the interval lies above one half,
-# and the SB - warm-start differences from which k on the warm start cannot be told from SB.
-# lambda_max falls steadily with k rather than jumping to SB's level after a few epochs: the LB
-# phase does not simply refine an SB minimizer, it keeps part of its own curvature, and the
-# more of the run is SB, the less. So, on this testbed, warm starting does close the gap on its
-# own, with a few SB epochs - and a minimizer that is flatter than LB's without being SB's.
+# Read along k (reference run): the fraction of the gap, and the difference from SB - from
+# which k on the warm start cannot be told from SB, and how much worse than SB its interval
+# allows. lambda_max falls steadily with k rather than dropping to SB's level after a few
+# epochs: the LB phase does not simply refine an SB minimizer, it keeps part of its own
+# curvature, and the more of the run is SB, the less. Keskar's sharpness, in contrast, is near
+# SB's already for small k. With few SB epochs, the LB phase does not quite fit the training
+# set (the last column), so the smallest k measure networks short of a minimum. On this
+# testbed, then, warm starting closes the gap on its own once k is large enough, as printed.
 #
 # ## Dynamic sampling (question 5)
 #
 # Growing the batch is meant to buy SB's accuracy at fewer steps. The figure puts each
-# schedule's gain over LB against the optimizer steps and the median seconds it took, beside
-# plain SB and LB and the warm starts, from the reference run.
+# schedule's gain over LB against the optimizer steps it took, beside plain SB and LB and the
+# warm starts, from the reference run; the lines below give the steps as a share of SB's, the
+# paired difference from SB, and the median seconds of the live runs.
 
 # %%
 names = ["SB", "LB"] + [n for n, r in ref_rows.items()
                         if r["group"] in ("warm start", "dynamic sampling")]
-fig = gu.plots.accuracy_and_cost(ref_rows, names)
-for name in names[2:]:
-    r = ref_rows[name]
-    print(f"{name:<24} {r['steps'] / ref_rows['SB']['steps']:4.0%} of SB's steps; "
-          f"it - SB: {r['vs_top']}")
+fig = gu.plots.accuracy_and_steps(ref_rows, names)
+for name in names:
+    r, s = ref_rows[name], rows.get(name, {}).get("seconds")
+    diff = (f"it - SB {r['vs_top'].mean:+.2f} [{r['vs_top'].lo:+.2f}, {r['vs_top'].hi:+.2f}] "
+            f"pts" if "vs_top" in r else "")
+    print(f"{name:<24} {r['steps'] / ref_rows['SB']['steps']:5.0%} of SB's steps; "
+          f"{'' if s is None else f'{s:4.1f} s live; '}{diff}")
 
 # %% [markdown]
-# Both schedules reach an accuracy whose paired difference from SB's is small, with an interval
-# (printed) that contains zero, in about half of SB's steps or fewer; plain LB, with far fewer
-# steps, does not. An interval containing zero is not proof of equality: it bounds how
-# much worse than SB a schedule can be, by its lower end. On a 2-core CPU fewer steps save less
-# time than they promise, since a step of a larger batch costs more (compare the median seconds
-# in the live table); on a GPU, where a step of 500 images costs about what a step of 32 does,
-# the saving would be nearer the ratio of steps.
+# Both schedules reach an accuracy whose paired difference from SB's has an interval that
+# contains zero, in about half of SB's steps or fewer; plain LB, with far fewer steps, does
+# not. An interval containing zero is not proof of equality: its lower end bounds how much
+# worse than SB a schedule can be - here about a third of a point. Steps are not seconds: on a
+# 2-core CPU a step of a large batch costs about as much as the many small steps that see the
+# same images (compare plain SB's and LB's live seconds), so the schedules save little or no
+# time here; on a GPU, where a step of 500 images costs little more than a step of 32, the
+# saving would be nearer the ratio of steps. Chapter 7 measures that.
 #
 # ## Where we differ from Keskar et al.
 #
 # - They found that augmentation, conservative and robust training each helped "somewhat"; on
-#   our testbed augmentation and adversarial training close more than half of the gap, by
-#   their estimates all of it, while the proximal term of conservative training does not help
-#   beyond the extra steps it takes. Their networks, datasets and optimizer (Adam) differ
-#   from ours, and they report single runs; we cannot say which difference matters.
+#   our testbed augmentation and adversarial training close more than half of the gap at LB,
+#   by their estimates all of it - though augmentation raises SB too, and the gap under
+#   augmentation remains - while the proximal term of conservative training lowers accuracy
+#   against the same number of plain steps. Their networks, datasets and optimizer (Adam)
+#   differ from ours, and they report single runs; we cannot say which difference matters.
 # - They found the remedied LB minimizers still sharp. By lambda_max we agree; by their own
 #   sharpness metric, on our testbed, the minimizers move a good part of the way to SB's.
 # - Warm starting and dynamic sampling, which they proposed without results, both work here.
@@ -328,14 +367,16 @@ for name in names[2:]:
 #    never writes a second loop.
 # 2. A remedy is scored by its paired gain over LB and by the fraction of the gap it closes,
 #    with Fieller's interval, which is unbounded when the gap itself is within noise.
-# 3. A gap of under a point needs ten or more seeds before a fraction can be bounded; the
-#    live run shows estimates, the twelve-seed reference what the intervals support.
+# 3. A gap of under a point needs more seeds than a laptop's ten minutes allow before a
+#    fraction can be bounded; the live run shows estimates, the twelve-seed reference what the
+#    intervals support.
 # 4. In the reference run, augmentation and adversarial training close more than half of the
-#    gap at LB while lambda_max stays far above SB's; the proximal term adds nothing to three
-#    steps per batch.
+#    gap at LB while lambda_max stays tens of times above SB's (Keskar's metric moves towards
+#    SB's); augmentation helps SB as much, and the proximal term lowers accuracy against plain
+#    extra steps.
 # 5. Warm starts of five or more SB epochs and growing batches close more than half of the gap
 #    in a fraction of SB's steps; lambda_max falls with the share of the run spent at small
-#    batches.
+#    batches. Fewer steps are not fewer seconds on a CPU.
 #
 # ## Exercises
 #
@@ -375,31 +416,40 @@ assert set(rows) == {"SB", "LB"} | {a.name for a in arms}
 assert all(np.isfinite(r["acc"][0]) for r in rows.values())
 
 
-def claims(rs, lam0):
-    """The chapter's claims, asserted on the rows of one run."""
+def claims(rs, arms_acc, lam0):
+    """The chapter's claims, asserted on the rows (and per-seed accuracies) of one run."""
+    paired = lambda a, b: gu.stats.paired(arms_acc(a), arms_acc(b))
     assert rs["SB"]["gain"].lo > 0  # the gap is real
     for name in ("LB + augmentation", "LB + FGSM ε=0.03", "LB + PGD-3 ε=0.03"):
         f = rs[name]["fraction"]
-        assert f.lo > 0.5 and f.estimate > 0.9, name  # close most of the gap ...
-        assert rs[name]["lambda_max_vs_top"] > 10, name  # ... with λmax far above SB's
-    for name in [n for n in rs if "conservative" in n and n != lam0]:
-        assert rs[name]["gain"].mean < rs[lam0]["gain"].mean, name  # the term adds nothing
-    ks = [(r["x"], r) for r in rs.values() if r["group"] == "warm start"]
-    lams = [r["lambda_max"] for _, r in sorted(ks, key=lambda t: t[0])]
+        assert f.lo > 0.5 and f.estimate > 1, name  # more than half; all by the estimate ...
+        assert rs[name]["lambda_max_vs_top"] > 10, name  # ... with λmax tens of times SB's
+        assert rs[name]["sharpness_vs_top"] < rs["LB"]["sharpness_vs_top"] / 2, name
+    assert rs["LB + augmentation"]["lambda_max_ratio"][1] < 1  # not measurably lower than LB
+    for name in ("LB + FGSM ε=0.03", "LB + PGD-3 ε=0.03"):
+        assert rs[name]["lambda_max_ratio"][2] < 1, name  # a little lower
+    assert paired("SB + augmentation", "LB + augmentation").lo > 0  # the gap remains
+    assert rs[lam0]["gain"].lo > 0  # plain extra steps help a little ...
+    for name in [n for n, r in rs.items() if r["group"] == "conservative" and n != lam0]:
+        assert paired(name, lam0).hi < 0, name  # ... the proximal term takes it back
+    assert rs[lam0]["lambda_max_vs_top"] < rs[lam0]["sharpness_vs_top"] / 2
+    ks = sorted((r["x"], r) for r in rs.values() if r["group"] == "warm start")
+    lams = [r["lambda_max"] for _, r in ks]
     assert all(a > b for a, b in zip(lams, lams[1:], strict=False))  # λmax falls with k
     for k, r in ks:
         assert r["fraction"].lo > (0.5 if k >= 5 else 0), k
+    assert ks[-1][1]["vs_top"].lo < 0 < ks[-1][1]["vs_top"].hi  # long warm starts match SB
     for name in ("doubling every 8", "batch instead of decay"):
         r = rs[name]
-        assert r["fraction"].lo > 0.5 and r["vs_top"].lo > -0.5, name
+        assert r["fraction"].lo > 0.5 and -0.4 < r["vs_top"].lo < 0 < r["vs_top"].hi, name
         assert r["steps"] < 0.6 * rs["SB"]["steps"], name
 
 
-claims(ref_rows, lam0)
+claims(ref_rows, acc, lam0)
 if gu.mode() == "standard":
     for name in ("LB + augmentation", "SB + augmentation", "LB + FGSM ε=0.03",
                  "warm start k=10", "batch instead of decay"):
         assert rows[name]["gain"].mean > 0, name
     assert rows["warm start k=10"]["lambda_max_ratio"][0] < 0.5
 if gu.mode() == "paper":
-    claims(rows, lam0)
+    claims(rows, lambda name: np.array(live["arms"][name]["test_acc"]), lam0)

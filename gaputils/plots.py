@@ -369,16 +369,28 @@ GROUP_MARKERS = {"plain": "o", "augmentation": "s", "conservative": "D", "robust
                  "warm start": "v", "dynamic sampling": "P"}
 
 
+_ARM_PALETTE = [plt.cm.tab10(i) for i in range(2, 10)] + [plt.cm.tab20(i) for i in
+                                                            (5, 9, 11, 13, 15, 17, 19)]
+
+
+def arm_colors(names: Sequence[str]) -> dict[str, tuple]:
+    """One colour per arm name, the same in every panel and figure of a chapter: SB blue, LB
+    orange, the others from a palette without those two. Chapter 05."""
+    others = [n for n in names if n not in ("SB", "LB")]
+    return {"SB": SB_COLOR, "LB": LB_COLOR} | {
+        n: _ARM_PALETTE[i % len(_ARM_PALETTE)] for i, n in enumerate(others)}
+
+
 def image_rows(rows: dict[str, torch.Tensor], mean: Sequence[float], std: Sequence[float],
-               n: int = 8) -> plt.Figure:
+               n: int = 8, signed: Sequence[str] = ()) -> plt.Figure:
     """One row per label of the first ``n`` images of normalized batches (N, C, H, W), shown
-    as intensities in [0, 1]; a label starting with "difference" is drawn in a diverging map
-    scaled to its largest value. Chapter 05."""
+    as intensities in [0, 1]; the rows labelled in ``signed`` are differences of images, drawn
+    in a red-blue map scaled to their largest intensity change. Chapter 05."""
     fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n, 1.25 * len(rows)), squeeze=False)
     s = torch.tensor(std).view(-1, 1, 1)
     m = torch.tensor(mean).view(-1, 1, 1)
     for r, (label, x) in enumerate(rows.items()):
-        diff = label.startswith("difference")
+        diff = label in signed
         top = float((x[:n].abs() * s.view(1, -1, 1, 1)).max()) if diff else 1.0
         for i, ax in enumerate(axes[r]):
             img = x[i].detach().cpu() * s + (0 if diff else m)
@@ -399,8 +411,9 @@ def remedy_summary(panels: dict[str, dict[str, dict]], base: str = "LB") -> plt.
     (geometric-mean ratio, paired 95% CI, log scale), one marker per arm, one panel per
     labelled :func:`gaputils.study.summarize` result. Chapter 05."""
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
+    colors = arm_colors(max(panels.values(), key=len))
     for ax, (title, rows) in zip(axes[0], panels.items(), strict=True):
-        for i, (name, r) in enumerate(rows.items()):
+        for name, r in rows.items():
             if name == base:
                 ax.scatter([1.0], [0.0], marker="o", color=LB_COLOR, s=60, zorder=3, label=name)
                 continue
@@ -408,7 +421,7 @@ def remedy_summary(panels: dict[str, dict[str, dict]], base: str = "LB") -> plt.
                 continue
             x, xlo, xhi = r["lambda_max_ratio"]
             g = r["gain"]
-            color = SB_COLOR if name == "SB" else plt.cm.tab20(i % 20)
+            color = colors.get(name, "k")
             ax.errorbar([x], [g.mean], xerr=_err(x, xlo, xhi), yerr=_err(g.mean, g.lo, g.hi),
                         fmt=GROUP_MARKERS.get(r["group"], "o"), color=color, capsize=3,
                         ms=7, label=name)
@@ -441,7 +454,7 @@ def warm_starts(panels: dict[str, list[tuple[float, dict]]], epochs: float) -> p
             trio = [(v.mean, v.lo, v.hi) if key == "gain" else v for _, v in pts]
             c, lo, hi = np.array(trio).T
             ax.errorbar(np.array([k for k, _ in pts]) * shift, c, yerr=[c - lo, hi - c],
-                        marker="os"[j % 2], capsize=3, color=f"C{j}", label=label)
+                        marker="os"[j % 2], capsize=3, color=("C2", "C4")[j % 2], label=label)
     titles = ("test accuracy - plain LB (points)", "λmax / plain LB", "Keskar sharpness / plain LB")
     for ax, t in zip(axes, titles, strict=True):
         ax.set(xscale="log", xlabel=f"SB epochs before LB, k (k = {epochs:g}: plain SB)",
@@ -482,24 +495,23 @@ def batch_schedules(configs: dict, n_train: int) -> plt.Figure:
     return fig
 
 
-def accuracy_and_cost(rows: dict[str, dict], names: Sequence[str]) -> plt.Figure:
+def accuracy_and_steps(rows: dict[str, dict], names: Sequence[str]) -> plt.Figure:
     """Test accuracy gain over plain LB (points, paired 95% CI) against the optimizer steps
-    and the training seconds each arm took (means over seeds, log scale). Chapter 05."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for i, name in enumerate(names):
+    each arm took (log scale), one marker per arm. Chapter 05."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    colors = arm_colors(list(rows))
+    for name in names:
         r = rows[name]
         g = r.get("gain")
         y, err = (g.mean, _err(g.mean, g.lo, g.hi)) if g else (0.0, None)
-        color = {"SB": SB_COLOR, "LB": LB_COLOR}.get(name, plt.cm.tab20(i % 20))
-        for ax, key in zip(axes, ("steps", "seconds"), strict=True):
-            ax.errorbar([r[key]], [y], yerr=err, fmt=GROUP_MARKERS.get(r["group"], "o"),
-                        color=color, capsize=3, ms=7, label=name)
-    for ax, t in zip(axes, ("optimizer steps", "training seconds (wall clock, this machine)"),
-                     strict=True):
-        ax.set(xscale="log", xlabel=t, ylabel="test accuracy - plain LB (points)",
-               title=f"accuracy against {t.split(' (')[0]}")
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
-        ax.axhline(0, color=LB_COLOR, lw=0.8, ls=":")
-    axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        ax.errorbar([r["steps"]], [y], yerr=err, fmt=GROUP_MARKERS.get(r["group"], "o"),
+                    color=colors[name], capsize=3, ms=7, label=name)
+    ax.set(xscale="log", xlabel="optimizer steps (log scale)",
+           ylabel="test accuracy - plain LB (points)", title="accuracy against optimizer steps")
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(plt.FuncFormatter(
+        lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
+    ax.axhline(0, color=LB_COLOR, lw=0.8, ls=":")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return fig

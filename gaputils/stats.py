@@ -56,12 +56,17 @@ class Difference:
                 f"[{self.lo:+.2f}, {self.hi:+.2f}], t = {self.t:.2f} on {self.df:.3g} df, {what}")
 
 
-def _interval(mean: float, se: float, df: float, confidence: float) -> tuple[float, float]:
+def t_quantile(df: float, confidence: float = 0.95) -> float:
+    """The two-sided critical value of Student's t on ``df`` degrees of freedom. Chapter 05."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    return float(_st.t.ppf(0.5 + confidence / 2, df))
+
+
+def _interval(mean: float, se: float, df: float, confidence: float) -> tuple[float, float]:
+    q = t_quantile(df, confidence) if df > 0 else math.nan
     if not (se > 0 and df > 0):
         return (mean, mean) if se == 0 else (math.nan, math.nan)
-    q = float(_st.t.ppf(0.5 + confidence / 2, df))
     return mean - q * se, mean + q * se
 
 
@@ -126,7 +131,7 @@ def fieller(num: Iterable[float], den: Iterable[float], confidence: float = 0.95
     if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
         raise ValueError("fieller() needs two equally long sequences of at least two pairs")
     n = len(a)
-    q = float(_st.t.ppf(0.5 + confidence / 2, n - 1)) ** 2
+    q = t_quantile(n - 1, confidence) ** 2
     cov = np.cov(a, b, ddof=1) / n  # covariance of the two means
     ma, mb = a.mean(), b.mean()
     est = float(ma / mb) if mb else math.nan

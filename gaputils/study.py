@@ -121,7 +121,8 @@ def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dic
     rows = {}
     for name, a in arms.items():
         acc = np.array(a["test_acc"])
-        row = {"group": a["group"], "x": a.get("x"), "n": len(acc),
+        row = {"group": a["group"], "x": a.get("x"), "batch_size": a["batch_size"],
+               "n": len(acc), "n_measured": len(a["lambda_max"]),
                "acc": stats.mean_std(100 * acc),
                "steps": float(np.mean(a["step"])), "seconds": float(np.median(a["seconds"]))}
         if name != base:
@@ -163,7 +164,8 @@ def format_summary(rows: dict[str, dict]) -> str:
 
 def verdict(row: dict) -> str:
     """What a row of :func:`summarize` supports, in words read from its 95% intervals: the
-    accuracy gain over LB, the fraction of the gap, and lambda_max against LB's."""
+    accuracy gain over LB, the fraction of the gap, and lambda_max against LB's (only with
+    three or more measured seeds)."""
     g, f = row["gain"], row["fraction"]
     acc = ("raises LB's test accuracy" if g.lo > 0 else "lowers LB's test accuracy" if g.hi < 0
            else "cannot be told from plain LB in test accuracy")
@@ -175,7 +177,7 @@ def verdict(row: dict) -> str:
         acc += (", closing an unknown part of the gap" if not f.bounded
                 else f", closing between {max(f.lo, 0):.0%} and {f.hi:.0%} of the gap")
     ratio = row.get("lambda_max_ratio")
-    if ratio is None:
+    if ratio is None or row["n_measured"] < 3:  # an interval on one degree of freedom
         return acc
     curv = ("a flatter minimizer than LB's" if ratio[2] < 1 else "a sharper one" if ratio[1] > 1
             else "lambda_max not told apart from LB's")
@@ -183,6 +185,16 @@ def verdict(row: dict) -> str:
             f"x{row['lambda_max_vs_top']:.2g} of SB's)")
 
 
-def findings(rows: dict[str, dict], plain=("SB", "LB")) -> str:
-    """One line per remedy (every arm but the ``plain`` ones): :func:`verdict`."""
-    return "\n".join(f"{name:<28}{verdict(r)}" for name, r in rows.items() if name not in plain)
+def findings(rows: dict[str, dict], base: str = "LB", top: str = "SB") -> str:
+    """One line per remedy: :func:`verdict` for the arms that change LB's training; for a
+    remedy applied at SB's fixed batch size, its paired difference from plain SB."""
+    lines = []
+    for name, r in rows.items():
+        if name in (base, top):
+            continue
+        at_top = (r["batch_size"] == rows[top]["batch_size"]
+                  and r["group"] not in ("warm start", "dynamic sampling"))
+        text = f"{top} {r['vs_top'].mean:+.2f} [{r['vs_top'].lo:+.2f}, {r['vs_top'].hi:+.2f}] " \
+               f"pts" if at_top else verdict(r)
+        lines.append(f"{name:<28}{text}")
+    return "\n".join(lines)

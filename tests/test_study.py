@@ -22,10 +22,12 @@ def fake_results():
     lb = 0.80 + 0.005 * rng.standard_normal(8)
     arms = {"SB": lb + 0.02 + 0.003 * rng.standard_normal(8), "LB": lb,
             "half": lb + 0.01 + 0.003 * rng.standard_normal(8), "none": lb + 0.0}
+    arms["sb+"] = arms["SB"] + 0.01
     out = {"arms": {}}
     for i, (name, acc) in enumerate(arms.items()):
         out["arms"][name] = {
-            "group": "plain" if name in ("SB", "LB") else "warm start", "x": i,
+            "group": "plain" if name in ("SB", "LB") else "augmentation", "x": i,
+            "batch_size": 8 if name in ("SB", "sb+") else 32,
             "test_acc": list(acc), "train_acc": [1.0] * 8, "step": [100 * (i + 1)] * 8,
             "seconds": [1.0] * 8, "lambda_max": list(10.0 / (i + 1) * np.exp(
                 0.1 * rng.standard_normal(4))), "sharpness": [5.0, 6.0, 5.5, 5.2]}
@@ -52,7 +54,8 @@ def test_summarize_scores_each_arm_by_paired_gain_and_fieller_fraction():
     assert all(name in table for name in a)
     text = study.findings(rows)
     assert "none" in text and "cannot be told from plain LB" in text.split("none")[1]
-    assert "SB " not in text
+    assert not text.startswith("SB")
+    assert "sb+                         SB +1.00 [+1.00, +1.00] pts" in text
 
 
 def test_verdicts_follow_the_intervals():
@@ -62,12 +65,14 @@ def test_verdicts_follow_the_intervals():
     unknown = stats.Ratio(0.5, -np.inf, np.inf, False, 10)
     flat = (0.2, 0.1, 0.4)
     assert study.verdict({"gain": sure, "fraction": most, "lambda_max_ratio": flat,
-                          "lambda_max_vs_top": 3.0}) == (
+                          "lambda_max_vs_top": 3.0, "n_measured": 3}) == (
         "raises LB's test accuracy, closing more than half of the gap; a flatter minimizer "
         "than LB's (λmax x0.2 [0.1, 0.4] of LB's, x3 of SB's)")
     assert study.verdict({"gain": unsure, "fraction": unknown}) == (
         "cannot be told from plain LB in test accuracy")
     assert "unknown part" in study.verdict({"gain": sure, "fraction": unknown})
+    two = {"gain": sure, "fraction": most, "lambda_max_ratio": flat, "n_measured": 2}
+    assert "λmax" not in study.verdict(two)  # no curvature verdict on one degree of freedom
 
 
 def test_keskar_arms_are_valid_configs_with_distinct_names():
@@ -93,10 +98,13 @@ def test_run_trains_each_arm_from_the_plain_runs_start_and_figures_draw():
     rows = study.summarize(res)
     labelled(plots.remedy_summary({"a": rows, "b": rows}))
     labelled(plots.warm_starts({"a": [(1, rows["warm start k=1"]), (2, rows["SB"])]}, 2))
-    labelled(plots.accuracy_and_cost(rows, ["SB", "LB", "doubling every 1"]))
+    labelled(plots.accuracy_and_steps(rows, ["SB", "LB", "doubling every 1"]))
+    colors = plots.arm_colors(list(rows))
+    assert len(set(colors.values())) == len(colors)
     cfgs = {a.name: SETTING.config(a.batch_size, 0, n_train=96, **a.options) for a in arms}
     labelled(plots.batch_schedules(cfgs, 96))
-    fig = plots.image_rows({"x": ds.train[0][:4], "difference": ds.train[0][:4]}, (0.0,),
-                           (1.0,), n=4)
-    assert [ax.get_ylabel() for ax in fig.axes[::4]] == ["x", "difference"]
+    fig = plots.image_rows({"x": ds.train[0][:4], "d": ds.train[0][:4]}, (0.0,), (1.0,), n=4,
+                           signed=["d"])
+    assert [ax.get_ylabel() for ax in fig.axes[::4]] == ["x", "d"]
+    assert fig.axes[4].images[0].get_cmap().name == "RdBu_r"
     plt.close(fig)
