@@ -44,6 +44,10 @@ def keskar_arms(setting: testbed.Setting, lambdas=(0.0, 1.0, 5.0), inner_steps: 
     each batch; warm starts of ``warm_epochs`` SB epochs; and two batch schedules - doubling
     from SB every ``double_every`` epochs, and Smith et al.'s batch growth in place of the
     cosine decay. Chapter 05."""
+    if setting.schedule != "cosine":
+        raise ValueError(f"keskar_arms grows the batch in place of a cosine decay; the setting's "
+                         f"schedule is {setting.schedule!r}: build that arm with "
+                         "gu.remedies.increase_instead_of_decay and your schedule's factor")
     sb, lb, epochs = setting.sb, setting.lb, int(setting.epochs)
     aug = {"augment_shift": 2, "augment_flip": True}
     cosine = lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs))
@@ -194,7 +198,8 @@ def findings(rows: dict[str, dict], base: str = "LB", top: str = "SB") -> str:
             continue
         at_top = (r["batch_size"] == rows[top]["batch_size"]
                   and r["group"] not in ("warm start", "dynamic sampling"))
-        text = f"{top} {r['vs_top'].mean:+.2f} [{r['vs_top'].lo:+.2f}, {r['vs_top'].hi:+.2f}] " \
-               f"pts" if at_top else verdict(r)
+        d = r["vs_top"]
+        text = (f"against plain {top}: {d.mean:+.2f} [{d.lo:+.2f}, {d.hi:+.2f}] pts" if at_top
+                else verdict(r))
         lines.append(f"{name:<28}{text}")
     return "\n".join(lines)

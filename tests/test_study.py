@@ -55,7 +55,7 @@ def test_summarize_scores_each_arm_by_paired_gain_and_fieller_fraction():
     text = study.findings(rows)
     assert "none" in text and "cannot be told from plain LB" in text.split("none")[1]
     assert not text.startswith("SB")
-    assert "sb+                         SB +1.00 [+1.00, +1.00] pts" in text
+    assert "sb+                         against plain SB: +1.00 [+1.00, +1.00] pts" in text
 
 
 def test_verdicts_follow_the_intervals():
@@ -83,6 +83,8 @@ def test_keskar_arms_are_valid_configs_with_distinct_names():
         assert isinstance(cfg, TrainConfig)
     warm = [a for a in arms if a.group == "warm start"]
     assert [a.x for a in warm] == [2, 5, 10, 20]
+    with pytest.raises(ValueError, match="cosine"):
+        study.keskar_arms(testbed.get("standard").replace(schedule="step"))
 
 
 def test_run_trains_each_arm_from_the_plain_runs_start_and_figures_draw():
