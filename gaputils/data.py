@@ -255,8 +255,19 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
         raise ValueError(f"x has {len(x)} examples but y has {n}")
     if not 0 < batch_size <= n:
         raise ValueError(f"batch_size={batch_size} must be between 1 and the {n} examples")
-    perm = torch.randperm(n, generator=generator).to(x.device)
-    stop = n - n % batch_size if drop_last else n
-    for i in range(0, stop, batch_size):
-        idx = perm[i:i + batch_size]
+    sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size and
+                                                  not drop_last else [])
+    for idx in permuted_batches(n, sizes, generator, x.device):
         yield x[idx], y[idx]
+
+
+def permuted_batches(n: int, sizes: list[int], generator: torch.Generator | None = None,
+                     device=None) -> Iterator[torch.Tensor]:
+    """One epoch of index batches of the given ``sizes`` (summing to at most ``n``), cut from a
+    permutation of ``n`` drawn on the CPU with ``generator`` and moved to ``device`` once.
+    Chapter 00."""
+    perm = torch.randperm(n, generator=generator).to(device)
+    start = 0
+    for size in sizes:
+        yield perm[start:start + size]
+        start += size

@@ -43,6 +43,16 @@ def use_style() -> None:
         plt.rcParams.update(STYLE)
 
 
+def _pixels(img: torch.Tensor, mean: Sequence[float], std: Sequence[float],
+            shift: bool = True) -> np.ndarray:
+    """A normalized image (C, H, W) back in intensity units, as an (H, W) or (H, W, C) array;
+    ``shift=False`` for a difference of images (scaled, not shifted)."""
+    s = torch.tensor(std).view(-1, 1, 1)
+    out = img.detach().cpu() * s + (torch.tensor(mean).view(-1, 1, 1) if shift else 0)
+    out = out.permute(1, 2, 0).numpy()
+    return out.squeeze(-1) if out.shape[-1] == 1 else out
+
+
 def image_grid(x: torch.Tensor, y: torch.Tensor, classes: Sequence[str],
                mean: Sequence[float], std: Sequence[float], n: int = 16,
                cols: int = 8) -> plt.Figure:
@@ -50,14 +60,11 @@ def image_grid(x: torch.Tensor, y: torch.Tensor, classes: Sequence[str],
     n = min(n, len(x))
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.4 * rows), squeeze=False)
-    m = torch.tensor(mean).view(-1, 1, 1)
-    s = torch.tensor(std).view(-1, 1, 1)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
             continue
-        img = (x[i].detach().cpu() * s + m).clamp(0, 1).permute(1, 2, 0).numpy()
-        ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray_r", vmin=0, vmax=1)
+        ax.imshow(_pixels(x[i], mean, std).clip(0, 1), cmap="gray_r", vmin=0, vmax=1)
         ax.set_title(classes[int(y[i])], fontsize=8)
     fig.tight_layout()
     return fig
@@ -387,14 +394,11 @@ def image_rows(rows: dict[str, torch.Tensor], mean: Sequence[float], std: Sequen
     as intensities in [0, 1]; the rows labelled in ``signed`` are differences of images, drawn
     in a red-blue map scaled to their largest intensity change. Chapter 05."""
     fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n, 1.25 * len(rows)), squeeze=False)
-    s = torch.tensor(std).view(-1, 1, 1)
-    m = torch.tensor(mean).view(-1, 1, 1)
     for r, (label, x) in enumerate(rows.items()):
         diff = label in signed
-        top = float((x[:n].abs() * s.view(1, -1, 1, 1)).max()) if diff else 1.0
-        for i, ax in enumerate(axes[r]):
-            img = x[i].detach().cpu() * s + (0 if diff else m)
-            img = img.permute(1, 2, 0).numpy().squeeze(-1)
+        imgs = [_pixels(x[i], mean, std, shift=not diff) for i in range(n)]
+        top = max(float(np.abs(img).max()) for img in imgs) if diff else 1.0
+        for img, ax in zip(imgs, axes[r], strict=True):
             ax.imshow(img, cmap="RdBu_r" if diff else "gray_r", vmin=-top if diff else 0, vmax=top)
             ax.set(xticks=[], yticks=[])
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)

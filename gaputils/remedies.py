@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import permuted_batches
+
 # A batch-size schedule: (first epoch, batch size, learning-rate multiplier) triples, first
 # epochs increasing from 0; each entry holds until the next one starts.
 Schedule = tuple[tuple[int, int, float], ...]
@@ -164,11 +166,8 @@ def epoch_batches(n: int, schedule: Schedule, epochs: int, generator: torch.Gene
     :func:`epoch_sizes` batches of its batch size, so every example is seen once per epoch.
     Chapter 05."""
     for e, (b, _) in enumerate(per_epoch(schedule, epochs)):
-        perm = torch.randperm(n, generator=generator).to(device)
-        start = 0
-        for size in epoch_sizes(n, min(b, n)):
-            yield e, perm[start:start + size]
-            start += size
+        for idx in permuted_batches(n, epoch_sizes(n, min(b, n)), generator, device):
+            yield e, idx
 
 
 def schedule_steps(n: int, schedule: Schedule, epochs: int) -> int:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import remedies
-from .data import Dataset
+from .data import Dataset, permuted_batches
 from .runtime import mode
 
 OPTIMIZERS = ("adam", "sgd")
@@ -267,9 +267,7 @@ class _Plan:
     @staticmethod
     def _endless(n, batch_size, generator, device) -> Iterator[torch.Tensor]:
         while True:
-            perm = torch.randperm(n, generator=generator).to(device)
-            for i in range(0, n - n % batch_size, batch_size):
-                yield perm[i:i + batch_size]
+            yield from permuted_batches(n, [batch_size] * (n // batch_size), generator, device)
 
 
 def _check_devices(model: nn.Module, dataset: Dataset) -> torch.device:
