@@ -11,10 +11,14 @@ Nothing here trains on its own: :func:`gu.train.fit` calls these pieces when its
   the unnormalized image, made in eval mode.
 - batch-size schedules (:func:`warm_start`, :func:`geometric`, :func:`increase_instead_of_decay`)
   and :func:`epoch_batches`, which covers each epoch's data exactly once whatever the size.
+- Hoffer et al.'s and Goyal et al.'s rules (chapter 06): :func:`scale_lr` and
+  :func:`adapt_regime`; Ghost BatchNorm is :mod:`gaputils.ghost`, multiplicative gradient noise
+  :mod:`gaputils.noise`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator, Sequence
 
@@ -23,6 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import permuted_batches
+
+LR_RULES = ("none", "sqrt", "linear")
 
 # A batch-size schedule: (first epoch, batch size, learning-rate multiplier) triples, first
 # epochs increasing from 0; each entry holds until the next one starts.
@@ -207,3 +213,35 @@ def increase_instead_of_decay(sb: int, b_max: int, epochs: int,
         b = min(b_max, max(sb, round(sb / f))) if f > 0 else b_max
         out.append((e, b, f * b / sb))
     return tuple(out)
+
+
+# ---- learning-rate scaling and regime adaptation (chapter 06) ----------------------------
+
+
+def scale_lr(lr: float, batch_size: int, base_batch: int, rule: str = "sqrt") -> float:
+    """The learning rate for ``batch_size`` when ``lr`` suits ``base_batch``: unchanged
+    (``"none"``), times sqrt(batch_size / base_batch) (``"sqrt"``, Hoffer et al.: the update's
+    covariance stays the same) or times batch_size / base_batch (``"linear"``, Goyal et al.:
+    k steps of the small batch are about one step of the k times larger one; use it with a
+    warm-up). Chapter 06."""
+    if rule not in LR_RULES:
+        raise ValueError(f"unknown learning-rate rule {rule!r}; choose one of {LR_RULES}")
+    if batch_size < 1 or base_batch < 1:
+        raise ValueError(f"batch sizes must be positive, got {batch_size} and {base_batch}")
+    k = batch_size / base_batch
+    return lr * {"none": 1.0, "sqrt": math.sqrt(k), "linear": k}[rule]
+
+
+def adapt_regime(config, factor: float):
+    """Regime adaptation (Hoffer et al.): the training configuration ``config`` with its length
+    (``epochs`` or ``steps``) and every breakpoint of its schedule - ``milestones`` and
+    ``warmup_epochs`` - multiplied by ``factor``, usually |B_L| / |B_S|, so that the large batch
+    takes as many steps as the small one, with its learning-rate changes at the same steps. A
+    cosine schedule, which is read in steps, stretches with the length. Chapter 06."""
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, got {factor}")
+    longer = ({"epochs": config.epochs * factor} if config.epochs is not None
+              else {"steps": max(1, round(config.steps * factor))})
+    return dataclasses.replace(config, **longer,
+                               milestones=tuple(m * factor for m in config.milestones),
+                               warmup_epochs=config.warmup_epochs * factor)

@@ -12,12 +12,13 @@ interval (:func:`gaputils.stats.fieller`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import data, hessian, remedies, sharpness, stats, testbed
+from . import data, hessian, noise, remedies, sharpness, stats, testbed
 from .experiments import minimizers, train_runs
 from .measures import ratio_interval
 from .runtime import mode
@@ -68,27 +69,74 @@ def keskar_arms(setting: testbed.Setting, lambdas=(0.0, 1.0, 5.0), inner_steps: 
     return arms
 
 
+def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = "sqrt",
+                ghost_sizes=(16, 64, 125, 250), warmup_epochs: float = 5.0) -> list[Arm]:
+    """The remedies of chapter 06 on ``setting``, all at LB: every non-empty subset of {learning
+    rate scaled by ``rule`` ("LR"), Ghost BatchNorm over ghost batches of ``ghost`` (default
+    SB's size; "GBN"), regime adaptation to SB's number of steps ("RA")}; Goyal et al.'s linear
+    scaling with ``warmup_epochs`` of warm-up; multiplicative gradient noise of SB's covariance
+    without and with RA; and Ghost BatchNorm at each of ``ghost_sizes`` (group "ghost size").
+    Every arm records ||w_t - w_0|| at every step. Chapter 06."""
+    sb, lb = setting.sb, setting.lb
+    ghost = ghost or sb
+    base = setting.config(lb, 0)
+    parts = {"LR": {"lr": remedies.scale_lr(setting.lr, lb, sb, rule)},
+             "GBN": {"ghost_batch": ghost},
+             "RA": {"epochs": remedies.adapt_regime(base, lb / sb).epochs}}
+    track = {"distance_every": 1}
+    arms = []
+    for k in (1, 2, 3):
+        for subset in itertools.combinations(parts, k):
+            options = track | {key: v for p in subset for key, v in parts[p].items()}
+            arms.append(Arm("LB + " + " + ".join(subset), "ablation", lb, options))
+    linear = {"lr": remedies.scale_lr(setting.lr, lb, sb, "linear"),
+              "warmup_epochs": warmup_epochs}
+    arms.append(Arm("LB + linear LR, warm-up", "linear scaling", lb, track | linear))
+    arms += [Arm("LB + noise" + name, "noise", lb, track | {"noise_batch": sb} | ra)
+             for name, ra in (("", {}), (" + RA", parts["RA"]))]
+    arms += [Arm(f"LB + GBN {g}", "ghost size", lb, track | {"ghost_batch": g}, g)
+             for g in ghost_sizes if g != ghost]
+    return arms
+
+
 def _measure(model, data_, seed: int) -> tuple[float, float]:
     lam = hessian.top_eigenvalues(model, data_, k=1, tol=1e-2, check=False).values[0]
     return float(lam), float(sharpness.keskar(model, data_, eps=1e-3, seed=seed).value)
 
 
-def _record(runs, data_, measure_seeds) -> dict:
+_CURVES = ("step", "epoch", "train_acc", "test_acc", "seconds", "weight_distance")
+
+
+def _curves(history) -> dict:
+    """A run's learning curves, and its per-step weight distance at log-spaced steps."""
+    out = {k: getattr(history, k) for k in _CURVES}
+    if history.distance_step:
+        steps = np.asarray(history.distance_step)
+        keep = np.searchsorted(steps, noise.log_spaced(int(steps[-1]), 120))
+        out["distance_step"] = steps[keep].tolist()
+        out["distance"] = np.asarray(history.distance)[keep].tolist()
+    return out
+
+
+def _record(runs, data_, measure_seeds, curve_seeds=()) -> dict:
     out = {k: [r.final[k] for r in runs] for k in ("test_acc", "train_acc", "step", "seconds")}
     out["seeds"] = [r.seed for r in runs]
+    out["curves"] = {str(r.seed): _curves(r.history) for r in runs if r.seed in curve_seeds}
     measured = [_measure(r.model, data_, r.seed) for r in runs if r.seed in measure_seeds]
     out["lambda_max"], out["sharpness"] = map(list, zip(*measured, strict=True)) if measured \
         else ([], [])
     return out
 
 
-def run(arms: list[Arm], seeds, measure_seeds, setting: testbed.Setting | None = None,
+def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | None = None,
         ds: data.Dataset | None = None, n_curvature: int = 1000,
-        progress: bool | None = None) -> dict:
+        progress: bool | None = None, evals: int = 1, curve_seeds=()) -> dict:
     """Train plain SB and LB and every arm for every seed (same initial weights per seed,
     cached), and measure lambda_max (Lanczos, tol 1e-2) and Keskar's full-space sharpness at
     eps 1e-3 on the first ``n_curvature`` training examples, for the seeds in
-    ``measure_seeds``. Remedy runs are evaluated once, at the end. Chapter 05."""
+    ``measure_seeds``. Remedy runs are evaluated ``evals`` times, evenly over their epochs
+    (once, at the end, by default); the learning curves of the seeds in ``curve_seeds`` are
+    kept (``["arms"][name]["curves"][str(seed)]``). Chapters 05 and 06."""
     from tqdm.auto import tqdm
 
     setting = (setting or testbed.get()).replace(seeds=tuple(seeds))
@@ -100,15 +148,42 @@ def run(arms: list[Arm], seeds, measure_seeds, setting: testbed.Setting | None =
            "measure_seeds": list(measure_seeds), "n_curvature": n_curvature, "arms": {}}
     for name in ("SB", "LB"):
         out["arms"][name] = {"group": "plain", "batch_size": base[name][0].batch_size,
-                             **_record(base[name], data_, measure_seeds)}
+                             **_record(base[name], data_, measure_seeds, curve_seeds)}
     show = mode() != "smoke" if progress is None else progress
     for arm in tqdm(arms, desc="remedies", unit="arm", disable=not show):
-        once = {"eval_every": int(setting.epochs) * (n // arm.batch_size)}
+        epochs = arm.options.get("epochs", setting.epochs)
+        every = {"eval_every": max(1, round(epochs * (n // arm.batch_size) / evals))}
         runs = train_runs(ds, [arm.batch_size], seeds, setting=setting, progress=False,
-                          **(once | arm.options))
+                          **(every | arm.options))
         out["arms"][arm.name] = {"group": arm.group, "batch_size": arm.batch_size, "x": arm.x,
                                  "options": {k: str(v) for k, v in arm.options.items()},
-                                 **_record(runs, data_, measure_seeds)}
+                                 **_record(runs, data_, measure_seeds, curve_seeds)}
+    return out
+
+
+def merge(*results: dict) -> dict:
+    """One result from several :func:`run` results of the same arms on different seeds (runs
+    split over processes or machines): every per-seed list joined, in seed order."""
+    first = results[0]
+    if any(set(r["arms"]) != set(first["arms"]) for r in results):
+        raise ValueError("merge needs results of the same arms")
+    seeds = sorted(s for r in results for s in r["seeds"])
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"the results share seeds: {seeds}")
+    out = {k: v for k, v in first.items() if k != "arms"} | {
+        "seeds": seeds, "measure_seeds": sorted(s for r in results for s in r["measure_seeds"]),
+        "arms": {}}
+    out["setting"] = out["setting"].split("; seeds")[0] + f"; seeds {', '.join(map(str, seeds))}"
+    for name, arm in first["arms"].items():
+        parts = [r["arms"][name] for r in results]
+        merged = dict(arm)
+        order = np.argsort([s for p in parts for s in p["seeds"]])
+        for key in ("test_acc", "train_acc", "step", "seconds", "seeds"):
+            merged[key] = [[v for p in parts for v in p[key]][i] for i in order]
+        for key in ("lambda_max", "sharpness"):  # measured on each part's measure seeds
+            merged[key] = [v for p in parts for v in p[key]]
+        merged["curves"] = {k: v for p in parts for k, v in p.get("curves", {}).items()}
+        out["arms"][name] = merged
     return out
 
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import remedies
+from . import ghost, noise, remedies
 from .data import Dataset, permuted_batches
 from .runtime import mode
 
@@ -43,6 +43,12 @@ class TrainConfig:
     :func:`gaputils.remedies.warm_start` and its neighbours - changes the batch size by epoch,
     each epoch covering the data exactly once; ``batch_size`` must then be its first size,
     ``epochs`` a whole number, and ``eval_every`` counts epochs of the first size's steps.
+    Chapter 06: ``ghost_batch`` = g >= 2 trains with Ghost BatchNorm over ghost batches of g
+    (:mod:`gaputils.ghost`; the trained model keeps plain BatchNorm layers); ``noise_batch`` =
+    b multiplies every example's loss by noise that gives the update the gradient covariance of
+    batches of b (:mod:`gaputils.noise`); ``distance_every`` = k records ||w_t - w_0|| every k
+    steps (``History.distance``). Scaled learning rates and regime adaptation are plain fields
+    (:func:`gaputils.remedies.scale_lr`, :func:`gaputils.remedies.adapt_regime`).
     """
 
     batch_size: int = 256
@@ -69,6 +75,9 @@ class TrainConfig:
     adv_steps: int = 1
     adv_ratio: float = 0.5
     batch_schedule: tuple[tuple[int, int, float], ...] = ()
+    ghost_batch: int = 0
+    noise_batch: int = 0
+    distance_every: int = 0
 
     def __post_init__(self):
         if (self.epochs is None) == (self.steps is None):
@@ -87,6 +96,11 @@ class TrainConfig:
             raise ValueError("augment_shift, proximal and adv_eps must be >= 0")
         if self.inner_steps < 1 or self.adv_steps < 1 or not 0 < self.adv_ratio <= 1:
             raise ValueError("need inner_steps >= 1, adv_steps >= 1 and 0 < adv_ratio <= 1")
+        if self.ghost_batch == 1 or self.ghost_batch < 0 or self.distance_every < 0:
+            raise ValueError("ghost_batch must be 0 (off) or >= 2, distance_every >= 0")
+        if not 0 <= self.noise_batch <= self.batch_size:
+            raise ValueError(f"noise_batch={self.noise_batch} must be 0 (off) or a batch size "
+                             f"up to batch_size={self.batch_size} whose noise to imitate")
         if self.batch_schedule:
             sched = tuple(tuple(entry) for entry in self.batch_schedule)
             object.__setattr__(self, "batch_schedule", sched)
@@ -120,7 +134,8 @@ class TrainConfig:
 
 
 REMEDY_FIELDS = ("augment_shift", "augment_flip", "proximal", "inner_steps", "adv_eps",
-                 "adv_steps", "adv_ratio", "batch_schedule")
+                 "adv_steps", "adv_ratio", "batch_schedule", "ghost_batch", "noise_batch",
+                 "distance_every")
 
 
 _SERIES = ("epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
@@ -131,7 +146,9 @@ _SERIES = ("epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc", 
 class History:
     """Per-evaluation records of one run. Losses are mean cross-entropy (nats), accuracies are
     fractions in [0, 1], ``seconds`` is cumulative training wall-clock time (evaluation
-    excluded), ``weight_distance`` is ||w_t - w_0|| over all parameters."""
+    excluded), ``weight_distance`` is ||w_t - w_0|| over all parameters. ``distance`` holds
+    the same distance at the steps ``distance_step`` when ``TrainConfig.distance_every`` asks
+    for it (every k steps, between evaluations too)."""
 
     epoch: list[float] = field(default_factory=list)
     step: list[int] = field(default_factory=list)
@@ -142,6 +159,8 @@ class History:
     seconds: list[float] = field(default_factory=list)
     weight_distance: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
+    distance_step: list[int] = field(default_factory=list)
+    distance: list[float] = field(default_factory=list)
     diverged: bool = False
     message: str = ""
     config: dict = field(default_factory=dict)
@@ -288,6 +307,7 @@ class _Recorder:
         self.w0 = [p.detach().clone() for p in model.parameters()]
         self.dev = self.w0[0].device
         self.seconds = 0.0
+        self.pending: list[tuple[int, torch.Tensor]] = []
         self.t0 = time.perf_counter()
 
     def pause(self) -> None:
@@ -298,22 +318,35 @@ class _Recorder:
     def resume(self) -> None:
         self.t0 = time.perf_counter()
 
+    @torch.no_grad()
+    def squared_distance(self) -> torch.Tensor:
+        """||w - w_0||^2 over all parameters, a tensor on the device (no synchronization)."""
+        return sum(((p - p0) ** 2).sum() for p, p0 in
+                   zip(self.model.parameters(), self.w0, strict=True))
+
+    def track(self, step: int) -> None:
+        """Note the distance at ``step``; it is read into the History at the next record."""
+        self.pending.append((step, self.squared_distance()))
+
     def record(self, step: int, epoch: float, lr: float) -> None:
         h = self.history
-        with torch.no_grad():
-            dist = sum(((p - p0) ** 2).sum() for p, p0 in
-                       zip(self.model.parameters(), self.w0, strict=True))
+        if self.pending:
+            h.distance_step += [s for s, _ in self.pending]
+            h.distance += torch.stack([d for _, d in self.pending]).double().sqrt().tolist()
+            self.pending = []
+        dist = float(self.squared_distance()) ** 0.5
         trl, tra = evaluate(self.model, *self.dataset.train)
         tel, tea = evaluate(self.model, *self.dataset.test)
         for k, v in zip(_SERIES, (epoch, step, trl, tra, tel, tea, self.seconds,
-                                  float(dist) ** 0.5, lr), strict=True):
+                                  float(dist), lr), strict=True):
             getattr(h, k).append(v)
 
 
 def _batch_fn(model: nn.Module, dataset: Dataset, config: TrainConfig,
               generator: torch.Generator) -> Callable[[torch.Tensor, torch.Tensor], tuple]:
     """What the remedies do to a batch before the step: augmentation, then adversarial
-    examples in place of its first ``adv_ratio`` part."""
+    examples in place of its first ``adv_ratio`` part; returns ``(x, y, weights)``, the
+    weights the per-example multipliers of the loss (multiplicative noise) or ``None``."""
     if config.augment_flip and dataset.name == "mnist":
         raise ValueError("augment_flip would turn digits into other symbols; use it on "
                          "Fashion-MNIST or CIFAR, not MNIST")
@@ -328,7 +361,11 @@ def _batch_fn(model: nn.Module, dataset: Dataset, config: TrainConfig,
             adv = remedies.adversarial(model, xb[:k], yb[:k], config.adv_eps, config.adv_steps,
                                        generator=generator, **norm)
             xb = torch.cat([adv, xb[k:]])
-        return xb, yb
+        weights = None
+        if config.noise_batch:
+            var = noise.matching_variance(len(yb), min(config.noise_batch, len(yb)))
+            weights = noise.multipliers(len(yb), var, generator, device=yb.device)
+        return xb, yb, weights
 
     return apply
 
@@ -344,9 +381,19 @@ def fit(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
     seed (remedies from another one), so two runs from the same weights give the same history
     on the same device. A NaN or infinite loss stops the run with a warning and returns the
     history so far, with ``diverged=True`` and a ``message`` saying where. ``progress``
-    defaults to on except in smoke mode. Chapter 00; remedies chapter 05.
+    defaults to on except in smoke mode. Chapter 00; remedies chapters 05 and 06.
     """
     dev = _check_devices(model, dataset)
+    if not config.ghost_batch:
+        return _fit(model, dataset, config, dev, progress, callback)
+    ghost.to_ghost(model, config.ghost_batch)
+    try:
+        return _fit(model, dataset, config, dev, progress, callback)
+    finally:
+        ghost.to_plain(model)
+
+
+def _fit(model, dataset, config, dev, progress, callback) -> History:
     x, y = dataset.train
     plan = _Plan(config, len(y), dev)
     check_every = 1 if dev.type == "cpu" else (config.eval_every or plan.spe)
@@ -368,15 +415,20 @@ def fit(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
     rec.resume()
     for step in range(1, plan.total + 1):
         idx = next(plan.index)
-        xb, yb = prepare(x[idx], y[idx])
+        xb, yb, wb = prepare(x[idx], y[idx])
 
         def batch_loss():
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.bf16):
-                return F.cross_entropy(model(xb), yb)
+                out = model(xb)
+                if wb is None:
+                    return F.cross_entropy(out, yb)
+            return (F.cross_entropy(out.float(), yb, reduction="none") * wb).mean()
 
         loss = remedies.proximal_step(model, opt, batch_loss, lam, config.inner_steps,
                                       config.grad_clip)
         sched.step()
+        if config.distance_every and step % config.distance_every == 0:
+            rec.track(step)
         nonfinite |= ~torch.isfinite(loss)
         at_eval = plan.is_eval(step)
         if (at_eval or step % check_every == 0) and nonfinite.item():

@@ -190,7 +190,8 @@ def test_schedules_promise_the_right_sizes():
 
 REMEDIES = {"augment_shift": 2, "augment_flip": True, "proximal": 1.0, "inner_steps": 3,
             "adv_eps": 0.03, "adv_steps": 3, "adv_ratio": 0.25,
-            "batch_schedule": ((0, 16, 1.0), (1, 32, 1.0))}
+            "batch_schedule": ((0, 16, 1.0), (1, 32, 1.0)), "ghost_batch": 4, "noise_batch": 4,
+            "distance_every": 1}
 
 
 def test_defaults_keep_the_old_cache_key_and_every_remedy_changes_it():
@@ -219,7 +220,8 @@ def _run(**kw):
 @pytest.mark.parametrize("kw", [dict(augment_shift=1, augment_flip=True),
                                 dict(proximal=2.0, inner_steps=2),
                                 dict(adv_eps=0.05, adv_steps=2),
-                                dict(batch_schedule=((0, 16, 1.0), (1, 40, 0.5)))])
+                                dict(batch_schedule=((0, 16, 1.0), (1, 40, 0.5))),
+                                dict(ghost_batch=4), dict(noise_batch=4)])
 def test_each_remedy_is_deterministic_and_changes_the_run(kw):
     plain, _ = _run()
     w1, h1 = _run(**kw)
@@ -246,3 +248,33 @@ def test_remedy_options_are_checked():
     with pytest.raises(ValueError, match="digits"):
         fit(nn.Sequential(nn.Flatten(), nn.Linear(16, 3)), ds,
             TrainConfig(batch_size=16, epochs=1, augment_flip=True), progress=False)
+
+
+def test_distance_every_records_the_weight_distance_between_evaluations():
+    w_plain, h_plain = _run()
+    w, h = _run(distance_every=2)
+    assert torch.equal(w, w_plain)  # recording does not change the run
+    assert h.distance_step == list(range(2, h.step[-1] + 1, 2))
+    at_evals = dict(zip(h.step, h.weight_distance, strict=True))
+    for s, d in zip(h.distance_step, h.distance, strict=True):
+        if s in at_evals:
+            assert d == pytest.approx(at_evals[s], rel=1e-6)
+    assert h_plain.distance == [] and "distance_every" not in h_plain.config
+
+
+def test_lr_rules_and_regime_adaptation():
+    assert remedies.scale_lr(0.1, 512, 32, "none") == 0.1
+    assert remedies.scale_lr(0.1, 512, 32, "sqrt") == pytest.approx(0.4)
+    assert remedies.scale_lr(0.1, 512, 32, "linear") == pytest.approx(1.6)
+    with pytest.raises(ValueError, match="choose one of"):
+        remedies.scale_lr(0.1, 512, 32, "cubic")
+    cfg = TrainConfig(batch_size=64, epochs=10, schedule="step", milestones=(4, 8),
+                      warmup_epochs=1)
+    ra = remedies.adapt_regime(cfg, 4)
+    assert (ra.epochs, ra.milestones, ra.warmup_epochs) == (40, (16, 32), 4)
+    # the 4x larger batch takes as many steps, with its learning-rate changes at the same steps
+    big = dataclasses.replace(ra, batch_size=256)
+    assert big.total_steps(1024) == cfg.total_steps(1024) == 160
+    lrs = lambda c: [gu.train.lr_factor(c, t, 1024 // c.batch_size, 160) for t in range(160)]
+    assert lrs(big) == lrs(cfg) and len(set(lrs(cfg))) > 3
+    assert remedies.adapt_regime(TrainConfig(steps=10), 2.5).steps == 25
