@@ -12,10 +12,12 @@ from . import (  # noqa: E402
     cache,
     data,
     experiments,
+    ghost,
     hessian,
     landscape,
     measures,
     models,
+    noise,
     params,
     plots,
     reference,
@@ -31,8 +33,8 @@ from . import (  # noqa: E402
 from .budget import Budget, budget  # noqa: E402
 from .runtime import cache_dir, data_dir, device, mode, seed_everything  # noqa: E402
 
-__all__ = ["Budget", "budget", "cache", "cache_dir", "data", "data_dir", "device",
-           "experiments", "hessian", "landscape", "measures", "mode", "models", "params",
+__all__ = ["Budget", "budget", "cache", "cache_dir", "data", "data_dir", "device", "experiments",
+           "ghost", "hessian", "landscape", "measures", "mode", "models", "noise", "params",
            "plots", "reference", "remedies", "reparam", "seed_everything", "setup", "sharpness",
            "stats", "study", "testbed", "train", "widgets"]
 

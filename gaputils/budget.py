@@ -40,6 +40,9 @@ class Budget:
     remedy_measured: int  # how many of them get lambda_max and sharpness measured
     lambdas: tuple[float, ...]  # conservative training's lambda sweep
     warm_epochs: tuple[int, ...]  # SB epochs before LB in the warm starts
+    hoffer_seeds: tuple[int, ...]  # seeds of Hoffer et al.'s remedies (chapter 06)
+    hoffer_ra: tuple[str, ...] | None  # which regime-adapted arms run live (None: all)
+    ghost_sizes: tuple[int, ...]  # ghost batch sizes of the sweep
 
     @property
     def testbed(self) -> Setting:
@@ -60,19 +63,22 @@ _BUDGETS = {
         mode="smoke", batch_sizes=(32, 128), sweep_epochs=1, sweep_seeds=(0,), n_curvature=256,
         grid=5, alphas=5, probes=2, subspace_dim=10, lanczos_steps=5, top_k=2, intro_epochs=1,
         remedy_seeds=(0, 1), remedy_measured=1, lambdas=(5.0,), warm_epochs=(1,),
+        hoffer_seeds=(0, 1), hoffer_ra=None, ghost_sizes=(16, 64),
     ),
     "standard": Budget(
         mode="standard", batch_sizes=(32, 64, 125, 250, 500), sweep_epochs=40,
         sweep_seeds=(0, 1), n_curvature=1000, grid=21, alphas=25, probes=5, subspace_dim=100,
         lanczos_steps=40, top_k=10, intro_epochs=2, remedy_seeds=(0, 1), remedy_measured=2,
-        lambdas=(0.0, 5.0), warm_epochs=(2, 10),
+        lambdas=(0.0, 5.0), warm_epochs=(2, 10), hoffer_seeds=(0,),
+        hoffer_ra=("LB + RA", "LB + LR + GBN + RA"), ghost_sizes=(16, 64, 125, 250),
     ),
     "paper": Budget(
         mode="paper", batch_sizes=(16, 32, 64, 125, 250, 500, 1000, 2000), sweep_epochs=40,
         sweep_seeds=(0, 1, 2), n_curvature=2048, grid=41, alphas=25, probes=10,
         subspace_dim=100, lanczos_steps=100, top_k=20, intro_epochs=2,
         remedy_seeds=tuple(range(10)), remedy_measured=5, lambdas=(0.0, 1.0, 5.0),
-        warm_epochs=(2, 5, 10, 20),
+        warm_epochs=(2, 5, 10, 20), hoffer_seeds=tuple(range(10)), hoffer_ra=None,
+        ghost_sizes=(16, 64, 125, 250),
     ),
 }
 

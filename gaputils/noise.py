@@ -69,3 +69,18 @@ def log_spaced(last: int, points: int = 60, first: int = 1) -> np.ndarray:
     if not 1 <= first <= last:
         raise ValueError(f"need 1 <= first <= last, got first={first}, last={last}")
     return np.unique(np.round(np.geomspace(first, last, points)).astype(int))
+
+
+def fit_walk(steps: Sequence[int], distance: Sequence[float], last: int | None = None,
+             points: int = 60) -> dict[str, float]:
+    """:func:`log_fit` of a recorded walk (``History.distance_step``, ``History.distance``)
+    over its steps up to ``last`` (default: all), thinned to about ``points`` steps evenly
+    spaced in ln t; also returns the ``first`` and ``last`` step fitted. Chapter 06."""
+    t, d = np.asarray(steps), np.asarray(distance)
+    if t.size < 3 or t[0] < 1:
+        raise ValueError("fit_walk needs three or more recorded steps, the first >= 1")
+    end = int(t[-1] if last is None else min(last, t[-1]))
+    grid = log_spaced(end, points, first=int(t[0]))
+    idx = np.unique(np.searchsorted(t, grid).clip(0, t.size - 1))
+    idx = idx[t[idx] <= end]
+    return log_fit(t[idx], d[idx]) | {"first": int(t[idx[0]]), "last": int(t[idx[-1]])}

@@ -519,3 +519,101 @@ def accuracy_and_steps(rows: dict[str, dict], names: Sequence[str]) -> plt.Figur
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return fig
+
+
+# ---- chapter 06 ---------------------------------------------------------------------------
+
+
+def weight_distances(series: dict[str, tuple[Sequence[int], Sequence[float]]],
+                     fits: dict[str, dict] | None = None,
+                     fit_range: dict[str, tuple[int, int]] | None = None) -> plt.Figure:
+    """||w_t - w_0|| against the step t on a log axis, one line per label, with the fitted
+    a + b ln t (``gu.noise.log_fit`` results) dashed over the steps it was fitted on.
+    Chapter 06."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    colors = arm_colors(list(series))
+    for name, (steps, dist) in series.items():
+        fit = (fits or {}).get(name)
+        label = name if fit is None else f"{name}: slope {fit['b']:.2f}, R² {fit['r2']:.3f}"
+        ax.plot(steps, dist, color=colors[name], label=label)
+        if fit is not None:
+            lo, hi = (fit_range or {}).get(name, (min(steps), max(steps)))
+            t = np.geomspace(lo, hi, 50)
+            ax.plot(t, fit["a"] + fit["b"] * np.log(t), "--", color="k", lw=0.8)
+    ax.set(xscale="log", xlabel="optimizer step t (log scale)",
+           ylabel="‖w_t - w_0‖ (all parameters)",
+           title="distance from the initial weights (dashed: a + b ln t, fitted)")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def forest(rows: dict[str, dict], names: Sequence[str], title: str,
+           base: str = "LB", top: str = "SB") -> plt.Figure:
+    """One line per arm: its paired accuracy gain over ``base`` (points, 95% CI), with the
+    ``top`` arm's gain (the whole gap) dotted; the steps each arm took in the labels.
+    Chapter 06."""
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.4))
+    colors = arm_colors(list(rows))
+    for i, name in enumerate(names):
+        g = rows[name].get("gain")
+        y, err = (g.mean, _err(g.mean, g.lo, g.hi)) if g else (0.0, None)
+        ax.errorbar([y], [i], xerr=err, fmt="o", color=colors[name], capsize=3, ms=6)
+    ax.set_yticks(range(len(names)), [f"{n} ({rows[n]['steps']:.0f})" for n in names],
+                  fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color=LB_COLOR, lw=0.8, ls=":")
+    if top in rows:
+        ax.axvline(rows[top]["gain"].mean, color=SB_COLOR, lw=0.8, ls=":")
+    n = sorted({rows[k]["n"] for k in names})
+    ax.set(xlabel=f"test accuracy - plain {base} (points; dotted blue: plain {top})",
+           ylabel="arm (optimizer steps per run)",
+           title=f"{title} ({'/'.join(map(str, n))} seeds, 95% CIs)")
+    fig.tight_layout()
+    return fig
+
+
+def regimes(groups: dict[str, Sequence[History]]) -> plt.Figure:
+    """Test error (%) against epochs, optimizer steps and training seconds (log axes), one
+    line per labelled group of runs (mean, band +- 1 std over its runs, ddof=1). Chapter 06."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    colors = arm_colors(list(groups))
+    err = {label: [_error_history(h) for h in hs] for label, hs in groups.items()}
+    for ax, x in zip(axes, ("epoch", "step", "seconds"), strict=True):
+        curves(ax, err, "test_acc", x, colors=[colors[k] for k in groups])
+        ax.set(xscale="log", ylabel="test error (%)", title=f"test error per {X_LABELS[x]}")
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _error_history(h: History) -> History:
+    """A copy of the records from the first evaluation after the start (log axes), with the
+    test accuracy turned into the test error in percent."""
+    keep = [i for i, s in enumerate(h.step) if s > 0]
+    pick = lambda v: [v[i] for i in keep]
+    return History(epoch=pick(h.epoch), step=pick(h.step), seconds=pick(h.seconds),
+                   test_acc=[100 * (1 - a) for a in pick(h.test_acc)])
+
+
+def gain_sweep(points: list[tuple[float, dict]], xlabel: str, title: str,
+               top: dict | None = None) -> plt.Figure:
+    """Accuracy gain over plain LB (points, paired 95% CI) against a swept value on a log
+    axis; (x, row of :func:`gaputils.study.summarize`) pairs, plain LB's own x at 0 gain;
+    ``top``, plain SB's row, dotted. Chapter 06."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    xs = [x for x, _ in points]
+    trio = np.array([(r["gain"].mean, r["gain"].lo, r["gain"].hi) if "gain" in r else (0, 0, 0)
+                     for _, r in points])
+    ax.errorbar(xs, trio[:, 0], yerr=[trio[:, 0] - trio[:, 1], trio[:, 2] - trio[:, 0]],
+                marker="o", capsize=3, color="C2")
+    ax.axhline(0, color=LB_COLOR, lw=0.8, ls=":")
+    if top is not None:
+        ax.axhline(top["gain"].mean, color=SB_COLOR, lw=0.8, ls=":")
+    ax.set(xscale="log", xlabel=xlabel, ylabel="test accuracy - plain LB (points)", title=title)
+    ax.set_xticks(xs, [f"{x:g}" for x in xs])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+    fig.tight_layout()
+    return fig

@@ -95,7 +95,7 @@ def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = 
     arms += [Arm("LB + noise" + name, "noise", lb, track | {"noise_batch": sb} | ra)
              for name, ra in (("", {}), (" + RA", parts["RA"]))]
     arms += [Arm(f"LB + GBN {g}", "ghost size", lb, track | {"ghost_batch": g}, g)
-             for g in ghost_sizes if g != ghost]
+             for g in ghost_sizes if g != ghost and g < lb]
     return arms
 
 
@@ -161,6 +161,17 @@ def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | Non
     return out
 
 
+def histories(results: dict, name: str) -> list:
+    """The learning curves of arm ``name`` kept by :func:`run` (``curve_seeds``), one
+    :class:`~gaputils.train.History` per seed, for the book's curve plots. Chapter 06."""
+    from .train import History
+
+    curves = results["arms"][name].get("curves", {})
+    if not curves:
+        raise ValueError(f"no curves kept for {name!r}; run gu.study.run with curve_seeds=...")
+    return [History(**{k: v for k, v in c.items()}) for _, c in sorted(curves.items())]
+
+
 def merge(*results: dict) -> dict:
     """One result from several :func:`run` results of the same arms on different seeds (runs
     split over processes or machines): every per-seed list joined, in seed order."""
@@ -194,7 +205,8 @@ def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dic
     the geometric-mean ratios of lambda_max and sharpness to ``base`` over the measured seeds
     (paired t-interval on logs) and of the geometric means to ``top``'s ("lambda_max_vs_top",
     "sharpness_vs_top"), the mean steps and the median training seconds (robust to a
-    run slowed by other work on the machine)."""
+    run slowed by other work on the machine). With one seed, an arm gets its difference from
+    ``base`` ("diff", points) and no intervals."""
     arms = results["arms"]
     lb, sb = np.array(arms[base]["test_acc"]), np.array(arms[top]["test_acc"])
     rows = {}
@@ -204,9 +216,12 @@ def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dic
                "n": len(acc), "n_measured": len(a["lambda_max"]),
                "acc": stats.mean_std(100 * acc),
                "steps": float(np.mean(a["step"])), "seconds": float(np.median(a["seconds"]))}
-        if name != base:
+        scored = name != base and len(acc) > 1
+        if name != base and not scored:  # one seed: the difference, without an interval
+            row["diff"] = float(100 * (acc - lb).mean())
+        if scored:
             row["gain"] = stats.paired(acc, lb).scaled(100)
-        if name not in (base, top):
+        if scored and name != top:
             row["fraction"] = stats.fieller(acc - lb, sb - lb)
             row["vs_top"] = stats.paired(acc, sb).scaled(100)
         for key in ("lambda_max", "sharpness"):
@@ -221,21 +236,25 @@ def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dic
     return rows
 
 
-def format_summary(rows: dict[str, dict]) -> str:
-    """The summary table of :func:`summarize`, one line per arm."""
+def format_summary(rows: dict[str, dict], curvature: bool = True) -> str:
+    """The summary table of :func:`summarize`, one line per arm (without the lambda_max and
+    sharpness columns when ``curvature`` is false)."""
     cols = (("arm", 26, "<"), ("test acc %", 15, ">"), ("gain over LB, pts [95% CI]", 28, ">"),
             ("fraction of gap [95% CI]", 26, ">"), ("λmax / LB [95% CI]", 24, ">"),
             ("sharpness / LB [95% CI]", 25, ">"), ("steps", 7, ">"), ("median s", 10, ">"))
-    line = lambda cells: "".join(f"{c:{a}{w}}" for c, (_, w, a) in zip(cells, cols, strict=True))
+    keep = [i for i in range(len(cols)) if curvature or i not in (4, 5)]
+    line = lambda cells: "".join(f"{cells[i]:{cols[i][2]}{cols[i][1]}}" for i in keep)
     head = line([c for c, _, _ in cols])
     out = [head, "-" * len(head)]
     for name, r in rows.items():
         g, f = r.get("gain"), r.get("fraction")
-        gain = f"{g.mean:+.2f} [{g.lo:+.2f}, {g.hi:+.2f}]" if g else ""
+        gain = (f"{g.mean:+.2f} [{g.lo:+.2f}, {g.hi:+.2f}]" if g else
+                f"{r['diff']:+.2f} (one seed)" if "diff" in r else "")
         frac = "" if f is None else f"{f.estimate:+.2f} " + (
             f"[{f.lo:+.2f}, {f.hi:+.2f}]" if f.bounded else "[unbounded]")
         ratio = lambda k: f"{r[k][0]:.2g} [{r[k][1]:.2g}, {r[k][2]:.2g}]" if k in r else ""
-        out.append(line([name, f"{r['acc'][0]:.2f} ± {r['acc'][1]:.2f}", gain, frac,
+        acc = f"{r['acc'][0]:.2f}" + (f" ± {r['acc'][1]:.2f}" if r["n"] > 1 else "")
+        out.append(line([name, acc, gain, frac,
                          ratio("lambda_max_ratio"), ratio("sharpness_ratio"),
                          f"{r['steps']:.0f}", f"{r['seconds']:.1f}"]))
     return "\n".join(out)

@@ -110,3 +110,49 @@ def test_run_trains_each_arm_from_the_plain_runs_start_and_figures_draw():
     assert [ax.get_ylabel() for ax in fig.axes[::4]] == ["x", "d"]
     assert fig.axes[4].images[0].get_cmap().name == "RdBu_r"
     plt.close(fig)
+
+
+def test_hoffer_arms_cover_every_subset_and_adapt_the_regime():
+    setting = testbed.get("standard")
+    arms = {a.name: a for a in study.hoffer_arms(setting)}
+    ablation = [a for a in arms.values() if a.group == "ablation"]
+    assert len(ablation) == 7 and len(set(arms)) == len(arms)
+    ra = setting.config(setting.lb, 0, n_train=2000, **arms["LB + LR + GBN + RA"].options)
+    sb = setting.config(setting.sb, 0, n_train=2000)
+    assert abs(ra.total_steps(2000) - sb.total_steps(2000)) <= 0.01 * sb.total_steps(2000)
+    assert ra.lr == pytest.approx(setting.lr * (setting.lb / setting.sb) ** 0.5)
+    assert ra.ghost_batch == setting.sb and ra.distance_every == 1
+    assert [a.x for a in arms.values() if a.group == "ghost size"] == [16, 64, 125, 250]
+    assert arms["LB + noise"].options["noise_batch"] == setting.sb
+
+
+def test_run_keeps_curves_and_evaluations_and_merges_seed_splits():
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    setting = SETTING.replace(model="C1", model_kwargs=(("channels", (2, 3)), ("hidden", (6,)),
+                                                         ("dropout", 0.0)))
+    arms = [a for a in study.hoffer_arms(setting, ghost_sizes=(4,))
+            if a.name in ("LB + GBN + RA", "LB + noise", "LB + GBN 4")]
+    parts = [study.run(arms, (s,), (), setting=setting, ds=ds, evals=4, curve_seeds=(0,))
+             for s in (1, 0)]
+    both = study.run(arms, (0, 1), (), setting=setting, ds=ds, evals=4, curve_seeds=(0,))
+    merged = study.merge(*parts)
+    assert merged["seeds"] == [0, 1] and merged["arms"].keys() == both["arms"].keys()
+    for name, arm in both["arms"].items():
+        for key in ("test_acc", "step", "seeds", "curves"):
+            assert merged["arms"][name][key] == arm[key], (name, key)
+    ra = both["arms"]["LB + GBN + RA"]
+    assert ra["step"] == [12 * 2] * 2  # as many steps as SB: 96 // 8 per epoch, 2 epochs
+    curve = ra["curves"]["0"]
+    assert curve["step"] == [0, 6, 12, 18, 24] and curve["distance_step"][0] == 1
+    (h,) = study.histories(both, "LB + GBN + RA")
+    assert h.test_acc == curve["test_acc"]
+    with pytest.raises(ValueError, match="share seeds"):
+        study.merge(parts[0], parts[0])
+    rows = study.summarize(merged)
+    labelled(plots.forest(rows, ["SB", "LB", "LB + noise"], "t"))
+    labelled(plots.regimes({n: study.histories(both, n) for n in ("SB", "LB + GBN + RA")}))
+    labelled(plots.gain_sweep([(4, rows["LB + GBN 4"]), (32, rows["LB"])], "g", "t",
+                              rows["SB"]))
+    fit = {"a": 0.0, "b": 1.0, "r2": 1.0}
+    labelled(plots.weight_distances({"LB": (curve["distance_step"], curve["distance"])},
+                                    {"LB": fit}, {"LB": (1, 12)}))
