@@ -525,10 +525,9 @@ def accuracy_and_steps(rows: dict[str, dict], names: Sequence[str]) -> plt.Figur
 
 
 def weight_distances(series: dict[str, tuple[Sequence[int], Sequence[float]]],
-                     fits: dict[str, dict] | None = None,
-                     fit_range: dict[str, tuple[int, int]] | None = None) -> plt.Figure:
+                     fits: dict[str, dict] | None = None) -> plt.Figure:
     """||w_t - w_0|| against the step t on a log axis, one line per label, with the fitted
-    a + b ln t (``gu.noise.log_fit`` results) dashed over the steps it was fitted on.
+    a + b ln t (``gu.noise.fit_walk`` results) dashed over the steps it was fitted on.
     Chapter 06."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     colors = arm_colors(list(series))
@@ -537,8 +536,7 @@ def weight_distances(series: dict[str, tuple[Sequence[int], Sequence[float]]],
         label = name if fit is None else f"{name}: slope {fit['b']:.2f}, R² {fit['r2']:.3f}"
         ax.plot(steps, dist, color=colors[name], label=label)
         if fit is not None:
-            lo, hi = (fit_range or {}).get(name, (min(steps), max(steps)))
-            t = np.geomspace(lo, hi, 50)
+            t = np.geomspace(fit.get("first", min(steps)), fit.get("last", max(steps)), 50)
             ax.plot(t, fit["a"] + fit["b"] * np.log(t), "--", color="k", lw=0.8)
     ax.set(xscale="log", xlabel="optimizer step t (log scale)",
            ylabel="‖w_t - w_0‖ (all parameters)",

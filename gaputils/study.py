@@ -80,9 +80,11 @@ def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = 
     sb, lb = setting.sb, setting.lb
     ghost = ghost or sb
     base = setting.config(lb, 0)
+    adapted = remedies.adapt_regime(base, lb / sb)
     parts = {"LR": {"lr": remedies.scale_lr(setting.lr, lb, sb, rule)},
              "GBN": {"ghost_batch": ghost},
-             "RA": {"epochs": remedies.adapt_regime(base, lb / sb).epochs}}
+             "RA": {k: getattr(adapted, k) for k in ("epochs", "milestones", "warmup_epochs")
+                    if getattr(adapted, k) != getattr(base, k)}}
     track = {"distance_every": 1}
     arms = []
     for k in (1, 2, 3):
@@ -112,7 +114,7 @@ def _curves(history) -> dict:
     out = {k: getattr(history, k) for k in _CURVES}
     if history.distance_step:
         steps = np.asarray(history.distance_step)
-        keep = np.searchsorted(steps, noise.log_spaced(int(steps[-1]), 120))
+        keep = np.unique(np.searchsorted(steps, noise.log_spaced(int(steps[-1]), 120)))
         out["distance_step"] = steps[keep].tolist()
         out["distance"] = np.asarray(history.distance)[keep].tolist()
     return out
@@ -169,15 +171,28 @@ def histories(results: dict, name: str) -> list:
     curves = results["arms"][name].get("curves", {})
     if not curves:
         raise ValueError(f"no curves kept for {name!r}; run gu.study.run with curve_seeds=...")
-    return [History(**{k: v for k, v in c.items()}) for _, c in sorted(curves.items())]
+    return [History(**c) for _, c in sorted(curves.items(), key=lambda kv: int(kv[0]))]
+
+
+def peak(history) -> dict:
+    """Where a run's test accuracy was best: its ``step``, the points lost from there to the
+    end (``drop``) and the lowest training accuracy from there on (``train_after``).
+    Chapter 06."""
+    best = int(np.argmax(history.test_acc))
+    return {"step": history.step[best],
+            "drop": 100 * (history.test_acc[best] - history.test_acc[-1]),
+            "train_after": min(history.train_acc[best:])}
 
 
 def merge(*results: dict) -> dict:
     """One result from several :func:`run` results of the same arms on different seeds (runs
     split over processes or machines): every per-seed list joined, in seed order."""
     first = results[0]
-    if any(set(r["arms"]) != set(first["arms"]) for r in results):
-        raise ValueError("merge needs results of the same arms")
+    same = lambda r: (r["setting"].split("; seeds")[0], {n: (a["group"], a["batch_size"],
+                      a.get("options")) for n, a in r["arms"].items()})
+    if any(same(r) != same(first) for r in results):
+        raise ValueError("merge needs results of the same setting and arms (only the seeds "
+                         "may differ)")
     seeds = sorted(s for r in results for s in r["seeds"])
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"the results share seeds: {seeds}")
@@ -191,8 +206,10 @@ def merge(*results: dict) -> dict:
         order = np.argsort([s for p in parts for s in p["seeds"]])
         for key in ("test_acc", "train_acc", "step", "seconds", "seeds"):
             merged[key] = [[v for p in parts for v in p[key]][i] for i in order]
-        for key in ("lambda_max", "sharpness"):  # measured on each part's measure seeds
-            merged[key] = [v for p in parts for v in p[key]]
+        measured = [s for p in parts for s in p["seeds"] if s in out["measure_seeds"]]
+        for key in ("lambda_max", "sharpness"):  # in the order of the measured seeds
+            values = [v for p in parts for v in p[key]]
+            merged[key] = [values[i] for i in np.argsort(measured)]
         merged["curves"] = {k: v for p in parts for k, v in p.get("curves", {}).items()}
         out["arms"][name] = merged
     return out

@@ -133,6 +133,7 @@ class TrainConfig:
         return max(1, round(self.epochs * (n_train // self.batch_size)))
 
 
+# Fields left out of the cache key at their defaults (remedies, and what a run records).
 REMEDY_FIELDS = ("augment_shift", "augment_flip", "proximal", "inner_steps", "adv_eps",
                  "adv_steps", "adv_ratio", "batch_schedule", "ghost_batch", "noise_batch",
                  "distance_every")
@@ -338,7 +339,7 @@ class _Recorder:
         trl, tra = evaluate(self.model, *self.dataset.train)
         tel, tea = evaluate(self.model, *self.dataset.test)
         for k, v in zip(_SERIES, (epoch, step, trl, tra, tel, tea, self.seconds,
-                                  float(dist), lr), strict=True):
+                                  dist, lr), strict=True):
             getattr(h, k).append(v)
 
 

@@ -153,6 +153,6 @@ def test_run_keeps_curves_and_evaluations_and_merges_seed_splits():
     labelled(plots.regimes({n: study.histories(both, n) for n in ("SB", "LB + GBN + RA")}))
     labelled(plots.gain_sweep([(4, rows["LB + GBN 4"]), (32, rows["LB"])], "g", "t",
                               rows["SB"]))
-    fit = {"a": 0.0, "b": 1.0, "r2": 1.0}
+    fit = {"a": 0.0, "b": 1.0, "r2": 1.0, "first": 1, "last": 12}
     labelled(plots.weight_distances({"LB": (curve["distance_step"], curve["distance"])},
-                                    {"LB": fit}, {"LB": (1, 12)}))
+                                    {"LB": fit}))
