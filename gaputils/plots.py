@@ -525,12 +525,13 @@ def accuracy_and_steps(rows: dict[str, dict], names: Sequence[str]) -> plt.Figur
 
 
 def weight_distances(series: dict[str, tuple[Sequence[int], Sequence[float]]],
-                     fits: dict[str, dict] | None = None) -> plt.Figure:
+                     fits: dict[str, dict] | None = None,
+                     colors: dict[str, tuple] | None = None) -> plt.Figure:
     """||w_t - w_0|| against the step t on a log axis, one line per label, with the fitted
-    a + b ln t (``gu.noise.fit_walk`` results) dashed over the steps it was fitted on.
-    Chapter 06."""
+    a + b ln t (``gu.noise.fit_walk`` results) dashed over the steps it was fitted on;
+    ``colors`` maps labels to colours (default :func:`arm_colors`). Chapter 06."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    colors = arm_colors(list(series))
+    colors = colors or arm_colors(list(series))
     for name, (steps, dist) in series.items():
         fit = (fits or {}).get(name)
         label = name if fit is None else f"{name}: slope {fit['b']:.2f}, R² {fit['r2']:.3f}"
@@ -540,7 +541,8 @@ def weight_distances(series: dict[str, tuple[Sequence[int], Sequence[float]]],
             ax.plot(t, fit["a"] + fit["b"] * np.log(t), "--", color="k", lw=0.8)
     ax.set(xscale="log", xlabel="optimizer step t (log scale)",
            ylabel="‖w_t - w_0‖ (all parameters)",
-           title="distance from the initial weights (dashed: a + b ln t, fitted)")
+           title="distance from the initial weights"
+           + (" (dashed: a + b ln t, fitted)" if fits else ""))
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
@@ -571,15 +573,22 @@ def forest(rows: dict[str, dict], names: Sequence[str], title: str,
     return fig
 
 
-def regimes(groups: dict[str, Sequence[History]]) -> plt.Figure:
+def regimes(groups: dict[str, Sequence[History]],
+            colors: dict[str, tuple] | None = None) -> plt.Figure:
     """Test error (%) against epochs, optimizer steps and training seconds (log axes), one
-    line per labelled group of runs (mean, band +- 1 std over its runs, ddof=1). Chapter 06."""
+    line per labelled group of runs (mean, band +- 1 std over its runs, ddof=1); the error
+    axis spans from the lowest error to 3 points above the highest final one, so that early,
+    much higher errors leave the frame; ``colors`` maps labels to colours (default
+    :func:`arm_colors`). Chapter 06."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    colors = arm_colors(list(groups))
+    colors = colors or arm_colors(list(groups))
     err = {label: [_error_history(h) for h in hs] for label, hs in groups.items()}
+    low = min(min(h.test_acc) for hs in err.values() for h in hs)
+    high = max(h.test_acc[-1] for hs in err.values() for h in hs)
     for ax, x in zip(axes, ("epoch", "step", "seconds"), strict=True):
         curves(ax, err, "test_acc", x, colors=[colors[k] for k in groups])
-        ax.set(xscale="log", ylabel="test error (%)", title=f"test error per {X_LABELS[x]}")
+        ax.set(xscale="log", ylabel="test error (%)", title=f"test error per {X_LABELS[x]}",
+               ylim=(low - 0.5, high + 3))
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
     axes[0].legend(fontsize=8)

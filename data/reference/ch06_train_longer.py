@@ -10,7 +10,7 @@ result to ``/tmp/ch06_parts`` as it finishes, so the seeds can be split over pro
     GAPUTILS_MODE=standard python data/reference/ch06_train_longer.py run --seeds 1 3 5 7 &
     wait; GAPUTILS_MODE=standard python data/reference/ch06_train_longer.py merge
 
-(each process on one thread; about 70 min on 2 cores). ``merge`` joins the parts into
+(each process on one thread; 86 min on 2 cores). ``merge`` joins the parts into
 ``gaputils/results/ch06_train_longer.json``, which the chapter shows beside its live result.
 """
 
