@@ -65,7 +65,8 @@ setting = budget.testbed
 ds = gu.experiments.dataset()
 sb, lb, seeds = setting.sb, setting.lb, budget.hoffer_seeds
 print(setting.describe())
-print(f"this chapter trains Hoffer et al.'s remedies with seeds {seeds}")
+print(f"this chapter trains Hoffer et al.'s remedies with seeds {seeds} "
+      f"(the testbed's own SB and LB runs, from chapter 1, have the seeds above)")
 
 # %% [markdown]
 # ## A random walk on a random potential
@@ -105,18 +106,20 @@ for name, f in fits.items():
           f"{f['last']}, R² = {f['r2']:.3f}; final distance {series[name][1][-1]:.2f}")
 
 # %% [markdown]
-# Over the first half of each run the distance is close to a straight line in ln t (the R²
-# values printed), as Hoffer et al. found on their networks. That is consistent with their law,
-# not a proof of it: over two or three decades of steps a small power of t, such as t^0.2,
-# fits almost as well (exercise 4). The slope is largest for the smallest batch and falls as
-# the batch grows (the largest batches hardly differ): at the same step, a larger batch has
-# moved less, and in the same 40 epochs it also takes fewer steps, so it ends much nearer its
-# start than SB. Scaling LB's learning rate by sqrt(500 / 32) ≈ 4 more than doubles its slope
-# and takes it about as far from its start as SB goes in sixteen times as many steps (the final
-# distances printed) - further per step than SB, although its noise per step is now about SB's:
-# the larger rate also moves it four times as far along the mean gradient. If the distance
-# travelled were what mattered, that alone would close the gap; the next sections show whether
-# it does.
+# Over the first half of each run the distance is roughly a straight line in ln t
+# (the R² values printed), bending at both ends, as Hoffer et al. found on their networks. That is
+# consistent with their law, not a proof of it: over two or three decades of steps a small power
+# of t, such as t^0.2, fits almost as well (exercise 4). The slope is largest for the smallest
+# batch and falls as the batch grows (the largest batches hardly differ): at the same step, a
+# larger batch has moved less, and in the same 40 epochs it also takes fewer steps, so it ends
+# much nearer its start than SB. Scaling LB's learning rate by sqrt(500 / 32) ≈ 4 more than
+# doubles its slope and takes it about as far from its start as SB goes in sixteen times as many
+# steps (the final distances printed) - further per step than SB, although its noise per step is
+# now about SB's (about three quarters of it, see below): the larger rate also moves it four times
+# as far along the mean gradient. Its walk levels off after a few dozen steps, while its learning
+# rate is still high, which the straight line does not capture (its lower R²). If the distance
+# travelled were what mattered, that alone would close the gap; the next sections show whether it
+# does.
 
 # %% [markdown]
 # ## Three remedies, as options of the training loop
@@ -139,30 +142,30 @@ for name, f in fits.items():
 #   SB, with its learning-rate changes at the same steps. The testbed's cosine schedule is read
 #   in steps, so it stretches with the run.
 #
-# Hoffer et al.'s code computed Ghost BatchNorm with a Python loop: each chunk of the batch
-# went through the network on its own, with plain BatchNorm, and the gradients were summed
-# before one optimizer step. That gives the Ghost BatchNorm gradient (the last section shows
-# why), but it is slow, and it updates the running statistics once per chunk, so that with
-# momentum 0.1 and 32 chunks they remember little more than the last step (exercise 2 tries
-# that convention). Users of that code report that it does not reproduce the paper's table; we
-# do not know why. `gu.ghost.GhostBatchNorm2d` folds the batch (N, C, H, W) into
-# (g, N/g * C, H, W), so that each (ghost batch, channel) pair is one channel of an ordinary
-# batch norm, and normalizes every ghost batch in one call; when g does not divide N, the last
-# N mod g examples form one smaller ghost batch of their own, in a second call. Its running
-# statistics - the ones used at test time, where no ghost batches exist - are updated once per
-# step with the average of the ghost batches' statistics, so that they average over as many
-# steps as plain BatchNorm's whatever the number of ghost batches. The tests check that it
-# equals BatchNorm applied to each chunk, and BatchNorm itself when g = N. On a batch of the
-# testbed:
+# Hoffer et al.'s code computed Ghost BatchNorm with a Python loop: each chunk of the batch went
+# through the network on its own, with plain BatchNorm, and the gradients were summed before one
+# optimizer step. That gives the Ghost BatchNorm gradient (the last section shows why), but it is
+# slow, and it updates the running statistics once per chunk, so that with momentum 0.1 and the
+# paper's 32 chunks (4096 / 128) they remember little more than the last step (exercise 2 tries
+# that convention; our LB would have 16). Users of that code report that it does not reproduce the
+# paper's table; we do not know why. `gu.ghost.GhostBatchNorm2d` folds the batch (N, C, H, W) into
+# (g, N/g * C, H, W), so that each (ghost batch, channel) pair is one channel of an ordinary batch
+# norm, and normalizes every ghost batch in one call; when g does not divide N, the last N mod g
+# examples form one smaller ghost batch of their own, in a second call. Its running statistics -
+# the ones used at test time, where no ghost batches exist - are updated once per step with the
+# average of the ghost batches' statistics, so that they average over as many steps as plain
+# BatchNorm's whatever the number of ghost batches. The tests check that it equals BatchNorm
+# applied to each chunk, and BatchNorm itself when g = N. On a random batch of LB's size:
 
 # %%
 bn = torch.nn.BatchNorm2d(3)
 ghost = gu.ghost.GhostBatchNorm2d(3, ghost_size=sb)
 x = torch.randn(lb, 3, 8, 8) * 2 + 1
 per_chunk = torch.cat([bn(chunk) for chunk in x.split(sb)])
+chunk_gap = (ghost(x) - per_chunk).abs().max().item()
 print(f"{lb} examples in ghost batches of {sb}: {lb // sb} of {sb}"
       + (f" and one of {lb % sb}" if lb % sb else ""))
-print(f"largest difference from BatchNorm on each chunk: {(ghost(x) - per_chunk).abs().max():.1e}")
+print(f"largest difference from BatchNorm on each chunk: {chunk_gap:.1e}")
 print(f"from BatchNorm on the whole batch: {(ghost(x) - bn(x)).abs().max():.2f}")
 
 # %% [markdown]
@@ -185,7 +188,7 @@ live_arms = [a for a in arms if not adapted(a) or budget.hoffer_ra is None
 print(f"regime-adapted arms trained live: {[a.name for a in live_arms if adapted(a)]}")
 live = gu.study.run(live_arms, seeds, (), ds=ds, evals=10, curve_seeds=seeds[:1])
 rows = gu.study.summarize(live)
-print(f"live: {len(seeds)} seed(s), {len(live_arms)} of {len(arms)} arms")
+print(f"live: {len(seeds)} seed(s), {len(live_arms)} of {len(arms)} remedy arms, and SB and LB")
 print(gu.study.format_summary(rows, curvature=False))
 
 # %% [markdown]
@@ -243,14 +246,15 @@ for a, b in (("LB + LR + GBN", "LB + LR"), ("LB + LR + GBN", "LB + GBN"),
     print(f"({a}) - ({b}), points: {diff(a, b)}")
 
 # %% [markdown]
-# Read the findings from the top. Of the three remedies alone, only Ghost BatchNorm raises
-# LB's accuracy measurably, by about a third of the gap; learning-rate scaling alone cannot be
-# told from plain LB, and regime adaptation alone *lowers* it, as it does with the scaled
-# learning rate. The scaled rate and Ghost BatchNorm together gain more by the estimate, about
-# half of the gap, but the paired differences below the findings cannot tell the pair from
-# Ghost BatchNorm alone. Adding regime adaptation to the pair takes its gain away again (the
-# third difference, clear of zero). So on this testbed the answer to question 7 is: regime
-# adaptation alone does not close the gap, it widens it; Ghost BatchNorm is the one part that
+# Read the findings from the top. Of the three remedies alone, only Ghost BatchNorm
+# raises LB's accuracy measurably, by a fifth to a third of the gap; learning-rate scaling alone
+# cannot be told from plain LB, and regime adaptation alone lowers it slightly (an interval just
+# below zero) - clearly so with the scaled learning rate. The scaled rate and Ghost BatchNorm
+# together gain more by the estimate, about half of the gap, though their own interval just
+# reaches zero and the paired differences below the findings cannot tell the pair from Ghost
+# BatchNorm alone. Adding regime adaptation to the pair takes its gain away again (the third
+# difference, clear of zero). So on this testbed the answer to question 7 is: regime adaptation
+# alone does not close the gap - if anything it widens it; Ghost BatchNorm is the one part that
 # helps on its own. Goyal et al.'s linear rule with warm-up, in LB's 40 epochs, cannot be told
 # from plain LB either:
 
@@ -267,27 +271,34 @@ print(f"LB + linear LR, warm-up: {gu.study.verdict(ref_rows['LB + linear LR, war
 
 # %%
 curve_arms = ["SB", "LB", "LB + LR + GBN", "LB + RA", "LB + LR + GBN + RA"]
+train = lambda name: 100 * np.mean(ref["arms"][name]["train_acc"])
 colors = gu.plots.arm_colors(list(ref_rows))  # one colour per arm in every figure
 fig = gu.plots.regimes({name: gu.study.histories(ref, name) for name in curve_arms}, colors)
+print(f"final training accuracy, mean of {n_ref} seeds: LB {train('LB'):.1f}%, "
+      f"LB + RA {train('LB + RA'):.1f}%")
 for name in curve_arms[2:] + ["LB + noise + RA"]:
     peaks = [gu.study.peak(h) for h in gu.study.histories(ref, name)]
-    print(f"{name:<20} best evaluation at step {', '.join(str(p['step']) for p in peaks)}; "
-          f"final {np.mean([p['drop'] for p in peaks]):.2f} pts below it; training accuracy "
-          f"from then on >= {min(p['train_after'] for p in peaks):.1%}")
+    print(f"{name:<20} best evaluation (seeds 0-2) at step "
+          f"{', '.join(str(p['step']) for p in peaks)}; the final one "
+          f"{np.mean([p['drop'] for p in peaks]):.2f} pts below it (mean); lowest training "
+          f"accuracy from then on {min(p['train_after'] for p in peaks):.1%}")
 
 # %% [markdown]
 # Against epochs (left), the regime-adapted runs go on for sixteen times as many epochs as the
 # others; against steps (middle) they line up with SB. Hoffer et al.'s point is that at the same
 # step LB + RA should then be where SB is; here it is not. Its test error does not keep falling
-# with the steps: it is lowest early - at the step printed, a tenth to a half of its 2,500 -
-# and then creeps up while the training set stays fitted (the lowest training accuracy from the
-# best evaluation on, printed), ending below its best evaluation by the margins printed
-# (mean over the three seeds; the maximum of ten noisy evaluations sits above the last one even
-# for a flat curve, which the rows without regime adaptation and with noise show the size of).
-# The testbed's LB already fits its 2,000 training images within its 40 epochs; sixteen times
-# as many steps, at a batch with little gradient noise, fit them more tightly without finding
-# a better minimum. Hoffer et al.'s networks trained on 50,000 CIFAR images or more, where the
-# extra steps are still needed to fit them.
+# with the steps: it is lowest early - at the steps printed, a tenth to a fifth of its 2,500 - and
+# then creeps up while the training set stays fitted (the lowest training accuracy from the best
+# evaluation on, printed), ending below its best evaluation by the margin printed. The best of ten
+# noisy evaluations lies above the last one even for a flat curve; the noisy regime-adapted run,
+# whose error falls to the end, shows how much that alone gives (its row). With all three remedies
+# the curve is also unstable: at four times the learning rate, two of the three seeds lose part of
+# the training set for a while (the spike near step 500, and the jumps in its walk below). The
+# testbed's LB fits its 2,000 training images within its 40 epochs (its training accuracy,
+# printed); sixteen times as many steps, at a batch with little gradient noise, fit them more
+# tightly without finding a better minimum. Hoffer et al.'s networks trained on 50,000 CIFAR
+# images or more, where the extra steps are still needed to fit them. (The error axes are cut at
+# the top, so the first evaluations of LB + LR + GBN lie above the frame.)
 #
 # How far do the regime-adapted runs walk? Their distances from the start (reference run, seed
 # 0) beside SB's and LB's walks from the first section:
@@ -316,9 +327,10 @@ for name, (t, d) in far.items():
 #
 # ## What regime adaptation costs in time (question 9)
 #
-# The right panel above is the answer on this machine. The numbers: median training seconds
-# per run (evaluation excluded) in the live run, and milliseconds per optimizer step. Plain SB
-# and LB come from chapter 1's runs; the remedy runs also record their distance from the start
+# The right panel above shows it for the reference run, whose two processes shared the machine's
+# two cores (which slowed the Ghost BatchNorm arms most); the live run's numbers are cleaner:
+# median training seconds per run (evaluation excluded) and milliseconds per optimizer step. Plain
+# SB and LB come from chapter 1's runs; the remedy runs also record their distance from the start
 # after every step, a small extra cost.
 
 # %%
@@ -326,24 +338,25 @@ for name in [n for n in ("SB", "LB", "LB + RA", "LB + LR + GBN + RA") if n in ro
     r = rows[name]
     print(f"{name:<20} {r['steps']:5.0f} steps of {r['batch_size']:3d}: {r['seconds']:6.1f} s, "
           f"{1000 * r['seconds'] / r['steps']:5.1f} ms per step")
-ms = {n: 1000 * rows[n]["seconds"] / rows[n]["steps"] for n in ("SB", "LB")}
 ra = rows["LB + RA"]
+ms = {"SB": 1000 * rows["SB"]["seconds"] / rows["SB"]["steps"],
+      "LB": 1000 * ra["seconds"] / ra["steps"]}  # LB's step from the long run: less noisy
 print(f"\na step of {lb} costs {ms['LB'] / ms['SB']:.1f} times a step of {sb} here, for "
-      f"{lb / sb:.1f} times the examples; LB + RA took {ra['seconds'] / rows['SB']['seconds']:.1f}"
-      f" times SB's seconds")
+      f"{lb / sb:.1f} times the examples; LB + RA took {ra['seconds'] / rows['LB']['seconds']:.1f}"
+      f" times plain LB's seconds and {ra['seconds'] / rows['SB']['seconds']:.1f} times SB's")
 print(f"if a step of {lb} took as long as one of {sb} (a GPU that neither fills; assumed), "
       f"LB + RA would take {ra['steps'] / rows['SB']['steps']:.2f} times SB's time, plain LB "
       f"{rows['LB']['steps'] / rows['SB']['steps']:.2f} times")
 
 # %% [markdown]
-# On a CPU the time of a step grows with the examples in it, so plain LB saves little or no
-# time over SB in the first place (chapter 5 found the same), and regime adaptation multiplies
-# LB's time by the ratio of the steps (printed): here it is by far the most expensive way to
-# train. On a GPU the picture is the one the last line sketches, under an assumption we could
-# not measure on this machine: for a network this small, a step of 500 and a step of 32 both
-# leave the GPU mostly idle and take about the same time, so plain LB would be up to
-# 2,480 / 160 ≈ 15 times faster than SB, and regime adaptation gives all of that back. In
-# paper mode on a GPU the live table measures it.
+# On a CPU the time of a step grows roughly with the examples in it, so plain LB saves little or
+# no time over SB in the first place (chapter 5 found the same), and regime adaptation multiplies
+# LB's time by the factor printed, most of the ratio of the steps: here it is by far the most
+# expensive way to train. On a GPU the picture is the one the last line sketches, under an
+# assumption we could not measure on this machine: for a network this small, a step of 500 and a
+# step of 32 both leave the GPU mostly idle and take about the same time, so plain LB would be up
+# to 2,480 / 160 ≈ 15 times faster than SB, and regime adaptation gives all of that back. In paper
+# mode on a GPU the live table measures it.
 #
 # ## Multiplicative gradient noise (question 8)
 #
@@ -368,7 +381,10 @@ print(f"s² = {s2:.2f}; one batch's multipliers: mean {z.mean():.3f}, sd {z.std(
 noise_arms = ["LB", "LB + noise", "LB + GBN", "LB + noise + RA", "LB + RA", "LB + GBN + RA",
               "LB + LR + GBN + RA"]
 fig = gu.plots.forest(ref_rows, noise_arms, "multiplicative noise against GBN and RA")
-train = lambda name: 100 * np.mean(ref["arms"][name]["train_acc"])
+for name in ("LB + noise", "LB + noise + RA"):
+    g = ref_rows[name]["gain"]
+    print(f"{name}: gain over LB {g.mean:+.2f} [{g.lo:+.2f}, {g.hi:+.2f}] pts, "
+          f"fraction of the gap {ref_rows[name]['fraction']}")
 print(f"training accuracy: LB + noise {train('LB + noise'):.1f}%, "
       f"LB + noise + RA {train('LB + noise + RA'):.1f}%")
 for name in ("LB + noise + RA", "LB + GBN + RA", "LB + LR + GBN + RA"):
@@ -405,14 +421,16 @@ fig = gu.plots.gain_sweep(sweep, "ghost batch size g (examples; log scale)",
 for g, r in sweep[:-1]:  # the last is plain LB
     print(f"g = {g:3g}: gain over LB {r['gain'].mean:+.2f} [{r['gain'].lo:+.2f}, "
           f"{r['gain'].hi:+.2f}] pts, fraction of the gap {r['fraction']}")
+print(f"(LB + GBN 16) - (LB + GBN, g = {size('SB')}), points: {diff('LB + GBN 16', 'LB + GBN')}")
 
 # %% [markdown]
-# The gain falls as the ghost batches grow: ghost batches of 16 close more than half of the gap
-# (the interval printed), SB's own 32 about a third, and from 64 on the gain cannot be told
-# from zero. Hoffer et al. used ghost batches of 128 in batches of 4096, a ratio of 32; ours,
-# at SB's 32 in 500, is about 16, and on this testbed ghost batches of half SB's size do
-# better still. Smaller ghost batches mean noisier normalization statistics: Ghost BatchNorm
-# puts back into the large batch some of the noise that the last section found LB lacks.
+# The gain falls as the ghost batches grow: ghost batches of 16 close more than half
+# of the gap (the interval printed), SB's own 32 a fifth to a third, and from 64 on the gain
+# cannot be told from zero; 16 beats 32 in a paired comparison (the last line). Hoffer et al. used
+# ghost batches of 128 in batches of 4096, a ratio of 32; ours, at SB's 32 in 500, is about 16,
+# and on this testbed ghost batches of half SB's size do better still. Smaller ghost batches mean
+# noisier normalization statistics: Ghost BatchNorm puts back into the large batch some of the
+# noise that the last section found LB lacks.
 #
 # ## The distributed view
 #
@@ -474,8 +492,8 @@ print(f"relative difference between the two gradients, ‖g₁ - g₂‖ / ‖g�
 #    per step, and gives the gradient that per-worker BatchNorm gives in data-parallel
 #    training.
 # 3. On the testbed, Ghost BatchNorm closes a measurable part of the gap in LB's own 40
-#    epochs, more with smaller ghost batches; regime adaptation lowers LB's accuracy alone and
-#    with the other two, and with all three LB stays below SB.
+#    epochs, more with smaller ghost batches; regime adaptation does not help alone, takes
+#    LB + LR + GBN back to plain LB's accuracy, and with all three LB stays below SB.
 # 4. Regime adaptation costs sixteen times LB's steps; on a CPU, where LB saves no time, that
 #    is many times SB's own training time.
 # 5. Multiplicative gradient noise of SB's covariance hurts in LB's few steps and, with SB's
@@ -517,40 +535,44 @@ print(f"relative difference between the two gradients, ‖g₁ - g₂‖ / ‖g�
 # reference's claims hold in the live run too.
 assert set(rows) == {"SB", "LB"} | {a.name for a in live_arms}
 assert all(np.isfinite(r["acc"][0]) for r in rows.values())
-assert gap < 1e-9
+assert gap < 1e-9 and chunk_gap < 1e-5
 
 
-def claims(rs, arm_acc, curves_of, walk_of):
+def claims(rs, arm_acc, curves_of, walk_of, exact=True):
     """The chapter's claims, on the rows, per-seed accuracies, curves and seed-0 walks of one
-    run with several seeds (the reference, or a paper-mode live run)."""
+    run with several seeds: the reference (``exact``: also the claims whose intervals sit near
+    their thresholds there), or a paper-mode live run."""
     paired = lambda a, b: gu.stats.paired(arm_acc(a), arm_acc(b))
     assert rs["SB"]["gain"].lo > 0  # the gap is clear of zero
     assert rs["LB + LR + GBN + RA"]["vs_top"].hi < 0  # all three stay below SB
     for name in ("LB + LR", "LB + linear LR, warm-up"):
         assert rs[name]["gain"].lo < 0 < rs[name]["gain"].hi, name  # not told from LB
-    assert rs["LB + RA"]["gain"].hi < 0 and rs["LB + LR + RA"]["gain"].hi < 0  # RA lowers it
-    gbn = rs["LB + GBN"]
-    assert gbn["gain"].lo > 0 and 0.2 < gbn["fraction"].estimate < 0.45  # about a third
-    pair = rs["LB + LR + GBN"]
-    assert pair["gain"].mean > gbn["gain"].mean and 0.35 < pair["fraction"].estimate < 0.65
+    assert rs["LB + RA"]["gain"].mean < 0 and rs["LB + LR + RA"]["gain"].hi < 0  # RA lowers it
+    gbn, pair = rs["LB + GBN"], rs["LB + LR + GBN"]
+    assert gbn["gain"].lo > 0 and pair["gain"].mean > gbn["gain"].mean
+    if exact:  # a fifth to a third; the pair about half, its interval just reaching zero
+        assert rs["LB + RA"]["gain"].hi < 0 and 0.19 < gbn["fraction"].estimate < 0.34
+        assert 0.4 < pair["fraction"].estimate < 0.6 and pair["gain"].lo < 0.05
     assert paired("LB + LR + GBN", "LB + GBN").lo < 0  # not told from GBN alone
     assert paired("LB + LR + GBN", "LB + LR + GBN + RA").lo > 0  # RA takes it back
     assert abs(rs["LB + LR + GBN + RA"]["gain"].mean) < 0.3  # about where plain LB ends
     peaks = lambda name: [gu.study.peak(h) for h in curves_of(name)]
     drop = lambda name: np.mean([p["drop"] for p in peaks(name)])
-    control = max(drop("LB + LR + GBN"), drop("LB + noise + RA"))
+    control = drop("LB + noise + RA")  # what the best of ten evaluations gives a falling curve
     for name in ("LB + RA", "LB + LR + GBN + RA"):  # best early, then worse; still fitted
         assert drop(name) > control + 0.2, name
         assert all(p["step"] <= 1250 and p["train_after"] > 0.98 for p in peaks(name)), name
-    assert rs["LB + noise"]["gain"].hi < 0 < rs["LB + LR"]["gain"].mean  # noise hurts, LR not
+    assert rs["LB + noise"]["gain"].hi < 0  # noise in LB's few steps hurts
     noisy = rs["LB + noise + RA"]
     assert paired("LB + noise + RA", "LB + RA").lo > 0 and noisy["fraction"].estimate > 0.5
-    assert noisy["fraction"].lo > 0.5 and -0.6 < noisy["vs_top"].lo < 0 < noisy["vs_top"].hi
+    assert noisy["fraction"].estimate > 0.5 and -0.6 < noisy["vs_top"].lo < 0 < noisy["vs_top"].hi
+    assert noisy["fraction"].lo > 0.5 or not exact
     assert rs["LB + LR"]["gain"].mean > rs["LB + noise"]["gain"].hi  # LR does not lose so
     ghost = sorted(((r["x"], r) for r in rs.values() if r["group"] == "ghost size"),
                    key=lambda p: p[0])
-    assert ghost[0][0] == 16 and ghost[0][1]["fraction"].lo > 0.5  # 16: more than half
-    assert ghost[0][1]["gain"].mean > gbn["gain"].mean > ghost[1][1]["gain"].mean  # 16 > 32 > 64
+    assert ghost[0][0] == 16 and ghost[0][1]["fraction"].estimate > 0.5  # 16: more than half
+    assert ghost[0][1]["fraction"].lo > 0.5 or not exact
+    assert paired("LB + GBN 16", "LB + GBN").lo > 0 > ghost[1][1]["gain"].lo  # 16 > 32; 64: ?
     assert all(r["gain"].lo < 0 for g, r in ghost if g >= 64)  # from 64 on: not told from 0
     walk = {name: walk_of(name) for name in ("SB", "LB + RA", "LB + noise + RA",
                                              "LB + LR + GBN + RA")}
@@ -568,15 +590,16 @@ def walk_in(results, seed):
 
 
 claims(ref_rows, acc, lambda name: gu.study.histories(ref, name), walk_in(ref, 0))
-assert train("LB + noise") < 95
+assert train("LB + noise") < 95 and train("LB") == 100 and train("LB + RA") == 100
 assert ref_rows["LB + RA"]["seconds"] > 10 * ref_rows["SB"]["seconds"]  # on a CPU
 if gu.mode() != "smoke":  # the live walks: log-like early on, faster for smaller batches
     assert all(f["r2"] > 0.9 for f in fits.values())
     slopes = [fits[f"B={b}"]["b"] for b in sizes]
     assert slopes[0] > slopes[len(slopes) // 2] and slopes[0] > slopes[-1] + 0.5
+    assert abs(slopes[-1] - slopes[-2]) < 0.2  # the largest batches hardly differ
     assert fits[f"B={lb}, √-scaled lr"]["b"] > 2 * fits[f"B={lb}"]["b"]  # more than doubles
     lb_scaled = series[f"B={lb}, √-scaled lr"][1][-1]
     assert abs(lb_scaled / series[f"B={sb}"][1][-1] - 1) < 0.2  # √-scaled LB goes as far as SB
 if gu.mode() == "paper":
     claims(rows, lambda name: np.array(live["arms"][name]["test_acc"]),
-           lambda name: gu.study.histories(live, name), walk_in(live, seeds[0]))
+           lambda name: gu.study.histories(live, name), walk_in(live, seeds[0]), exact=False)

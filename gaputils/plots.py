@@ -591,7 +591,7 @@ def regimes(groups: dict[str, Sequence[History]],
                ylim=(low - 0.5, high + 3))
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
-    axes[0].legend(fontsize=8)
+    axes[2].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return fig
 
@@ -617,8 +617,13 @@ def gain_sweep(points: list[tuple[float, dict]], xlabel: str, title: str,
     ax.errorbar(xs, trio[:, 0], yerr=[trio[:, 0] - trio[:, 1], trio[:, 2] - trio[:, 0]],
                 marker="o", capsize=3, color="C2")
     ax.axhline(0, color=LB_COLOR, lw=0.8, ls=":")
+    ax.annotate("plain LB", (0.01, 0), xycoords=("axes fraction", "data"), color=LB_COLOR,
+                fontsize=8, va="bottom")
     if top is not None:
         ax.axhline(top["gain"].mean, color=SB_COLOR, lw=0.8, ls=":")
+        ax.annotate("plain SB", (0.01, top["gain"].mean), xycoords=("axes fraction", "data"),
+                    color=SB_COLOR, fontsize=8, va="top")
+        ax.margins(y=0.12)
     ax.set(xscale="log", xlabel=xlabel, ylabel="test accuracy - plain LB (points)", title=title)
     ax.set_xticks(xs, [f"{x:g}" for x in xs])
     ax.xaxis.set_minor_locator(plt.NullLocator())
