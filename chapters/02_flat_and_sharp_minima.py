@@ -16,11 +16,8 @@
 # %% [markdown]
 # # 2. Flat and sharp minima
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-
-# badge.svg)](https://colab.research.google.com/github/generalization-
-# gap/book/blob/main/chapters/02_flat_and_sharp_minima.ipynb)
-# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-
-# gap/book/main?labpath=chapters%2F02_flat_and_sharp_minima.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/generalization-gap/book/blob/main/chapters/02_flat_and_sharp_minima.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-gap/book/main?labpath=chapters%2F02_flat_and_sharp_minima.ipynb)
 #
 # Keskar et al. explained the gap of chapter 1 by the shape of the training loss around the
 # minimizers: the small batch ends in a wide, flat valley, the large batch in a narrow, sharp

@@ -16,11 +16,8 @@
 # %% [markdown]
 # # 3. The sharpness metric
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-
-# badge.svg)](https://colab.research.google.com/github/generalization-
-# gap/book/blob/main/chapters/03_sharpness_metric.ipynb)
-# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-
-# gap/book/main?labpath=chapters%2F03_sharpness_metric.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/generalization-gap/book/blob/main/chapters/03_sharpness_metric.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-gap/book/main?labpath=chapters%2F03_sharpness_metric.ipynb)
 #
 # Keskar et al. turned "sharp" into a number: how much the training loss can rise inside a small
 # box around the minimizer. Their code for it was never released. This chapter implements the

@@ -16,11 +16,8 @@
 # %% [markdown]
 # # 4. Hessian spectra
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-
-# badge.svg)](https://colab.research.google.com/github/generalization-
-# gap/book/blob/main/chapters/04_hessian_spectra.ipynb)
-# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-
-# gap/book/main?labpath=chapters%2F04_hessian_spectra.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/generalization-gap/book/blob/main/chapters/04_hessian_spectra.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-gap/book/main?labpath=chapters%2F04_hessian_spectra.ipynb)
 #
 # Keskar et al. described sharp minimizers as having "many large positive eigenvalues" of the
 # Hessian. A network with a million parameters has a million eigenvalues and a Hessian we

@@ -16,11 +16,8 @@
 # %% [markdown]
 # # 5. Keskar's remedies, measured
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-
-# badge.svg)](https://colab.research.google.com/github/generalization-
-# gap/book/blob/main/chapters/05_remedies.ipynb)
-# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-
-# gap/book/main?labpath=chapters%2F05_remedies.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/generalization-gap/book/blob/main/chapters/05_remedies.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-gap/book/main?labpath=chapters%2F05_remedies.ipynb)
 #
 # Keskar et al. tried three remedies for the large-batch gap - data augmentation, conservative
 # training and adversarial training - and reported that each raised LB's test accuracy somewhat

@@ -16,11 +16,8 @@
 # %% [markdown]
 # # 6. Train longer, generalize better
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-
-# badge.svg)](https://colab.research.google.com/github/generalization-
-# gap/book/blob/main/chapters/06_train_longer.ipynb)
-# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-
-# gap/book/main?labpath=chapters%2F06_train_longer.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/generalization-gap/book/blob/main/chapters/06_train_longer.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-gap/book/main?labpath=chapters%2F06_train_longer.ipynb)
 #
 # Hoffer, Hubara and Soudry argued that large batches generalize worse not because they are
 # large but because, in a fixed number of epochs, they take too few steps: the weights wander
@@ -468,7 +465,7 @@ print(f"relative difference between the two gradients, ‖g₁ - g₂‖ / ‖g�
 # - Hoffer et al. found that the three remedies together closed the gap. On our testbed they
 #   do not: Ghost BatchNorm, in the usual 40 epochs, closes a measurable part of it (more than
 #   half with ghost batches of 16), and regime adaptation - the remedy their title names -
-#   lowers LB's accuracy on its own and takes back what the other two gave. The noise
+#   lowers LB's accuracy slightly on its own and takes back what the other two gave. The noise
 #   experiments decide between "too few steps" and "too little noise" here: the steps help
 #   only with SB's noise, and the learning curves show the quiet extra steps overfitting a
 #   training set that was fitted long before. Their networks learned 50,000 or more CIFAR
@@ -480,17 +477,17 @@ print(f"relative difference between the two gradients, ‖g₁ - g₂‖ / ‖g�
 #   the weight decay.
 # - Their multiplicative noise, for which they reported no experiment, is the only addition
 #   that makes regime adaptation work here. Their Table 1's accuracies (C1 86.4% at batch 4096,
-#   ghost batches of 128, on CIFAR-10) are not comparable with ours - other data, another width
-#   of C1, another scale - but fractions of the gap are, and that is the comparison to make.
+#   ghost batches of 128, on CIFAR-10) are not comparable with ours: other data, another width
+#   of C1, another scale.
 #
 # ## Summary
 #
 # 1. The weights' distance from their start grows about like log t early in training, faster
 #    for smaller batches and for larger learning rates; later it settles.
 # 2. Ghost BatchNorm normalizes each chunk of g examples of a batch on its own; done in one
-#    vectorized call, it equals BatchNorm on each chunk, keeps one running-statistics update
-#    per step, and gives the gradient that per-worker BatchNorm gives in data-parallel
-#    training.
+#    vectorized call (two when g does not divide the batch), it equals BatchNorm on each
+#    chunk, keeps one running-statistics update per step, and gives the gradient that
+#    per-worker BatchNorm gives in data-parallel training.
 # 3. On the testbed, Ghost BatchNorm closes a measurable part of the gap in LB's own 40
 #    epochs, more with smaller ghost batches; regime adaptation does not help alone, takes
 #    LB + LR + GBN back to plain LB's accuracy, and with all three LB stays below SB.
