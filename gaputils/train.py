@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import ghost, noise, remedies
+from . import ghost, noise, remedies, sam
 from .data import Dataset, permuted_batches
 from .runtime import mode
 
@@ -49,6 +49,8 @@ class TrainConfig:
     batches of b (:mod:`gaputils.noise`); ``distance_every`` = k records ||w_t - w_0|| every k
     steps (``History.distance``). Scaled learning rates and regime adaptation are plain fields
     (:func:`gaputils.remedies.scale_lr`, :func:`gaputils.remedies.adapt_regime`).
+    Chapter 07: ``sam_rho`` > 0 makes every step a SAM step of radius rho over the optimizer
+    (``sam_adaptive``: ASAM; :mod:`gaputils.sam`).
     """
 
     batch_size: int = 256
@@ -78,6 +80,8 @@ class TrainConfig:
     ghost_batch: int = 0
     noise_batch: int = 0
     distance_every: int = 0
+    sam_rho: float = 0.0
+    sam_adaptive: bool = False
 
     def __post_init__(self):
         if (self.epochs is None) == (self.steps is None):
@@ -98,6 +102,8 @@ class TrainConfig:
             raise ValueError("need inner_steps >= 1, adv_steps >= 1 and 0 < adv_ratio <= 1")
         if self.ghost_batch == 1 or self.ghost_batch < 0 or self.distance_every < 0:
             raise ValueError("ghost_batch must be 0 (off) or >= 2, distance_every >= 0")
+        if self.sam_rho < 0 or (self.sam_rho and self.inner_steps > 1):
+            raise ValueError("sam_rho must be >= 0, and SAM does not combine with inner_steps > 1")
         if not 0 <= self.noise_batch <= self.batch_size:
             raise ValueError(f"noise_batch={self.noise_batch} must be 0 (off) or a batch size "
                              f"up to batch_size={self.batch_size} whose noise to imitate")
@@ -136,7 +142,7 @@ class TrainConfig:
 # Fields left out of the cache key at their defaults (remedies, and what a run records).
 REMEDY_FIELDS = ("augment_shift", "augment_flip", "proximal", "inner_steps", "adv_eps",
                  "adv_steps", "adv_ratio", "batch_schedule", "ghost_batch", "noise_batch",
-                 "distance_every")
+                 "distance_every", "sam_rho", "sam_adaptive")
 
 
 _SERIES = ("epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
@@ -425,8 +431,12 @@ def _fit(model, dataset, config, dev, progress, callback) -> History:
                     return F.cross_entropy(out, yb)
             return (F.cross_entropy(out.float(), yb, reduction="none") * wb).mean()
 
-        loss = remedies.proximal_step(model, opt, batch_loss, lam, config.inner_steps,
-                                      config.grad_clip)
+        if config.sam_rho:
+            loss = sam.step(model, opt, batch_loss, config.sam_rho, config.sam_adaptive,
+                            clip=config.grad_clip)
+        else:
+            loss = remedies.proximal_step(model, opt, batch_loss, lam, config.inner_steps,
+                                          config.grad_clip)
         sched.step()
         if config.distance_every and step % config.distance_every == 0:
             rec.track(step)
