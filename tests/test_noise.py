@@ -85,3 +85,54 @@ def test_log_fit_recovers_a_line_in_log_t():
     assert math.isnan(noise.log_fit([1, 2, 3], [1.0, 1.0, 1.0])["r2"])
     with pytest.raises(ValueError, match="step >= 1"):
         noise.log_fit([0, 1, 2], [0.0, 1.0, 2.0])
+
+
+def _regression(n=20000, d=4, noise_sd=1.0, seed=0):
+    """Linear regression at weights w = w* + a: per-example gradient (a.x - eps) x with
+    x ~ N(0, I), so G = a and Sigma = (|a|^2 + s^2) I + a a^T in closed form."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64)
+    w_star = torch.randn(d, generator=g, dtype=torch.float64)
+    a = torch.tensor([0.5, -0.25] + [0.0] * (d - 2), dtype=torch.float64)
+    y = x @ w_star + noise_sd * torch.randn(n, generator=g, dtype=torch.float64)
+    model = torch.nn.Linear(d, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.copy_((w_star + a)[None])
+    trace = d * (float(a @ a) + noise_sd**2) + float(a @ a)
+    return model, (x, y), trace / float(a @ a)
+
+
+def _mse(out, y):
+    return 0.5 * ((out.squeeze(-1) - y) ** 2).mean()
+
+
+def test_per_sample_noise_scale_matches_the_closed_form_of_linear_regression():
+    model, data, truth = _regression()
+    est = noise.gradient_noise_scale(model, data, loss_fn=_mse, chunk=4096)
+    assert abs(est["b_simple"] - truth) < 4 * est["se"] and est["se"] < 0.1 * truth
+    x, y = data
+    rows = torch.cat(list(noise.per_sample_gradients(model, (x[:5], y[:5]), _mse)))
+    want = ((x[:5] @ model.weight[0] - y[:5])[:, None] * x[:5]).detach()
+    torch.testing.assert_close(rows, want)  # each row is that example's own gradient
+
+
+def test_the_two_batch_estimator_matches_the_closed_form_too():
+    model, data, truth = _regression()
+    est = noise.batch_gradient_noise_scale(model, data, small=16, big=1024, repeats=400,
+                                           loss_fn=_mse, generator=torch.Generator().manual_seed(0))
+    assert abs(est["b_simple"] - truth) < 4 * est["se"] and est["se"] < 0.3 * truth
+
+
+def test_the_two_estimators_agree_on_a_small_network():
+    from tests.helpers import toy_dataset
+
+    ds = toy_dataset(n=2000, shape=(1, 6, 6), seed=3)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 16), torch.nn.BatchNorm1d(16),
+                              torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    net.eval()
+    a = noise.gradient_noise_scale(net, ds.train)
+    b = noise.batch_gradient_noise_scale(net, ds.train, small=8, big=512, repeats=300,
+                                         generator=torch.Generator().manual_seed(1))
+    assert abs(a["b_simple"] - b["b_simple"]) < 3 * math.hypot(a["se"], b["se"])
+    assert net.training is False
