@@ -11,10 +11,12 @@ C1     Keskar's shallow conv net (AlexNet-like), dropout 0.5        1,385,994 (1
 C2     Keskar's VGG-style net, 13 convs, dropout 0.3-0.5            14,990,794 (1x28x28),
                                                                     14,991,946 (3x32x32)
 resnet He et al.'s CIFAR ResNet (depth 6n+2, 16/32/64 channels)     272,490 (depth 20, 3x32x32)
+vit    tiny Vision Transformer: 7x7 patches, 2 layers of 64, 4 heads  71,946 (1x28x28)
 ====== ============================================================ ===========================
 
 BatchNorm follows every conv and hidden dense layer, as in Keskar et al.'s code. ``F1`` takes
-``width``, ``depth`` and ``batchnorm``; ``resnet`` takes ``depth`` (20, 32, 44, 56, ...).
+``width``, ``depth`` and ``batchnorm``; ``resnet`` takes ``depth`` (20, 32, 44, 56, ...);
+``vit`` (no BatchNorm; LayerNorm) takes ``patch``, ``dim``, ``depth`` and ``heads``.
 """
 
 from __future__ import annotations
@@ -121,7 +123,39 @@ def resnet(input_shape: tuple[int, ...], num_classes: int, depth: int = 20) -> n
                          nn.Linear(c, num_classes))
 
 
-BUILDERS = {"F1": f1, "C1": c1, "C2": c2, "resnet": resnet}
+class ViT(nn.Module):
+    """A tiny Vision Transformer: non-overlapping ``patch`` x ``patch`` patches embedded to
+    ``dim``, a learned position embedding, ``depth`` pre-LayerNorm encoder layers (``heads``
+    heads, MLP of 2 x dim, GELU, no dropout), a final LayerNorm, the mean over patches, a
+    linear head. No BatchNorm anywhere."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int, patch: int = 7,
+                 dim: int = 64, depth: int = 2, heads: int = 4):
+        super().__init__()
+        c, h, w = input_shape
+        if h % patch or w % patch or dim % heads:
+            raise ValueError(f"patch={patch} must divide the image size {h}x{w}, and heads="
+                             f"{heads} must divide dim={dim}")
+        self.embed = nn.Conv2d(c, dim, patch, stride=patch)
+        self.position = nn.Parameter(torch.zeros(1, (h // patch) * (w // patch), dim))
+        nn.init.normal_(self.position, std=0.02)
+        layer = nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout=0.0, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.embed(x).flatten(2).transpose(1, 2) + self.position
+        return self.head(self.norm(self.encoder(tokens)).mean(1))
+
+
+def vit(input_shape: tuple[int, ...], num_classes: int, **kwargs) -> ViT:
+    """The tiny Vision Transformer :class:`ViT` (chapter 07)."""
+    return ViT(input_shape, num_classes, **kwargs)
+
+
+BUILDERS = {"F1": f1, "C1": c1, "C2": c2, "resnet": resnet, "vit": vit}
 
 
 def build(name: str, input_shape: tuple[int, ...], num_classes: int, **kwargs) -> nn.Module:

@@ -24,7 +24,8 @@ def test_f1_parameter_count_matches_formula():
 
 def test_documented_counts():
     doc = models.__doc__.replace(",", "")
-    for name, shape in [("C1", (3, 32, 32)), ("C2", (1, 28, 28)), ("resnet", (3, 32, 32))]:
+    for name, shape in [("C1", (3, 32, 32)), ("C2", (1, 28, 28)), ("resnet", (3, 32, 32)),
+                        ("vit", (1, 28, 28))]:
         assert str(models.num_parameters(models.build(name, shape, 10))) in doc
 
 
@@ -39,10 +40,29 @@ def test_keskar_layers():
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match="F1, C1, C2, resnet"):
+    with pytest.raises(ValueError, match="F1, C1, C2, resnet, vit"):
         models.build("vgg99", (1, 28, 28), 10)
     with pytest.raises(ValueError, match="6n\\+2"):
         models.build("resnet", (3, 32, 32), 10, depth=21)
     with pytest.raises(ValueError, match="C, H, W"):
         models.build("F1", (28, 28), 10)
     assert isinstance(models.build("f1", (1, 28, 28), 10), torch.nn.Module)  # case-insensitive
+
+
+def test_tiny_vit_has_no_batchnorm_and_learns_a_batch():
+    torch.manual_seed(0)
+    net = models.build("vit", (1, 28, 28), 10)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules())
+    x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(30):
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    assert net(x[:3]).shape == (3, 10)
+    with pytest.raises(ValueError, match="divide"):
+        models.build("vit", (1, 28, 28), 10, patch=5)
