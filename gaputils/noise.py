@@ -28,6 +28,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from .stats import jackknife
+
 
 def matching_variance(batch_size: int, match: int) -> float:
     """The variance s2 of the per-example multipliers that gives batches of ``batch_size`` the
@@ -131,13 +133,6 @@ def _scale(trace: float, g2: float) -> float:
     return trace / g2 if g2 > 0 else math.inf
 
 
-def _jackknife(values: np.ndarray, estimate) -> float:
-    """Delete-one jackknife standard error of ``estimate`` over the rows of ``values``."""
-    k = len(values)
-    loo = np.array([estimate(np.delete(values, i, axis=0)) for i in range(k)])
-    return float(np.sqrt((k - 1) / k * ((loo - loo.mean()) ** 2).sum()))
-
-
 def gradient_noise_scale(model, data: tuple, loss_fn=None, groups: int = 10,
                          chunk: int = 256) -> dict[str, float]:
     """McCandlish et al.'s simple noise scale B_simple = tr(Sigma) / |G|^2 at the model's
@@ -169,7 +164,7 @@ def gradient_noise_scale(model, data: tuple, loss_fn=None, groups: int = 10,
         return _scale(trace, g2), trace, g2
 
     b, trace, g2 = estimate(rows)
-    return {"b_simple": b, "se": _jackknife(rows, lambda r: estimate(r)[0]), "trace": trace,
+    return {"b_simple": b, "se": jackknife(rows, lambda r: estimate(r)[0]), "trace": trace,
             "g2": g2}
 
 
@@ -209,5 +204,5 @@ def batch_gradient_noise_scale(model, data: tuple, small: int, big: int, repeats
         return _scale(trace, g2), trace, g2
 
     b, trace, g2 = estimate(norms)
-    return {"b_simple": b, "se": _jackknife(norms, lambda r: estimate(r)[0]), "trace": trace,
+    return {"b_simple": b, "se": jackknife(norms, lambda r: estimate(r)[0]), "trace": trace,
             "g2": g2}

@@ -142,3 +142,14 @@ def fieller(num: Iterable[float], den: Iterable[float], confidence: float = 0.95
         return Ratio(est, -math.inf, math.inf, False, n, confidence)
     root = math.sqrt(disc)
     return Ratio(est, float((qb - root) / qa), float((qb + root) / qa), True, n, confidence)
+
+
+def jackknife(values, estimate) -> float:
+    """Delete-one jackknife standard error of ``estimate(rows)`` over the rows of ``values``
+    (repeats, or groups of examples): sqrt((k - 1) / k * sum (est_-i - mean)^2). Chapter 07."""
+    values = np.asarray(values)
+    k = len(values)
+    if k < 2:
+        raise ValueError("the jackknife needs at least two rows")
+    loo = np.array([estimate(np.delete(values, i, axis=0)) for i in range(k)])
+    return float(np.sqrt((k - 1) / k * ((loo - loo.mean()) ** 2).sum()))

@@ -83,3 +83,11 @@ def test_fieller_is_unbounded_when_the_denominator_may_be_zero():
     assert not r.bounded and r.lo == -np.inf and "unbounded" in str(r)
     with pytest.raises(ValueError, match="two pairs"):
         stats.fieller([1.0], [2.0])
+
+
+def test_jackknife_of_the_mean_is_the_standard_error():
+    x = np.array([1.0, 4.0, 2.0, 8.0, 5.0])
+    se = stats.jackknife(x, np.mean)
+    assert se == pytest.approx(x.std(ddof=1) / np.sqrt(len(x)))
+    with pytest.raises(ValueError, match="two rows"):
+        stats.jackknife(x[:1], np.mean)
