@@ -22,6 +22,20 @@ KESKAR_TABLE2 = {"F1": ("MNIST", 98.03, 97.81), "F2": ("TIMIT", 64.02, 59.45),
 KESKAR_TABLE3 = {"F1": (1.23, 205.14), "C1": (28.58, 707.23), "C2": (8.68, 925.32)}
 
 
+def stamp(note: str = "") -> dict:
+    """Where and when a committed result is made: ``device`` (machine and CPU cores, then
+    ``note``, e.g. the threads per process), ``torch`` (version) and ``date``. The scripts in
+    ``data/reference/`` add it to what they write. Chapter 01."""
+    import os
+    import platform
+    from datetime import date
+
+    import torch
+
+    device = f"{platform.machine()}, {os.cpu_count()} CPU cores" + (f", {note}" if note else "")
+    return {"device": device, "torch": torch.__version__, "date": str(date.today())}
+
+
 def load(name: str) -> dict:
     """The committed result ``gaputils/results/<name>.json``. Chapter 01."""
     path = resources.files("gaputils.results") / f"{name}.json"

@@ -115,3 +115,13 @@ def test_loads_with_weights_only(monkeypatch):
     monkeypatch.setattr(torch, "load", spy)
     cache.fit_or_load(net(), ds, CFG)
     assert seen.get("weights_only") is True
+
+
+def test_reference_stamp_says_where_and_when():
+    import datetime
+
+    import gaputils as gu
+
+    s = gu.reference.stamp("2 threads")
+    assert s["device"].endswith("CPU cores, 2 threads") and s["torch"] == torch.__version__
+    assert s["date"] == str(datetime.date.today())

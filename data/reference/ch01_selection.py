@@ -29,11 +29,8 @@ the rule was applied as written all the same.
 """
 
 import json
-import os
-import platform
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import torch
@@ -93,8 +90,7 @@ def main(names: list[str]) -> None:
         results[name] = rows
         out.write_text(json.dumps({
             "commands": commands,
-            "device": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-            "torch": torch.__version__, "date": str(date.today()),
+            **gu.reference.stamp(),
             "mode": "standard testbed size, validation split", "rule": __doc__.split(
                 "The rule, fixed before the study ran:")[1].split("The chapter then")[0].strip(),
             "base": {k: getattr(BASE, k) for k in ("model", "optimizer", "lr", "momentum",

@@ -10,13 +10,8 @@ chapter shows beside its live result, labelled with the device and date.
 """
 
 import json
-import os
-import platform
 import time
-from datetime import date
 from pathlib import Path
-
-import torch
 
 import gaputils as gu
 
@@ -31,8 +26,7 @@ def main() -> None:
     res = gu.study.run(gu.study.keskar_arms(setting), SEEDS, MEASURED, setting=setting,
                        progress=True)
     res |= {"command": "GAPUTILS_MODE=standard python data/reference/ch05_remedies.py",
-            "mode": gu.mode(), "device": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-            "torch": torch.__version__, "date": str(date.today()),
+            "mode": gu.mode(), **gu.reference.stamp(),
             "wall_seconds": round(time.time() - t0)}
     out = Path(__file__).parents[2] / "gaputils" / "results" / "ch05_remedies.json"
     out.write_text(json.dumps(res, indent=1))

@@ -16,10 +16,7 @@ result to ``/tmp/ch06_parts`` as it finishes, so the seeds can be split over pro
 
 import argparse
 import json
-import os
-import platform
 import time
-from datetime import date
 from pathlib import Path
 
 import torch
@@ -49,9 +46,7 @@ def merge(threads: int) -> None:
     res = gu.study.merge(*parts)
     res |= {"command": "GAPUTILS_MODE=standard python data/reference/ch06_train_longer.py "
                        "run --seeds ... (two processes), then merge",
-            "mode": gu.mode(), "device": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
-                                         f"{threads} thread(s) per process",
-            "torch": torch.__version__, "date": str(date.today()),
+            "mode": gu.mode(), **gu.reference.stamp(f"{threads} thread(s) per process"),
             "wall_seconds": sum(p["wall_seconds"] for p in parts), "evals": EVALS}
     OUT.write_text(json.dumps(res, indent=1))
     print(f"wrote {OUT}: seeds {res['seeds']}")
