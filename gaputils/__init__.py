@@ -20,10 +20,12 @@ from . import (  # noqa: E402
     noise,
     params,
     plots,
+    questions,
     reference,
     remedies,
     reparam,
     sam,
+    scaling,
     sharpness,
     stats,
     study,
@@ -36,8 +38,8 @@ from .runtime import cache_dir, data_dir, device, mode, seed_everything  # noqa:
 
 __all__ = ["Budget", "budget", "cache", "cache_dir", "data", "data_dir", "device", "experiments",
            "ghost", "hessian", "landscape", "measures", "mode", "models", "noise", "params",
-           "plots", "reference", "remedies", "reparam", "sam", "seed_everything", "setup",
-           "sharpness", "stats", "study", "testbed", "train", "widgets"]
+           "plots", "questions", "reference", "remedies", "reparam", "sam", "scaling",
+           "seed_everything", "setup", "sharpness", "stats", "study", "testbed", "train", "widgets"]
 
 
 def setup(seed: int = 0, verbose: bool = True) -> dict:

@@ -43,6 +43,12 @@ class Budget:
     hoffer_seeds: tuple[int, ...]  # seeds of Hoffer et al.'s remedies (chapter 06)
     hoffer_ra: tuple[str, ...] | None  # which regime-adapted arms run live (None: all)
     ghost_sizes: tuple[int, ...]  # ghost batch sizes of the sweep
+    beyond_seeds: tuple[int, ...]  # seeds of chapter 07's live runs (SAM, scaling, ViT)
+    scaling_sizes: tuple[int, ...]  # batch sizes of the linear-against-sqrt comparison
+    critical_sizes: tuple[int, ...]  # batch sizes of the steps-to-target experiment
+    target_loss: float  # its target training loss (nats)
+    critical_epochs: float  # its longest run (epochs) before a run counts as not reaching it
+    noise_levels: tuple[float, ...]  # training losses at which to measure the noise scale
 
     @property
     def testbed(self) -> Setting:
@@ -54,8 +60,14 @@ class Budget:
         """Keskar et al.'s own procedure at this mode's size (chapter 01)."""
         return testbed.keskar(self.mode)
 
+    @property
+    def vit(self) -> Setting:
+        """The testbed with the tiny Vision Transformer (chapter 07)."""
+        return testbed.vit(self.mode)
+
     def as_dict(self) -> dict:
-        return asdict(self) | {"testbed": asdict(self.testbed), "keskar": asdict(self.keskar)}
+        return asdict(self) | {"testbed": asdict(self.testbed), "keskar": asdict(self.keskar),
+                                  "vit": asdict(self.vit)}
 
 
 _BUDGETS = {
@@ -63,7 +75,9 @@ _BUDGETS = {
         mode="smoke", batch_sizes=(32, 128), sweep_epochs=1, sweep_seeds=(0,), n_curvature=256,
         grid=5, alphas=5, probes=2, subspace_dim=10, lanczos_steps=5, top_k=2, intro_epochs=1,
         remedy_seeds=(0, 1), remedy_measured=1, lambdas=(5.0,), warm_epochs=(1,),
-        hoffer_seeds=(0, 1), hoffer_ra=None, ghost_sizes=(16, 64),
+        hoffer_seeds=(0, 1), hoffer_ra=None, ghost_sizes=(16, 64), beyond_seeds=(0,),
+        scaling_sizes=(64, 128), critical_sizes=(16, 32, 64), target_loss=1.5,
+        critical_epochs=3, noise_levels=(2.0, 1.5),
     ),
     "standard": Budget(
         mode="standard", batch_sizes=(32, 64, 125, 250, 500), sweep_epochs=40,
@@ -71,6 +85,9 @@ _BUDGETS = {
         lanczos_steps=40, top_k=10, intro_epochs=2, remedy_seeds=(0, 1), remedy_measured=2,
         lambdas=(0.0, 5.0), warm_epochs=(2, 10), hoffer_seeds=(0,),
         hoffer_ra=("LB + RA", "LB + LR + GBN + RA"), ghost_sizes=(16, 64, 125, 250),
+        beyond_seeds=(0,), scaling_sizes=(64, 125, 250, 500, 1000),
+        critical_sizes=(8, 16, 32, 64, 125, 250, 500, 1000), target_loss=0.3,
+        critical_epochs=30, noise_levels=(1.0, 0.7, 0.5, 0.3, 0.2),
     ),
     "paper": Budget(
         mode="paper", batch_sizes=(16, 32, 64, 125, 250, 500, 1000, 2000), sweep_epochs=40,
@@ -78,7 +95,10 @@ _BUDGETS = {
         subspace_dim=100, lanczos_steps=100, top_k=20, intro_epochs=2,
         remedy_seeds=tuple(range(10)), remedy_measured=5, lambdas=(0.0, 1.0, 5.0),
         warm_epochs=(2, 5, 10, 20), hoffer_seeds=tuple(range(10)), hoffer_ra=None,
-        ghost_sizes=(16, 64, 125, 250),
+        ghost_sizes=(16, 64, 125, 250), beyond_seeds=tuple(range(10)),
+        scaling_sizes=(64, 125, 250, 500, 1000),
+        critical_sizes=(8, 16, 32, 64, 125, 250, 500, 1000), target_loss=0.3,
+        critical_epochs=30, noise_levels=(1.0, 0.7, 0.5, 0.3, 0.2),
     ),
 }
 

@@ -123,11 +123,43 @@ def resnet(input_shape: tuple[int, ...], num_classes: int, depth: int = 20) -> n
                          nn.Linear(c, num_classes))
 
 
+class _Attention(nn.Module):
+    """Multi-head self-attention written out (softmax(Q K^T / sqrt(d)) V), so that it can be
+    differentiated twice: PyTorch's fused CPU attention kernels have no double backward, which
+    Hessian-vector products need."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, t, d = x.shape
+        q, k, v = self.qkv(x).view(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        weights = torch.softmax(q @ k.transpose(-2, -1) / (d // self.heads) ** 0.5, dim=-1)
+        return self.out((weights @ v).transpose(1, 2).reshape(n, t, d))
+
+
+class _Block(nn.Module):
+    """A pre-LayerNorm transformer encoder layer: x + attention(LN(x)), then x + MLP(LN(x))."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attention = _Attention(dim, heads)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attention(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
 class ViT(nn.Module):
     """A tiny Vision Transformer: non-overlapping ``patch`` x ``patch`` patches embedded to
     ``dim``, a learned position embedding, ``depth`` pre-LayerNorm encoder layers (``heads``
     heads, MLP of 2 x dim, GELU, no dropout), a final LayerNorm, the mean over patches, a
-    linear head. No BatchNorm anywhere."""
+    linear head. No BatchNorm anywhere; twice differentiable (Hessians, chapter 04)."""
 
     def __init__(self, input_shape: tuple[int, ...], num_classes: int, patch: int = 7,
                  dim: int = 64, depth: int = 2, heads: int = 4):
@@ -139,9 +171,7 @@ class ViT(nn.Module):
         self.embed = nn.Conv2d(c, dim, patch, stride=patch)
         self.position = nn.Parameter(torch.zeros(1, (h // patch) * (w // patch), dim))
         nn.init.normal_(self.position, std=0.02)
-        layer = nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout=0.0, activation="gelu",
-                                           batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.encoder = nn.Sequential(*[_Block(dim, heads) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
 

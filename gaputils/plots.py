@@ -629,3 +629,105 @@ def gain_sweep(points: list[tuple[float, dict]], xlabel: str, title: str,
     ax.xaxis.set_minor_locator(plt.NullLocator())
     fig.tight_layout()
     return fig
+
+
+# ---- chapter 07 ---------------------------------------------------------------------------
+
+RULE_COLORS = {"plain": LB_COLOR, "sqrt": "C2", "linear": "C4"}
+
+
+def rule_sweep(sweep: dict[str, list[tuple]], labels: dict[str, str], top: str = "SB",
+               title: str = "") -> plt.Figure:
+    """Test accuracy minus ``top``'s (points, paired 95% CI where there are seeds for one)
+    against the batch size (log axis), one line per learning-rate rule of
+    :func:`gaputils.study.rule_sweep`; a run that diverged is marked with a cross.
+    Chapter 07."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for k, (rule, pts) in enumerate(sweep.items()):
+        b, m, lo, hi, bad = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
+        xs = b * (1 + 0.03 * (k - 1))  # a small offset, so that the bars do not overlap
+        err = None if np.isnan(lo).all() else [m - lo, hi - m]
+        ax.errorbar(xs, m, yerr=err, marker="o", capsize=3, color=RULE_COLORS.get(rule),
+                    label=labels.get(rule, rule))
+        if bad.any():
+            ax.plot(xs[bad > 0], m[bad > 0], "kx", ms=10, label=f"{labels.get(rule, rule)}: "
+                    "diverged in some seeds")
+    ax.axhline(0, color=SB_COLOR, lw=0.8, ls=":")
+    ax.annotate(f"plain {top}", (0.99, 0), xycoords=("axes fraction", "data"), color=SB_COLOR,
+                fontsize=8, va="bottom", ha="right")
+    sizes = sorted({p[0] for pts in sweep.values() for p in pts})
+    ax.set(xscale="log", xlabel="batch size B (examples; log scale)",
+           ylabel=f"test accuracy - plain {top} (points)", title=title)
+    ax.set_xticks(sizes, [f"{x:g}" for x in sizes])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]],
+                   target: float) -> plt.Figure:
+    """Left: steps to the target training loss against the batch size (log-log; one dot per
+    seed at each size's tuned learning rate, their geometric mean ringed), McCandlish et al.'s
+    S(B) = S_min (1 + B_crit / B) fitted, its two asymptotes (E_min / B: perfect scaling;
+    S_min: no gain) dashed, B_crit dotted. Right: the gradient noise scale B_simple (jackknife
+    SE bars) against the training loss as an SB run trains, one line per seed, the target
+    dotted. Chapter 07."""
+    from .scaling import critical_curve
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.5))
+    sizes = np.array(sorted(best), dtype=float)
+    for b in sizes:
+        steps = best[int(b)]["steps"]
+        ax.plot([b] * len(steps), steps, ".", color="0.6")
+        ax.plot(b, np.exp(np.mean(np.log(steps))), "o", mfc="none", color="k", ms=8)
+    grid = np.geomspace(sizes.min() / 1.5, sizes.max() * 1.5, 100)
+    ax.plot(grid, critical_curve(grid, fit["s_min"], fit["b_crit"]), color="C3",
+            label=f"S_min (1 + B_crit / B): S_min = {fit['s_min']:.0f}, "
+                  f"B_crit = {fit['b_crit']:.0f}")
+    ax.plot(grid, fit["e_min"] / grid, "--", color="C3", lw=0.8, label="E_min / B")
+    ax.axhline(fit["s_min"], ls="--", color="C3", lw=0.8)
+    ax.axvline(fit["b_crit"], ls=":", color="C3")
+    ax.set(xscale="log", yscale="log", xlabel="batch size B (examples; log scale)",
+           ylabel=f"steps to training loss {target:g} (log scale)",
+           title="steps to a target loss, each batch size at its tuned rate")
+    ax.legend(fontsize=8)
+    for k, (seed, rows) in enumerate(noise.items()):
+        loss = [r["train_loss"] for r in rows]
+        bs = np.array([r["b_simple"] for r in rows])
+        se = np.array([r["se"] for r in rows])
+        bx.errorbar(loss, bs, yerr=np.minimum(se, 0.95 * bs), marker="o", capsize=3,
+                    color=f"C{k}", label=f"seed {seed}")
+    bx.axvline(target, ls=":", color="C3")
+    for axis in (ax.xaxis, ax.yaxis, bx.xaxis, bx.yaxis):  # plain numbers, not powers of ten
+        axis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(plt.FuncFormatter(
+            lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
+    bx.set(xscale="log", yscale="log", xlabel="training loss (nats; log scale, falling ->)",
+           ylabel="B_simple = tr(Σ) / |G|² (examples)",
+           title="the gradient noise scale as the SB run trains")
+    bx.invert_xaxis()
+    bx.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def measure_scatter(points: dict[str, np.ndarray]) -> plt.Figure:
+    """Test accuracy (%) against lambda_max and against Keskar's sharpness (log axes) for a
+    pool of minimizers (:func:`gaputils.questions.measured`), coloured by batch size.
+    Chapter 07."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    sizes = sorted(set(points["batch_size"].astype(int)))
+    cmap = plt.get_cmap("viridis", len(sizes))
+    for ax, key, label in zip(axes, ("lambda_max", "sharpness"),
+                              ("λmax (largest Hessian eigenvalue)",
+                               "Keskar sharpness, ε = 1e-3 (%)"), strict=True):
+        for i, b in enumerate(sizes):
+            m = points["batch_size"] == b
+            ax.scatter(points[key][m], 100 * points["test_acc"][m], s=14, color=cmap(i),
+                       label=f"B = {b}")
+        ax.set(xscale="log", xlabel=f"{label} (log scale)", title=f"test accuracy against {key}")
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    return fig

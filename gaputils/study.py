@@ -22,6 +22,7 @@ from . import data, hessian, noise, remedies, sharpness, stats, testbed
 from .experiments import minimizers, train_runs
 from .measures import ratio_interval
 from .runtime import mode
+from .train import evaluate
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,68 @@ def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = 
     return arms
 
 
+def beyond_arms(setting: testbed.Setting, sizes=(64, 125, 250, 500, 1000), rho: float = 0.05,
+                asam_rho: float = 0.5, warmup_epochs: float = 5.0) -> list[Arm]:
+    """The arms of chapter 07 on ``setting``: SAM (radius ``rho``) and ASAM (``asam_rho``) at
+    SB and at LB (group "sam"), and at every batch size of ``sizes`` above SB: the setting's
+    learning rate unchanged ("plain"; plain LB is the study's own LB), scaled by the square
+    root of B / SB ("sqrt") and linearly with ``warmup_epochs`` of warm-up ("linear"), each
+    arm's ``x`` its batch size. Chapter 07."""
+    sb, lb = setting.sb, setting.lb
+    arms = [Arm(f"{name} + {kind}", "sam", b, {"sam_rho": r, "sam_adaptive": kind == "ASAM"})
+            for name, b in (("SB", sb), ("LB", lb))
+            for kind, r in (("SAM", rho), ("ASAM", asam_rho))]
+    for b in sorted(s for s in sizes if s > sb):
+        if b != lb:
+            arms.append(Arm(f"B={b}", "plain", b, {}, b))
+        arms.append(Arm(f"B={b}, √ lr", "sqrt", b,
+                        {"lr": remedies.scale_lr(setting.lr, b, sb, "sqrt")}, b))
+        arms.append(Arm(f"B={b}, linear lr", "linear", b,
+                        {"lr": remedies.scale_lr(setting.lr, b, sb, "linear"),
+                         "warmup_epochs": warmup_epochs}, b))
+    return arms
+
+
+RULES = {"plain": "learning rate unchanged", "sqrt": "√ scaling",
+         "linear": "linear scaling + warm-up"}
+
+
+def rule_sweep(results: dict, top: str = "SB", base: str = "LB") -> dict[str, list[tuple]]:
+    """Per learning-rate rule of :func:`beyond_arms` ("plain", "sqrt", "linear"; plain
+    ``base`` counts as plain): ``(batch size, mean, lo, hi, diverged runs)`` of the paired
+    test accuracy difference from ``top`` (points, 95% t-interval; ``nan`` bounds with one
+    seed), sorted by batch size. Chapter 07."""
+    arms, out = results["arms"], {}
+    ref = np.array(arms[top]["test_acc"])
+    for name, a in arms.items():
+        group = "plain" if name == base else a["group"]
+        if group not in RULES or name == top:
+            continue
+        acc = np.array(a["test_acc"])
+        if len(acc) > 1:
+            d = stats.paired(acc, ref).scaled(100)
+            trio = (d.mean, d.lo, d.hi)
+        else:
+            trio = (float(100 * (acc - ref).mean()), math.nan, math.nan)
+        out.setdefault(group, []).append((a["batch_size"], *trio,
+                                          int(sum(a.get("diverged", [])))))
+    return {g: sorted(out[g]) for g in RULES if g in out}
+
+
+def largest_kept(points: list[tuple], tolerance: float = 0.5) -> int | None:
+    """The largest batch size up to which every point of a :func:`rule_sweep` rule keeps
+    ``top``'s accuracy: its 95% interval reaches zero or above (not measurably worse), or,
+    with one seed and no interval, it is within ``tolerance`` points below. ``None`` if the
+    smallest already loses. Chapter 07."""
+    kept = None
+    for b, mean, _lo, hi, _ in points:
+        ok = hi >= 0 if math.isfinite(hi) else mean >= -tolerance
+        if not ok:
+            break
+        kept = b
+    return kept
+
+
 def _measure(model, data_, seed: int) -> tuple[float, float]:
     lam = hessian.top_eigenvalues(model, data_, k=1, tol=1e-2, check=False).values[0]
     return float(lam), float(sharpness.keskar(model, data_, eps=1e-3, seed=seed).value)
@@ -120,11 +183,20 @@ def _curves(history) -> dict:
     return out
 
 
-def _record(runs, data_, measure_seeds, curve_seeds=()) -> dict:
+def _record(runs, data_, measure_seeds, curve_seeds=(), ds=None) -> dict:
+    """A diverged run (NaN loss) counts with the accuracies of the network it left, evaluated
+    now (about chance), not with those of its last evaluation before the NaN; it is not
+    measured (NaN)."""
     out = {k: [r.final[k] for r in runs] for k in ("test_acc", "train_acc", "step", "seconds")}
+    for i, r in enumerate(runs):
+        if r.history.diverged and ds is not None:
+            out["train_acc"][i] = evaluate(r.model, *ds.train)[1]
+            out["test_acc"][i] = evaluate(r.model, *ds.test)[1]
     out["seeds"] = [r.seed for r in runs]
+    out["diverged"] = [r.history.diverged for r in runs]
     out["curves"] = {str(r.seed): _curves(r.history) for r in runs if r.seed in curve_seeds}
-    measured = [_measure(r.model, data_, r.seed) for r in runs if r.seed in measure_seeds]
+    measured = [(math.nan, math.nan) if r.history.diverged else _measure(r.model, data_, r.seed)
+                for r in runs if r.seed in measure_seeds]
     out["lambda_max"], out["sharpness"] = map(list, zip(*measured, strict=True)) if measured \
         else ([], [])
     return out
@@ -150,7 +222,7 @@ def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | Non
            "measure_seeds": list(measure_seeds), "n_curvature": n_curvature, "arms": {}}
     for name in ("SB", "LB"):
         out["arms"][name] = {"group": "plain", "batch_size": base[name][0].batch_size,
-                             **_record(base[name], data_, measure_seeds, curve_seeds)}
+                             **_record(base[name], data_, measure_seeds, curve_seeds, ds)}
     show = mode() != "smoke" if progress is None else progress
     for arm in tqdm(arms, desc="remedies", unit="arm", disable=not show):
         epochs = arm.options.get("epochs", setting.epochs)
@@ -159,7 +231,7 @@ def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | Non
                           **(every | arm.options))
         out["arms"][arm.name] = {"group": arm.group, "batch_size": arm.batch_size, "x": arm.x,
                                  "options": {k: str(v) for k, v in arm.options.items()},
-                                 **_record(runs, data_, measure_seeds, curve_seeds)}
+                                 **_record(runs, data_, measure_seeds, curve_seeds, ds)}
     return out
 
 
@@ -204,8 +276,9 @@ def merge(*results: dict) -> dict:
         parts = [r["arms"][name] for r in results]
         merged = dict(arm)
         order = np.argsort([s for p in parts for s in p["seeds"]])
-        for key in ("test_acc", "train_acc", "step", "seconds", "seeds"):
-            merged[key] = [[v for p in parts for v in p[key]][i] for i in order]
+        for key in ("test_acc", "train_acc", "step", "seconds", "seeds", "diverged"):
+            if all(key in p for p in parts):
+                merged[key] = [[v for p in parts for v in p[key]][i] for i in order]
         measured = [s for p in parts for s in p["seeds"] if s in out["measure_seeds"]]
         for key in ("lambda_max", "sharpness"):  # in the order of the measured seeds
             values = [v for p in parts for v in p[key]]
@@ -232,7 +305,8 @@ def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dic
         row = {"group": a["group"], "x": a.get("x"), "batch_size": a["batch_size"],
                "n": len(acc), "n_measured": len(a["lambda_max"]),
                "acc": stats.mean_std(100 * acc),
-               "steps": float(np.mean(a["step"])), "seconds": float(np.median(a["seconds"]))}
+               "steps": float(np.mean(a["step"])), "seconds": float(np.median(a["seconds"])),
+               "diverged": int(sum(a.get("diverged", [])))}
         scored = name != base and len(acc) > 1
         if name != base and not scored:  # one seed: the difference, without an interval
             row["diff"] = float(100 * (acc - lb).mean())

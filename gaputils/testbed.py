@@ -123,6 +123,15 @@ _KESKAR = {
 }
 
 
+_VIT = {
+    "smoke": Setting("tiny ViT", "vit", n_train=512, n_test=256, sb=32, lb=128, epochs=1,
+                     optimizer="adam", lr=1e-3, seeds=(0, 1)),
+    "standard": Setting("tiny ViT", "vit", n_train=2000, n_test=10_000, sb=32, lb=500,
+                        epochs=100, optimizer="adam", lr=1e-3, seeds=(0,), eval_epochs=10),
+}
+_VIT["paper"] = _VIT["standard"].replace(seeds=tuple(range(10)))
+
+
 def _pick(table: dict[str, Setting], mode: str | None) -> Setting:
     name = current_mode() if mode is None else mode
     if name not in table:
@@ -139,3 +148,10 @@ def keskar(mode: str | None = None) -> Setting:
     """Keskar et al.'s procedure (F1, Adam 1e-3, SB 256, LB 10% of the training set) at the
     size of run mode ``mode``. Chapter 01."""
     return _pick(_KESKAR, mode)
+
+
+def vit(mode: str | None = None) -> Setting:
+    """The testbed's data and batch sizes with the tiny Vision Transformer (no BatchNorm) in
+    place of C1, trained as Keskar et al. trained theirs - Adam at 1e-3 for SB and LB alike -
+    for 100 epochs, so that LB fits the training set too. Chapter 07."""
+    return _pick(_VIT, mode)

@@ -50,7 +50,9 @@ class TrainConfig:
     steps (``History.distance``). Scaled learning rates and regime adaptation are plain fields
     (:func:`gaputils.remedies.scale_lr`, :func:`gaputils.remedies.adapt_regime`).
     Chapter 07: ``sam_rho`` > 0 makes every step a SAM step of radius rho over the optimizer
-    (``sam_adaptive``: ASAM; :mod:`gaputils.sam`).
+    (``sam_adaptive``: ASAM; :mod:`gaputils.sam`). ``stop_below`` > 0 ends the run at the first
+    evaluation whose training loss (nats) is at or below it - steps to a target loss
+    (:mod:`gaputils.scaling`).
     """
 
     batch_size: int = 256
@@ -82,6 +84,7 @@ class TrainConfig:
     distance_every: int = 0
     sam_rho: float = 0.0
     sam_adaptive: bool = False
+    stop_below: float = 0.0
 
     def __post_init__(self):
         if (self.epochs is None) == (self.steps is None):
@@ -102,6 +105,8 @@ class TrainConfig:
             raise ValueError("need inner_steps >= 1, adv_steps >= 1 and 0 < adv_ratio <= 1")
         if self.ghost_batch == 1 or self.ghost_batch < 0 or self.distance_every < 0:
             raise ValueError("ghost_batch must be 0 (off) or >= 2, distance_every >= 0")
+        if self.stop_below < 0:
+            raise ValueError(f"stop_below={self.stop_below} must be 0 (off) or a target loss > 0")
         if self.sam_rho < 0 or (self.sam_rho and self.inner_steps > 1):
             raise ValueError("sam_rho must be >= 0, and SAM does not combine with inner_steps > 1")
         if not 0 <= self.noise_batch <= self.batch_size:
@@ -142,7 +147,7 @@ class TrainConfig:
 # Fields left out of the cache key at their defaults (remedies, and what a run records).
 REMEDY_FIELDS = ("augment_shift", "augment_flip", "proximal", "inner_steps", "adv_eps",
                  "adv_steps", "adv_ratio", "batch_schedule", "ghost_batch", "noise_batch",
-                 "distance_every", "sam_rho", "sam_adaptive")
+                 "distance_every", "sam_rho", "sam_adaptive", "stop_below")
 
 
 _SERIES = ("epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
@@ -458,6 +463,8 @@ def _fit(model, dataset, config, dev, progress, callback) -> History:
                             test_acc=f"{history.test_acc[-1]:.3f}")
             if callback is not None:
                 callback(model, history)
+            if config.stop_below and history.train_loss[-1] <= config.stop_below:
+                break
             model.train()
             rec.resume()
     bar.close()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gaputils import models
+from gaputils import hessian, models
 
 SHAPES = [(1, 28, 28), (3, 32, 32)]
 
@@ -66,3 +66,22 @@ def test_tiny_vit_has_no_batchnorm_and_learns_a_batch():
     assert net(x[:3]).shape == (3, 10)
     with pytest.raises(ValueError, match="divide"):
         models.build("vit", (1, 28, 28), 10, patch=5)
+
+
+def test_vit_attention_equals_torch_multihead_attention_and_has_a_hessian():
+    torch.manual_seed(0)
+    net = models.build("vit", (1, 28, 28), 10).double()
+    att = net.encoder[0].attention
+    ref = torch.nn.MultiheadAttention(64, 4, batch_first=True).double()
+    with torch.no_grad():
+        ref.in_proj_weight.copy_(att.qkv.weight)
+        ref.in_proj_bias.copy_(att.qkv.bias)
+        ref.out_proj.weight.copy_(att.out.weight)
+        ref.out_proj.bias.copy_(att.out.bias)
+    x = torch.randn(3, 16, 64, dtype=torch.float64)
+    torch.testing.assert_close(att(x), ref(x, x, x, need_weights=False)[0])
+    data = torch.randn(8, 1, 28, 28, dtype=torch.float64), torch.randint(0, 10, (8,))
+    n = sum(p.numel() for p in net.parameters())
+    u, v = torch.randn(n, dtype=torch.float64), torch.randn(n, dtype=torch.float64)
+    hu, hv = hessian.hvp(net, data, u), hessian.hvp(net, data, v)  # needs a double backward
+    torch.testing.assert_close(v @ hu, u @ hv)  # the Hessian is symmetric

@@ -191,7 +191,7 @@ def test_schedules_promise_the_right_sizes():
 REMEDIES = {"augment_shift": 2, "augment_flip": True, "proximal": 1.0, "inner_steps": 3,
             "adv_eps": 0.03, "adv_steps": 3, "adv_ratio": 0.25,
             "batch_schedule": ((0, 16, 1.0), (1, 32, 1.0)), "ghost_batch": 4, "noise_batch": 4,
-            "distance_every": 1, "sam_rho": 0.05, "sam_adaptive": True}
+            "distance_every": 1, "sam_rho": 0.05, "sam_adaptive": True, "stop_below": 0.5}
 
 
 def test_defaults_keep_the_old_cache_key_and_every_remedy_changes_it():

@@ -109,3 +109,22 @@ def test_fit_with_sam_is_deterministic_and_a_cache_key_option():
     assert "sam_rho" not in TrainConfig(epochs=1).as_dict()
     with pytest.raises(ValueError, match="inner_steps"):
         TrainConfig(epochs=1, sam_rho=0.05, inner_steps=3)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_sam_under_bf16_autocast_on_a_gpu_is_finite_deterministic_and_moves_bn_once(adaptive):
+    ds = toy_dataset(n=256, n_test=64, shape=(1, 8, 8)).to("cuda")
+    cfg = TrainConfig(batch_size=32, lr=0.05, optimizer="sgd", epochs=2, bf16=True,
+                      sam_rho=0.5 if adaptive else 0.05, sam_adaptive=adaptive,
+                      schedule="cosine", grad_clip=5.0)
+    out = []
+    for _ in range(2):
+        net, _, _ = _setup()
+        net = net.cuda()
+        h = fit(net, ds, cfg, progress=False)
+        assert not h.diverged and all(torch.isfinite(torch.tensor(h.train_loss)))
+        out.append(gu.params.flat(net))
+        bn = next(m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+        assert int(bn.num_batches_tracked) == 2 * (256 // 32)  # one update per step
+    assert torch.equal(out[0], out[1])

@@ -1,5 +1,7 @@
 """gaputils.study: remedies trained against plain SB and LB, scored with paired statistics."""
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -156,3 +158,33 @@ def test_run_keeps_curves_and_evaluations_and_merges_seed_splits():
     fit = {"a": 0.0, "b": 1.0, "r2": 1.0, "first": 1, "last": 12}
     labelled(plots.weight_distances({"LB": (curve["distance_step"], curve["distance"])},
                                     {"LB": fit}))
+
+
+def test_beyond_arms_scale_the_learning_rate_by_each_rule():
+    setting = testbed.get("standard")
+    arms = {a.name: a for a in study.beyond_arms(setting, (64, 500, 1000))}
+    assert arms["LB + ASAM"].options == {"sam_rho": 0.5, "sam_adaptive": True}
+    assert arms["SB + SAM"].batch_size == setting.sb and "B=500" not in arms  # plain LB is LB
+    assert arms["B=64, √ lr"].options["lr"] == pytest.approx(setting.lr * 2 ** 0.5)
+    linear = arms["B=1000, linear lr"].options
+    assert linear["lr"] == pytest.approx(setting.lr * 1000 / 32) and linear["warmup_epochs"] == 5
+
+
+def test_rule_sweep_and_the_largest_batch_that_keeps_sb_accuracy():
+    sb = [0.80, 0.81, 0.79, 0.80]
+    res = {"arms": {"SB": {"group": "plain", "batch_size": 32, "test_acc": sb},
+                    "LB": {"group": "plain", "batch_size": 500,
+                           "test_acc": [a - 0.02 for a in sb]},
+                    "B=64": {"group": "plain", "batch_size": 64, "test_acc": sb,
+                             "diverged": [False] * 4},
+                    "B=64, √ lr": {"group": "sqrt", "batch_size": 64,
+                                   "test_acc": [0.81, 0.81, 0.80, 0.80]},
+                    "SB + SAM": {"group": "sam", "batch_size": 32, "test_acc": sb}}}
+    sweep = study.rule_sweep(res)
+    assert list(sweep) == ["plain", "sqrt"]
+    (b, mean, lo, hi, bad), (b2, mean2, *_) = sweep["plain"]
+    assert (b, mean, bad) == (64, 0.0, 0) and b2 == 500 and mean2 == pytest.approx(-2.0)
+    assert study.largest_kept(sweep["plain"]) == 64
+    assert study.largest_kept(sweep["sqrt"]) == 64
+    one = [(64, -0.3, math.nan, math.nan, 0), (128, -0.8, math.nan, math.nan, 0)]
+    assert study.largest_kept(one) == 64 and study.largest_kept(one[1:]) is None

@@ -1,0 +1,127 @@
+"""The ten questions the reviewers of Keskar et al. and Hoffer et al. left open, with the book's
+answers read from the committed reference runs of chapters 05-07 (chapter 07).
+
+:func:`measured` pools the minimizers whose lambda_max and sharpness a study measured;
+:func:`answers` turns the three references (and the chapter's live epsilon check) into one line
+per question, every number in it computed here, none typed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import experiments, stats, study
+
+QUESTIONS = {
+    1: ("How sensitive is the sharpness metric to eps, batch size and learning rate?",
+        "3; 7 (SAM and scaling)"),
+    2: ("Is sharpness correlated with test accuracy across networks and batch sizes?",
+        "3; 7 (the debate)"),
+    3: ("How does eps-sharpness relate to the Hessian's eigenvalues?", "3, 4; 7 (the debate)"),
+    4: ("Can warm starting close the gap on its own?", "5 (warm starts)"),
+    5: ("Does dynamic sampling (growing batches) work?", "5 (dynamic sampling)"),
+    6: ("Do the findings hold for transformer models?", "7 (a transformer)"),
+    7: ("Is Ghost BN necessary, or does regime adaptation alone close the gap?", "6"),
+    8: ("What does multiplicative gradient noise do in practice?", "6"),
+    9: ("What do learning curves look like against wall-clock time?", "6 (question 9)"),
+    10: ("LB without regime adaptation in the same figure as LB with it?", "6 (question 10)"),
+}
+
+
+def measured(results: dict) -> dict[str, np.ndarray]:
+    """Every (arm, seed) of a :func:`gaputils.study.run` result with lambda_max and sharpness
+    measured: arrays ``test_acc`` (fraction), ``lambda_max``, ``sharpness`` (percent) and
+    ``batch_size``, skipping diverged runs. Chapter 07."""
+    rows = []
+    for a in results["arms"].values():
+        seeds = [s for s in a["seeds"] if s in results["measure_seeds"]]
+        for s, lam, sh in zip(seeds, a["lambda_max"], a["sharpness"], strict=True):
+            if np.isfinite(lam) and np.isfinite(sh):
+                rows.append((a["test_acc"][a["seeds"].index(s)], lam, sh, a["batch_size"]))
+    cols = np.array(rows, dtype=float).T
+    return dict(zip(("test_acc", "lambda_max", "sharpness", "batch_size"), cols, strict=True))
+
+
+def _gmean(results: dict, name: str, key: str) -> float:
+    v = np.array(results["arms"][name][key], dtype=float)
+    return float(np.exp(np.log(v[np.isfinite(v)]).mean()))
+
+
+def _ci(d) -> str:
+    return f"{d.mean:+.2f} [{d.lo:+.2f}, {d.hi:+.2f}]"
+
+
+def _fraction(row: dict) -> str:
+    f = row["fraction"]
+    return f"{f.estimate:+.2f} " + (f"[{f.lo:+.2f}, {f.hi:+.2f}]" if f.bounded else "[unbounded]")
+
+
+def _tau(c: dict) -> str:
+    return f"Kendall's tau {c['tau']:+.2f} [{c['tau_lo']:+.2f}, {c['tau_hi']:+.2f}], n = {c['n']}"
+
+
+def answers(ch05: dict, ch06: dict, ch07: dict, eps_ratio: dict[str, float]) -> dict[int, str]:
+    """One answer per question, from the references of chapters 05, 06 and 07 (``ch07`` with
+    keys ``study`` and ``vit``) and ``eps_ratio``, Keskar sharpness at eps 1e-3 over eps 5e-4
+    per label (the chapter's live check). Accuracy differences in points, 95% intervals.
+    Chapter 07."""
+    r5, r6 = study.summarize(ch05), study.summarize(ch06)
+    s7, vit = ch07["study"], study.summarize(ch07["vit"])
+    pts = {k: v for k, v in measured(ch05).items()}
+    more = measured(s7)
+    pts = {k: np.concatenate([pts[k], more[k]]) for k in pts}
+    plain = [n for n, a in s7["arms"].items() if n in ("SB", "LB") or a["group"] == "plain"]
+    by_size = sorted((s7["arms"][n]["batch_size"], _gmean(s7, n, "sharpness")) for n in plain)
+    at_lb = [_gmean(s7, n, "sharpness") for n, a in s7["arms"].items()
+             if a["batch_size"] == s7["arms"]["LB"]["batch_size"] and a["group"] in study.RULES]
+    spread = lambda v: max(v) / min(v)
+    sizes = f"{by_size[0][0]}-{by_size[-1][0]}"
+    eps = ", ".join(f"{k} x{v:.1f}" for k, v in eps_ratio.items())
+    drops = [study.peak(h) for h in study.histories(ch06, "LB + RA")]
+    acc_sharp = experiments.rank_correlation(np.log(pts["sharpness"]), pts["test_acc"])
+    acc_lam = experiments.rank_correlation(np.log(pts["lambda_max"]), pts["test_acc"])
+    lam_sharp = experiments.rank_correlation(np.log(pts["lambda_max"]),
+                                             np.log(pts["sharpness"]))
+    warm = "; ".join(f"k={r['x']:g}: {_fraction(r)}" for r in r5.values()
+                     if r["group"] == "warm start")
+    dyn = "; ".join(f"{n}: {_fraction(r)}" for n, r in r5.items()
+                    if r["group"] == "dynamic sampling")
+    acc6 = lambda n: np.array(ch06["arms"][n]["test_acc"])
+    d6 = lambda a, b: stats.paired(acc6(a), acc6(b)).scaled(100)
+    secs = lambda n: r6[n]["seconds"]
+    c1_gap = study.summarize(s7)["SB"]["gain"]
+    return {
+        1: f"halving ε divides it by {eps}; over batch sizes {sizes} it spans "
+           f"x{spread([v for _, v in by_size]):.1f}; at B = LB the learning-rate rules move it "
+           f"x{spread(at_lb):.1f} (geometric means over seeds)",
+        2: f"test accuracy against log sharpness: {_tau(acc_sharp)}; against log λmax: "
+           f"{_tau(acc_lam)} (C1 minimizers of chapters 5 and 7)",
+        3: f"log sharpness against log λmax: {_tau(lam_sharp)}",
+        4: f"fraction of the gap closed - {warm}",
+        5: f"fraction of the gap closed - {dyn}",
+        6: f"tiny ViT gap SB - LB {_ci(vit['SB']['gain'])} pts (C1, same seeds: {_ci(c1_gap)}); "
+           f"λmax LB / SB x{1 / vit['SB']['lambda_max_ratio'][0]:.0f}",
+        7: f"GBN alone {_ci(r6['LB + GBN']['gain'])} pts, RA alone "
+           f"{_ci(r6['LB + RA']['gain'])} pts over LB; all three - SB "
+           f"{_ci(r6['LB + LR + GBN + RA']['vs_top'])}",
+        8: f"in LB's steps {_ci(r6['LB + noise']['gain'])} pts over LB; with RA "
+           f"{_ci(r6['LB + noise + RA']['gain'])}, and against SB "
+           f"{_ci(r6['LB + noise + RA']['vs_top'])}",
+        9: f"on a CPU, LB takes x{secs('LB') / secs('SB'):.2f} of SB's seconds, LB + RA "
+           f"x{secs('LB + RA') / secs('SB'):.1f}",
+        10: f"(LB + RA) - LB {_ci(d6('LB + RA', 'LB'))} pts; LB + RA's best evaluation (about "
+            f"step {np.mean([d['step'] for d in drops]):.0f}) is "
+            f"{np.mean([d['drop'] for d in drops]):.2f} pts above its end ({len(drops)} seeds)",
+    }
+
+
+def table(lines: dict[int, str], width: int = 100) -> str:
+    """The questions and their answers as a text table, one block per question."""
+    import textwrap
+
+    out = []
+    for q, text in lines.items():
+        question, where = QUESTIONS[q]
+        out.append(f"Q{q}. {question}  [chapter {where}]")
+        out += textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="    ")
+    return "\n".join(out)

@@ -1,0 +1,161 @@
+"""How many steps a batch size needs: steps to a target training loss, the critical batch size,
+and the gradient noise scale along training (chapter 07).
+
+McCandlish et al. (2018) found that the steps S and examples E = B S needed to reach a given
+loss trade off as (S / S_min - 1)(E / E_min - 1) = 1, that is S(B) = S_min (1 + B_crit / B)
+with B_crit = E_min / S_min: below B_crit doubling the batch halves the steps (perfect
+scaling), above it the steps stop falling. They predicted B_crit from the gradient noise
+scale B_simple (:func:`gaputils.noise.gradient_noise_scale`) measured where the loss reaches
+the target. :func:`steps_to_target` trains every batch size until the training loss reaches a
+target (``TrainConfig.stop_below``, cached), tuning each batch size's learning rate;
+:func:`best_steps` picks the best, :func:`fit_critical` fits S(B), and :func:`noise_along`
+measures B_simple as the loss falls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from . import data, noise, testbed
+from .experiments import train_runs
+from .train import TrainConfig, fit
+
+
+def _score(steps: list[float]) -> float:
+    """Geometric mean of per-seed steps; infinite if any seed did not reach the target."""
+    return float(np.exp(np.mean(np.log(steps)))) if np.all(np.isfinite(steps)) else math.inf
+
+
+def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequence[int],
+                    target: float, lr: float = 0.1, max_epochs: float = 20,
+                    setting: testbed.Setting | None = None, evals_per_epoch: int = 4,
+                    progress: bool = False) -> dict:
+    """Steps to reach training loss ``target`` (nats; eval mode, all training examples, checked
+    ``evals_per_epoch`` times per epoch and at least every step) for every batch size, each
+    with its own best constant learning rate, as a practitioner would tune it: from the best
+    rate of the previous (smaller) batch size (``lr`` for the first), try twice and half that
+    rate and keep doubling or halving while the geometric mean of the steps over ``seeds``
+    falls. ``setting``'s network, optimizer and weight decay (default: the testbed's); at most
+    ``max_epochs``; every run cached. Returns ``{"steps": {B: {lr: [steps per seed]}}, ...}``
+    with ``nan`` for a run that diverged or did not reach the target. Chapter 07."""
+    n = len(ds.train[1])
+    out = {"target": target, "max_epochs": max_epochs, "seeds": list(seeds),
+           "batch_sizes": list(batch_sizes), "steps": {}}
+
+    def steps(b, rate):
+        if rate not in out["steps"][b]:
+            runs = train_runs(ds, [b], seeds, setting=setting, progress=progress, lr=rate,
+                              schedule="constant", epochs=max_epochs, stop_below=target,
+                              eval_every=max(1, n // (evals_per_epoch * b)))
+            out["steps"][b][rate] = [float(r.history.step[-1]) if not r.history.diverged
+                                     and r.history.train_loss[-1] <= target else math.nan
+                                     for r in runs]
+        return _score(out["steps"][b][rate])
+
+    for b in sorted(batch_sizes):
+        out["steps"][b] = {}
+        best = min((lr / 2, lr, lr * 2), key=lambda r: steps(b, r))
+        factor = 2.0 if best > lr else 0.5 if best < lr else None
+        while factor and steps(b, best * factor) < steps(b, best):
+            best *= factor
+        lr = best if math.isfinite(steps(b, best)) else lr
+    return out
+
+
+def best_steps(result: dict) -> dict[int, dict]:
+    """Per batch size, the learning rate whose runs reached the target in the fewest steps
+    (geometric mean over seeds; only learning rates that reached it for every seed), with its
+    per-seed ``steps``. Batch sizes where no learning rate reached it for every seed are left
+    out. Chapter 07."""
+    best = {}
+    for b, row in result["steps"].items():
+        done = {lr: s for lr, s in row.items() if np.all(np.isfinite(s))}
+        if done:
+            lr = min(done, key=lambda k: _score(done[k]))
+            best[int(b)] = {"lr": float(lr), "steps": list(done[lr])}
+    return best
+
+
+def critical_curve(batch_size, s_min: float, b_crit: float):
+    """McCandlish et al.'s steps to a target, S(B) = S_min (1 + B_crit / B)."""
+    return s_min * (1 + b_crit / np.asarray(batch_size, dtype=float))
+
+
+def fit_critical(batch_sizes: Sequence[float], steps: Sequence[float]) -> dict[str, float]:
+    """Least-squares fit of log S(B) = log S_min + log(1 + B_crit / B) to steps measured at
+    several batch sizes (the relative error of every point counts the same). Returns
+    ``s_min`` (steps), ``b_crit`` (examples) and ``e_min`` = S_min B_crit (examples).
+    Chapter 07."""
+    from scipy.optimize import least_squares
+
+    b, s = np.asarray(batch_sizes, dtype=float), np.asarray(steps, dtype=float)
+    if len(b) < 3 or not np.all(np.isfinite(s) & (s > 0)):
+        raise ValueError("fit_critical needs finite positive steps at three or more batch sizes")
+    resid = lambda p: np.log(critical_curve(b, np.exp(p[0]), np.exp(p[1]))) - np.log(s)
+    start = [np.log(s.min()), np.log(np.median(b))]
+    p = least_squares(resid, start).x
+    s_min, b_crit = float(np.exp(p[0])), float(np.exp(p[1]))
+    return {"s_min": s_min, "b_crit": b_crit, "e_min": s_min * b_crit}
+
+
+def noise_along(model, ds: data.Dataset, config: TrainConfig, losses: Sequence[float],
+                n: int = 1000, groups: int = 10) -> list[dict]:
+    """Train ``model`` with ``config`` (not cached) and, the first time the training loss falls
+    to each of ``losses`` (nats, decreasing), measure the gradient noise scale B_simple on the
+    first ``n`` training examples (:func:`gaputils.noise.gradient_noise_scale`, eval mode).
+    Returns one dict per level reached: ``loss`` (the level), ``step``, ``train_loss``,
+    ``b_simple`` and ``se`` (examples). Chapter 07."""
+    levels, out = sorted(losses, reverse=True), []
+    sample = ds.train[0][:n], ds.train[1][:n]
+
+    def measure(net, history):
+        reached = [lv for lv in levels if history.train_loss[-1] <= lv]
+        for lv in reached:
+            levels.remove(lv)
+        if reached:
+            g = noise.gradient_noise_scale(net, sample, groups=groups)
+            out.extend({"loss": lv, "step": history.step[-1], "train_loss":
+                        history.train_loss[-1], "b_simple": g["b_simple"], "se": g["se"]}
+                       for lv in reached)
+
+    fit(model, ds, config, progress=False, callback=measure)
+    return out
+
+
+def by_level(noise: dict[str, list[dict]]) -> dict[float, list[float]]:
+    """B_simple per loss level, one value per seed, from :func:`study`'s ``["noise"]``.
+    Chapter 07."""
+    out: dict[float, list[float]] = {}
+    for rows in noise.values():
+        for r in rows:
+            out.setdefault(r["loss"], []).append(r["b_simple"])
+    return out
+
+
+def study(ds: data.Dataset, sizes: Sequence[int], seeds: Sequence[int], target: float,
+          noise_seeds: Sequence[int] = (), levels: Sequence[float] = (),
+          setting: testbed.Setting | None = None, max_epochs: float = 30,
+          n: int = 1000) -> dict:
+    """Chapter 07's critical-batch-size experiment on ``setting`` (default: the testbed):
+    :func:`steps_to_target` at every batch size of ``sizes`` for ``seeds``, starting the
+    learning-rate search at SB's rate scaled linearly down to the smallest size; then, for each
+    of ``noise_seeds``, an SB run at SB's tuned rate with the noise scale measured as the loss
+    falls through ``levels`` (:func:`noise_along`, first ``n`` examples), under ``["noise"]``
+    by seed. Chapter 07."""
+    setting = setting or testbed.get()
+    sb = setting.sb
+    out = steps_to_target(ds, sizes, seeds, target, lr=setting.lr * min(sizes) / sb,
+                          max_epochs=max_epochs, setting=setting)
+    lr = best_steps(out)[sb]["lr"]
+    out["noise"] = {}
+    for seed in noise_seeds:
+        torch.manual_seed(seed)
+        cfg = setting.config(sb, seed, n_train=len(ds.train[1]), lr=lr, schedule="constant",
+                             epochs=max_epochs, stop_below=min(levels),
+                             eval_every=max(1, len(ds.train[1]) // (4 * sb)))
+        out["noise"][str(seed)] = noise_along(setting.build(ds), ds, cfg, levels, n=n)
+    return out

@@ -1,0 +1,106 @@
+"""Steps to a target loss and the critical batch size: the early stop ends where it should, the
+fit recovers a known curve, the best learning rate is the fastest one that always arrives."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gaputils import scaling, testbed
+from gaputils.train import TrainConfig, fit
+from tests.helpers import toy_dataset
+
+
+def _net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8), torch.nn.ReLU(),
+                               torch.nn.Linear(8, 3))
+
+
+def test_stop_below_ends_at_the_first_evaluation_under_the_target():
+    ds = toy_dataset()
+    full = fit(_net(), ds, TrainConfig(batch_size=8, lr=0.05, epochs=10, eval_every=3),
+               progress=False)
+    target = float(np.median(full.train_loss))
+    first = next(i for i, v in enumerate(full.train_loss) if v <= target)
+    cut = fit(_net(), ds, TrainConfig(batch_size=8, lr=0.05, epochs=10, eval_every=3,
+                                      stop_below=target), progress=False)
+    assert cut.step == full.step[:first + 1] and cut.train_loss == full.train_loss[:first + 1]
+    with pytest.raises(ValueError, match="stop_below"):
+        TrainConfig(batch_size=8, epochs=1, stop_below=-1.0)
+    assert "stop_below" not in TrainConfig(batch_size=8, epochs=1).as_dict()  # cache keys kept
+
+
+def test_fit_critical_recovers_mccandlish_curve():
+    b = np.array([8, 16, 32, 64, 128, 256, 512, 1024])
+    s = scaling.critical_curve(b, 40.0, 150.0)
+    f = scaling.fit_critical(b, s)
+    assert f["s_min"] == pytest.approx(40.0, rel=1e-6)
+    assert f["b_crit"] == pytest.approx(150.0, rel=1e-6)
+    assert f["e_min"] == pytest.approx(6000.0, rel=1e-6)
+    # perfect scaling below B_crit: doubling a small batch about halves the steps
+    assert s[0] / s[1] == pytest.approx(2, rel=0.06) and s[-2] / s[-1] < 1.2
+    with pytest.raises(ValueError, match="three or more"):
+        scaling.fit_critical([8, 16], [10, 5])
+    with pytest.raises(ValueError, match="finite"):
+        scaling.fit_critical([8, 16, 32], [10, math.nan, 5])
+
+
+def test_best_steps_takes_the_fastest_rate_that_always_arrives():
+    result = {"steps": {"8": {"0.1": [100, 120], "0.2": [60, math.nan], "0.05": [150, 160]},
+                        "16": {"0.1": [math.nan, math.nan]}}}
+    best = scaling.best_steps(result)
+    assert best == {8: {"lr": 0.1, "steps": [100, 120]}}
+
+
+def test_steps_to_target_and_noise_along_on_a_toy_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAPUTILS_CACHE", str(tmp_path))
+    ds = toy_dataset(n=96, n_test=16)
+    setting = testbed.Setting("toy", "F1", n_train=96, n_test=16, sb=8, lb=32, epochs=5,
+                              optimizer="sgd", lr=0.1, model_kwargs=(("width", 16),
+                                                                    ("depth", 1)))
+    res = scaling.steps_to_target(ds, [8, 32], [0, 1], target=0.6, lr=0.1, max_epochs=20,
+                                  setting=setting)
+    assert set(res["steps"]) == {8, 32} and all(len(v) == 2 for v in res["steps"][8].values())
+    best = scaling.best_steps(res)
+    assert set(best) == {8, 32} and all(all(s > 0 for s in r["steps"]) for r in best.values())
+    for b, row in res["steps"].items():  # the tuned rate beats both of its neighbours
+        score = {lr: np.exp(np.mean(np.log(v))) for lr, v in row.items()}
+        lr = best[b]["lr"]
+        assert lr * 2 in row and lr / 2 in row
+        assert score[lr] <= min(score[lr * 2], score[lr / 2])
+    again = scaling.steps_to_target(ds, [8, 32], [0, 1], target=0.6, lr=0.1, max_epochs=20,
+                                    setting=setting)
+    assert again == res  # cached and deterministic
+    torch.manual_seed(0)
+    net = setting.build(ds)
+    rows = scaling.noise_along(net, ds, setting.config(8, 0, lr=0.1, epochs=10),
+                               losses=[1.0, 0.6], n=90, groups=3)
+    assert [r["loss"] for r in rows] == [1.0, 0.6][:len(rows)] and rows
+    assert all(r["train_loss"] <= r["loss"] and r["b_simple"] > 0 for r in rows)
+    levels = scaling.by_level({"0": rows, "1": rows[:1]})
+    assert levels[rows[0]["loss"]] == [rows[0]["b_simple"]] * 2
+
+
+def test_critical_batch_figure_has_the_fit_and_the_noise_scale():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gaputils import plots
+
+    sizes = [8, 32, 128, 512]
+    best = {b: {"lr": 0.1, "steps": list(scaling.critical_curve(b, 20, 100) * np.array([0.9, 1.1]))}
+            for b in sizes}
+    fit = scaling.fit_critical(sizes, [np.exp(np.mean(np.log(r["steps"])))
+                                       for r in best.values()])
+    assert fit["b_crit"] == pytest.approx(100, rel=1e-6)  # the geometric mean is the curve
+    noise = {"0": [{"loss": 1.0, "train_loss": 0.9, "b_simple": 20.0, "se": 3.0},
+                   {"loss": 0.3, "train_loss": 0.28, "b_simple": 90.0, "se": 20.0}]}
+    fig = plots.critical_batch(best, fit, noise, 0.3)
+    left, right = fig.axes
+    assert left.get_xscale() == "log" and "steps" in left.get_ylabel()
+    assert "B_simple" in right.get_ylabel() and len(right.containers) == 1
+    plt.close(fig)
