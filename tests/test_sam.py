@@ -111,17 +111,17 @@ def test_fit_with_sam_is_deterministic_and_a_cache_key_option():
         TrainConfig(epochs=1, sam_rho=0.05, inner_steps=3)
 
 
-@pytest.mark.gpu
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 @pytest.mark.parametrize("adaptive", [False, True])
-def test_sam_under_bf16_autocast_on_a_gpu_is_finite_deterministic_and_moves_bn_once(adaptive):
-    ds = toy_dataset(n=256, n_test=64, shape=(1, 8, 8)).to("cuda")
+def test_sam_under_bf16_autocast_is_finite_deterministic_and_moves_bn_once(adaptive, device):
+    ds = toy_dataset(n=256, n_test=64, shape=(1, 8, 8)).to(device)
     cfg = TrainConfig(batch_size=32, lr=0.05, optimizer="sgd", epochs=2, bf16=True,
                       sam_rho=0.5 if adaptive else 0.05, sam_adaptive=adaptive,
                       schedule="cosine", grad_clip=5.0)
     out = []
     for _ in range(2):
         net, _, _ = _setup()
-        net = net.cuda()
+        net = net.to(device)
         h = fit(net, ds, cfg, progress=False)
         assert not h.diverged and all(torch.isfinite(torch.tensor(h.train_loss)))
         out.append(gu.params.flat(net))
