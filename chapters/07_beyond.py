@@ -480,7 +480,8 @@ for k in ("SB + SAM", "SB + ASAM"):
 assert all(gu.study.largest_kept(p) == 125 for p in sweep.values())  # every rule: 125
 at = {rule: {p[0]: p for p in points} for rule, points in sweep.items()}
 assert all(-0.1 < at[rule][250][3] < 0 for rule in ("sqrt", "linear"))  # only just
-assert all(at[rule][setting.lb][3] < 0 and -1.5 < at[rule][setting.lb][1] < -0.5
+ref_lb = rows["LB"]["batch_size"]  # the reference's LB (standard mode's)
+assert all(at[rule][ref_lb][3] < 0 and -1.5 < at[rule][ref_lb][1] < -0.5
            for rule in at)  # about a point below SB at LB
 assert at["linear"][1000][1] < -3 and not any(p[4] for pts in sweep.values() for p in pts)
 steps = {b: np.exp(np.mean(np.log(r["steps"]))) for b, r in best.items()}
@@ -488,7 +489,7 @@ assert all(0.4 < steps[2 * b] / steps[b] < 0.65 for b in (8, 16, 32))  # perfect
 assert steps[1000] / steps[500] > 0.8 and steps[500] / steps[250] > steps[250] / steps[125]
 assert [best[b]["lr"] for b in (16, 32, 64)] == [2 * best[b]["lr"] for b in (8, 16, 32)]
 assert best[1000]["lr"] <= 2 * best[125]["lr"]  # grows little beyond the knee
-assert 200 < fit["b_crit"] < 500 and 15 < fit["s_min"] < 25 and fit["b_crit"] < setting.lb
+assert 200 < fit["b_crit"] < 500 and 15 < fit["s_min"] < 25 and fit["b_crit"] < ref_lb
 assert 0.2 < np.mean(noise_at) / fit["b_crit"] < 0.5  # the same order; about a third
 assert 30 < np.mean(levels[1.0]) < 70 and 70 < np.mean(noise_at) < 140  # fifty -> a hundred
 vit_gap = vit_rows["SB"]["gain"]
