@@ -677,17 +677,19 @@ def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.5))
     sizes = np.array(sorted(best), dtype=float)
-    for b in sizes:
+    for i, b in enumerate(sizes):
         steps = best[int(b)]["steps"]
-        ax.plot([b] * len(steps), steps, ".", color="0.6")
-        ax.plot(b, np.exp(np.mean(np.log(steps))), "o", mfc="none", color="k", ms=8)
+        ax.plot([b] * len(steps), steps, ".", color="0.5", label="one seed" if i == 0 else None)
+        ax.plot(b, np.exp(np.mean(np.log(steps))), "o", mfc="none", color="k", ms=8,
+                label="geometric mean over seeds" if i == 0 else None)
     grid = np.geomspace(sizes.min() / 1.5, sizes.max() * 1.5, 100)
     ax.plot(grid, critical_curve(grid, fit["s_min"], fit["b_crit"]), color="C3",
             label=f"S_min (1 + B_crit / B): S_min = {fit['s_min']:.0f}, "
                   f"B_crit = {fit['b_crit']:.0f}")
-    ax.plot(grid, fit["e_min"] / grid, "--", color="C3", lw=0.8, label="E_min / B")
-    ax.axhline(fit["s_min"], ls="--", color="C3", lw=0.8)
-    ax.axvline(fit["b_crit"], ls=":", color="C3")
+    ax.plot(grid, fit["e_min"] / grid, "--", color="C3", lw=0.8,
+            label="E_min / B (perfect scaling)")
+    ax.axhline(fit["s_min"], ls="--", color="C3", lw=0.8, label="S_min (no gain)")
+    ax.axvline(fit["b_crit"], ls=":", color="C3", label="B_crit")
     ax.set(xscale="log", yscale="log", xlabel="batch size B (examples; log scale)",
            ylabel=f"steps to training loss {target:g} (log scale)",
            title="steps to a target loss, each batch size at its tuned rate")
@@ -698,16 +700,21 @@ def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]
         se = np.array([r["se"] for r in rows])
         bx.errorbar(loss, bs, yerr=np.minimum(se, 0.95 * bs), marker="o", capsize=3,
                     color=f"C{k}", label=f"seed {seed}")
-    bx.axvline(target, ls=":", color="C3")
-    for axis in (ax.xaxis, ax.yaxis, bx.xaxis, bx.yaxis):  # plain numbers, not powers of ten
-        axis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-        axis.set_minor_formatter(plt.FuncFormatter(
-            lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
+    bx.axvline(target, ls=":", color="C3", label=f"target loss {target:g}")
     bx.set(xscale="log", yscale="log", xlabel="training loss (nats; log scale, falling ->)",
-           ylabel="B_simple = tr(Σ) / |G|² (examples)",
+           ylabel="B_simple = tr(Σ) / |G|² (examples; bars: jackknife SE)",
            title="the gradient noise scale as the SB run trains")
+    levels = sorted({r["loss"] for rows in noise.values() for r in rows})
+    if levels:
+        bx.set_xticks(levels, [f"{v:g}" for v in levels])
     bx.invert_xaxis()
     bx.legend(fontsize=8)
+    plain = plt.FuncFormatter(lambda v, _: f"{v:g}")  # plain numbers, not powers of ten
+    some = plt.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else "")
+    for axis in (ax.xaxis, ax.yaxis, bx.yaxis):
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(some)
+    bx.xaxis.set_minor_formatter(plt.NullFormatter())
     fig.tight_layout()
     return fig
 

@@ -70,6 +70,14 @@ def _interval(mean: float, se: float, df: float, confidence: float) -> tuple[flo
     return mean - q * se, mean + q * se
 
 
+def t_interval(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Student's t-interval for the mean of ``values`` (one sample, sd with ddof=1).
+    Chapter 07."""
+    v = np.asarray(list(values), dtype=float)
+    return _interval(float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1
+                     else math.nan, len(v) - 1, confidence)
+
+
 def paired(a: Iterable[float], b: Iterable[float], confidence: float = 0.95) -> Difference:
     """Paired difference a - b: ``a[i]`` and ``b[i]`` come from the same seed (same initial
     weights). Needs at least two pairs. Chapter 01."""

@@ -91,3 +91,12 @@ def test_jackknife_of_the_mean_is_the_standard_error():
     assert se == pytest.approx(x.std(ddof=1) / np.sqrt(len(x)))
     with pytest.raises(ValueError, match="two rows"):
         stats.jackknife(x[:1], np.mean)
+
+
+def test_t_interval_is_the_mean_plus_minus_t_times_the_standard_error():
+    v = [3.0, 5.0, 4.0, 8.0]
+    lo, hi = stats.t_interval(v)
+    se = np.std(v, ddof=1) / 2
+    assert lo == pytest.approx(5.0 - 3.182446305284263 * se)
+    assert hi == pytest.approx(5.0 + 3.182446305284263 * se)
+    assert all(math.isnan(x) for x in stats.t_interval([1.0]))
