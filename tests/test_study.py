@@ -12,7 +12,7 @@ from helpers import toy_dataset  # noqa: E402
 from test_plots import labelled  # noqa: E402
 
 from gaputils import plots, stats, study, testbed  # noqa: E402
-from gaputils.train import TrainConfig  # noqa: E402
+from gaputils.train import TrainConfig, evaluate  # noqa: E402
 
 SETTING = testbed.Setting("toy", "F1", n_train=96, n_test=48, sb=8, lb=32, epochs=2,
                           optimizer="sgd", lr=0.05, seeds=(0, 1),
@@ -188,3 +188,20 @@ def test_rule_sweep_and_the_largest_batch_that_keeps_sb_accuracy():
     assert study.largest_kept(sweep["sqrt"]) == 64
     one = [(64, -0.3, math.nan, math.nan, 0), (128, -0.8, math.nan, math.nan, 0)]
     assert study.largest_kept(one) == 64 and study.largest_kept(one[1:]) is None
+
+
+def test_a_diverged_arm_counts_with_the_network_it_left_and_is_not_measured():
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    setting = SETTING.replace(model="C1", model_kwargs=(("channels", (2, 3)), ("hidden", (6,)),
+                                                         ("dropout", 0.0)))
+    arm = study.Arm("LB, lr 1e6", "plain", setting.lb, {"lr": 1e6})
+    with pytest.warns(RuntimeWarning, match="loss became"):
+        res = study.run([arm], (0,), (0,), setting=setting, ds=ds, n_curvature=32)
+    a = res["arms"]["LB, lr 1e6"]
+    assert a["diverged"] == [True] and math.isnan(a["lambda_max"][0])
+    assert res["arms"]["LB"]["diverged"] == [False] and math.isfinite(
+        res["arms"]["LB"]["lambda_max"][0])
+    (run,) = study.train_runs(ds, [setting.lb], (0,), setting=setting, lr=1e6, eval_every=max(
+        1, round(setting.epochs * (96 // setting.lb))))
+    assert a["test_acc"][0] == evaluate(run.model, *ds.test)[1]
+    assert study.summarize(res)["LB, lr 1e6"]["diverged"] == 1
