@@ -353,7 +353,8 @@ for name, r in (("ViT", vit_rows), ("F1", f1_rows), ("C1 (testbed)", rows)):
 # `gu.reparam.rescale`):
 
 # %%
-lb_net = gu.experiments.minimizers(ds)["LB"][0].model
+pair = gu.experiments.minimizers(ds)
+lb_net = pair["LB"][0].model
 data = gu.experiments.curvature_data(ds)
 lam = lambda net: gu.hessian.top_eigenvalues(net, data, k=1, tol=1e-2).values[0]
 adaptive = lambda net: gu.sharpness.adaptive(net, data, eps=1e-3).value
@@ -386,11 +387,10 @@ for name, b_, a_ in zip(("λmax", "adaptive sharpness (%)"), before[1:], after[1
 # correlation (Kendall's tau, 95% bootstrap interval):
 
 # %%
-points = gu.questions.measured(gu.reference.load("ch05_remedies"))
-more = gu.questions.measured(study)
-points = {k: np.concatenate([points[k], more[k]]) for k in points}
-for key in ("lambda_max", "sharpness"):
-    c = gu.experiments.rank_correlation(np.log(points[key]), points["test_acc"])
+points = gu.questions.measured(gu.reference.load("ch05_remedies"), study)
+corr = {key: gu.experiments.rank_correlation(np.log(points[key]), points["test_acc"])
+        for key in ("lambda_max", "sharpness")}
+for key, c in corr.items():
     print(f"test accuracy against log {key}: {gu.experiments.format_correlation(c)}")
 fig = gu.plots.measure_scatter(points)
 
@@ -432,7 +432,6 @@ fig = gu.plots.measure_scatter(points)
 # and LB minimizers at eps = 1e-3 against 5e-4.
 
 # %%
-pair = gu.experiments.minimizers(ds)
 eps_ratio = {k: gu.sharpness.keskar(pair[k][0].model, data, eps=1e-3).value
              / gu.sharpness.keskar(pair[k][0].model, data, eps=5e-4).value for k in ("SB", "LB")}
 lines = gu.questions.answers(gu.reference.load("ch05_remedies"),
@@ -552,8 +551,6 @@ assert f1_rows["SB"]["gain"].hi < 0  # F1: LB better
 assert f1_rows["SB"]["lambda_max_ratio"][2] < 1 and f1_rows["SB"]["sharpness_ratio"][2] < 1
 assert changed == 0 and after[1] > 5 * before[1]  # Dinh: same predictions, sharper
 assert abs(after[2] / before[2] - 1) < 0.1  # the adaptive sharpness stays
-corr = {key: gu.experiments.rank_correlation(np.log(points[key]), points["test_acc"])
-        for key in ("lambda_max", "sharpness")}
 assert corr["lambda_max"]["tau_hi"] < 0 and abs(corr["lambda_max"]["tau"]) < 0.5  # modest
 assert abs(corr["sharpness"]["tau"]) < abs(corr["lambda_max"]["tau"])
 assert 150 < len(points["test_acc"]) < 250  # about two hundred minimizers

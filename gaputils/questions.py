@@ -28,13 +28,13 @@ QUESTIONS = {
 }
 
 
-def measured(results: dict) -> dict[str, np.ndarray]:
-    """Every (arm, seed) of a :func:`gaputils.study.run` result with lambda_max and sharpness
-    measured: arrays ``test_acc`` (fraction), ``lambda_max``, ``sharpness`` (percent) and
-    ``batch_size``, skipping diverged runs. Chapter 07."""
+def measured(*results: dict) -> dict[str, np.ndarray]:
+    """Every (arm, seed) of one or more :func:`gaputils.study.run` results with lambda_max and
+    sharpness measured, pooled: arrays ``test_acc`` (fraction), ``lambda_max``, ``sharpness``
+    (percent) and ``batch_size``, skipping diverged runs. Chapter 07."""
     rows = []
-    for a in results["arms"].values():
-        seeds = [s for s in a["seeds"] if s in results["measure_seeds"]]
+    for res, a in ((r, a) for r in results for a in r["arms"].values()):
+        seeds = [s for s in a["seeds"] if s in res["measure_seeds"]]
         for s, lam, sh in zip(seeds, a["lambda_max"], a["sharpness"], strict=True):
             if np.isfinite(lam) and np.isfinite(sh):
                 rows.append((a["test_acc"][a["seeds"].index(s)], lam, sh, a["batch_size"]))
@@ -67,9 +67,7 @@ def answers(ch05: dict, ch06: dict, ch07: dict, eps_ratio: dict[str, float]) -> 
     Chapter 07."""
     r5, r6 = study.summarize(ch05), study.summarize(ch06)
     s7, vit = ch07["study"], study.summarize(ch07["vit"])
-    pts = {k: v for k, v in measured(ch05).items()}
-    more = measured(s7)
-    pts = {k: np.concatenate([pts[k], more[k]]) for k in pts}
+    pts = measured(ch05, s7)
     plain = [n for n, a in s7["arms"].items() if n in ("SB", "LB") or a["group"] == "plain"]
     by_size = sorted((s7["arms"][n]["batch_size"], _gmean(s7, n, "sharpness")) for n in plain)
     at_lb = [_gmean(s7, n, "sharpness") for n, a in s7["arms"].items()

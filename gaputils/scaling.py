@@ -30,6 +30,11 @@ def _score(steps: list[float]) -> float:
     return float(np.exp(np.mean(np.log(steps)))) if np.all(np.isfinite(steps)) else math.inf
 
 
+def _eval_every(n: int, batch_size: int, per_epoch: int = 4) -> int:
+    """Steps between evaluations: ``per_epoch`` per epoch of ``n`` examples, at least one."""
+    return max(1, n // (per_epoch * batch_size))
+
+
 def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequence[int],
                     target: float, lr: float = 0.1, max_epochs: float = 20,
                     setting: testbed.Setting | None = None, evals_per_epoch: int = 4,
@@ -50,7 +55,7 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
         if rate not in out["steps"][b]:
             runs = train_runs(ds, [b], seeds, setting=setting, progress=progress, lr=rate,
                               schedule="constant", epochs=max_epochs, stop_below=target,
-                              eval_every=max(1, n // (evals_per_epoch * b)))
+                              eval_every=_eval_every(n, b, evals_per_epoch))
             out["steps"][b][rate] = [float(r.history.step[-1]) if not r.history.diverged
                                      and r.history.train_loss[-1] <= target else math.nan
                                      for r in runs]
@@ -156,6 +161,6 @@ def study(ds: data.Dataset, sizes: Sequence[int], seeds: Sequence[int], target: 
         torch.manual_seed(seed)
         cfg = setting.config(sb, seed, n_train=len(ds.train[1]), lr=lr, schedule="constant",
                              epochs=max_epochs, stop_below=min(levels),
-                             eval_every=max(1, len(ds.train[1]) // (4 * sb)))
+                             eval_every=_eval_every(len(ds.train[1]), sb))
         out["noise"][str(seed)] = noise_along(setting.build(ds), ds, cfg, levels, n=n)
     return out

@@ -23,6 +23,8 @@ def test_measured_pairs_each_value_with_its_seed_and_skips_diverged_runs():
     assert pts["test_acc"].tolist() == [0.8, 0.9, 0.5]
     assert pts["lambda_max"].tolist() == [10.0, 20.0, 5.0]
     assert pts["batch_size"].tolist() == [32, 32, 64]
+    both = questions.measured(res, res)  # several results are pooled
+    assert both["test_acc"].tolist() == 2 * pts["test_acc"].tolist()
     fig = gu.plots.measure_scatter(pts)
     assert len(fig.axes[0].collections) == 2
     plt.close(fig)
