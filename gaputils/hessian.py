@@ -1,10 +1,13 @@
 """Curvature of the training loss: gradients, Hessian-vector products, eigenvalues, trace and
 spectral density (chapters 03-04).
 
-The loss is the mean cross-entropy over all of ``data`` in eval mode (BatchNorm running
-statistics, dropout off), computed in chunks weighted by their size, so every result is the
-full-batch quantity whatever the chunk size. Vectors are flat, over the trainable parameters in
-``model.parameters()`` order; frozen parameters are left out, unused ones have zero curvature.
+The loss is the mean of ``loss_fn`` (default: cross-entropy) over all of ``data`` in eval mode
+(BatchNorm running statistics, dropout off), computed in chunks weighted by their size (of a
+size chosen from the memory they take, ``batches.auto_chunk``, unless ``chunk`` is given), so
+every result is the full-batch quantity whatever the chunk size. ``data`` is an (x, y) pair or
+any re-iterable of (x, y) batches, such as a DataLoader without shuffling (``batches``). Vectors
+are flat, over the trainable parameters in ``model.parameters()`` order; frozen parameters are
+left out, unused ones have zero curvature.
 
 Hessian-vector products, two ways:
 
@@ -35,13 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
-Data = tuple[torch.Tensor, torch.Tensor]
-
-
-def _chunks(data: Data, chunk: int):
-    x, y = data
-    for i in range(0, len(y), chunk):
-        yield x[i:i + chunk], y[i:i + chunk], len(y)
+from . import batches as _batches
+from .batches import Data, LossFn, loss_sum
 
 
 def _trainable(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
@@ -62,19 +60,23 @@ class _EvalMode:
         self.model.train(self.was)
 
 
-def gradient(model: nn.Module, data: Data, chunk: int = 4096) -> tuple[float, torch.Tensor]:
+def gradient(model: nn.Module, data: Data, chunk: int | None = None,
+             loss_fn: LossFn | None = None) -> tuple[float, torch.Tensor]:
     """The mean loss (nats) and its gradient as one flat vector. Chapter 03."""
     params = [p for _, p in _trainable(model)]
-    total, grads = 0.0, [torch.zeros_like(p) for p in params]
+    total, n, grads = 0.0, 0, [torch.zeros_like(p) for p in params]
     with _EvalMode(model):
-        for xb, yb, n in _chunks(data, chunk):
-            loss = F.cross_entropy(model(xb), yb, reduction="sum") / n
+        for xb, yb in _batches.batches(data, model, chunk):
+            loss = loss_sum(model, xb, yb, loss_fn)[0]
             parts = torch.autograd.grad(loss, params, allow_unused=True)
             for acc, g in zip(grads, parts, strict=True):
                 if g is not None:
                     acc += g
             total += float(loss.detach())
-    return total, torch.cat([g.reshape(-1) for g in grads])
+            n += len(yb)
+    if n == 0:
+        raise ValueError("the data are empty")
+    return total / n, torch.cat([g.reshape(-1) for g in grads]) / n
 
 
 class HessianOperator:
@@ -86,11 +88,13 @@ class HessianOperator:
     D H D with D = diag(d): the Hessian in the coordinates u of x = D u. With d = |x| it does
     not change when a layer followed by BatchNorm is rescaled (chapter 04)."""
 
-    def __init__(self, model: nn.Module, data: Data, chunk: int = 4096, method: str = "auto",
-                 scale: torch.Tensor | str | None = None):
+    def __init__(self, model: nn.Module, data: Data, chunk: int | None = None,
+                 method: str = "auto", scale: torch.Tensor | str | None = None,
+                 loss_fn: LossFn | None = None):
         if method not in ("auto", "rr", "fr"):
             raise ValueError(f"method must be 'auto', 'rr' or 'fr', got {method!r}")
-        self.model, self.data, self.chunk, self.method = model, data, chunk, method
+        self.model, self.chunk, self.method, self.loss_fn = model, chunk, method, loss_fn
+        self.data = _batches.batches(data, model, chunk)
         named = _trainable(model)
         self.names = [n for n, _ in named]
         self.params = [p for _, p in named]
@@ -101,9 +105,10 @@ class HessianOperator:
         self.scale = self._scale(scale)
         self.n_hvp = 0
         self._graph = None
-        if method in ("auto", "rr") and len(data[1]) <= chunk:
+        one = self.data.single() if method in ("auto", "rr") else None
+        if one is not None:
             with _EvalMode(model):  # one chunk: keep the gradient's graph for every product
-                loss = F.cross_entropy(model(data[0]), data[1])
+                loss = loss_sum(model, *one, loss_fn)[0] / len(one[1])
                 self._graph = torch.autograd.grad(loss, self.params, create_graph=True,
                                                   allow_unused=True)
 
@@ -136,17 +141,18 @@ class HessianOperator:
                                         grad_outputs=[u for _, _, u in used],
                                         retain_graph=True, allow_unused=True)
             return self._flat(parts)
-        out = [torch.zeros_like(p) for p in self.params]
+        out, n = [torch.zeros_like(p) for p in self.params], 0
         with _EvalMode(self.model):
-            for xb, yb, n in _chunks(self.data, self.chunk):
-                loss = F.cross_entropy(self.model(xb), yb, reduction="sum") / n
+            for xb, yb in self.data:
+                loss = loss_sum(self.model, xb, yb, self.loss_fn)[0]
                 gs = torch.autograd.grad(loss, self.params, create_graph=True, allow_unused=True)
                 dot = sum((g * u).sum() for g, u in zip(gs, vs, strict=True) if g is not None)
                 hs = torch.autograd.grad(dot, self.params, allow_unused=True)
                 for acc, h in zip(out, hs, strict=True):
                     if h is not None:
                         acc += h
-        return self._flat(out)
+                n += len(yb)
+        return self._flat(out) / n
 
     def _flat(self, parts) -> torch.Tensor:
         return torch.cat([(torch.zeros_like(p) if h is None else h).reshape(-1)
@@ -157,20 +163,22 @@ class HessianOperator:
         rest = {n: t for n, t in self.model.named_parameters() if n not in params}
         rest |= dict(self.model.named_buffers())
 
-        def total(ps, xb, yb, n):
-            out = functional_call(self.model, (ps | rest,), (xb,))
-            return F.cross_entropy(out, yb, reduction="sum") / n
+        fn = F.cross_entropy if self.loss_fn is None else self.loss_fn
 
-        def one(v, xb, yb, n):
+        def total(ps, xb, yb):
+            return fn(functional_call(self.model, (ps | rest,), (xb,)), yb) * len(yb)
+
+        def one(v, xb, yb):
             tangent = dict(zip(self.names, self._split(v), strict=True))
-            return jvp(lambda ps: grad(total)(ps, xb, yb, n), (params,), (tangent,))[1]
+            return jvp(lambda ps: grad(total)(ps, xb, yb), (params,), (tangent,))[1]
 
-        out = torch.zeros_like(block)
+        out, n = torch.zeros_like(block), 0
         with _EvalMode(self.model):
-            for xb, yb, n in _chunks(self.data, self.chunk):
-                res = vmap(one, in_dims=(0, None, None, None))(block, xb, yb, n)
+            for xb, yb in self.data:
+                res = vmap(one, in_dims=(0, None, None))(block, xb, yb)
                 out += torch.cat([res[k].reshape(len(block), -1) for k in self.names], 1)
-        return out
+                n += len(yb)
+        return out / n
 
     def __matmul__(self, v: torch.Tensor) -> torch.Tensor:
         return self.matmat(v[None])[0] if v.dim() == 1 else self.matmat(v)
@@ -187,27 +195,17 @@ class HessianOperator:
         return out if self.scale is None else out * self.scale
 
     def check_deterministic(self, rtol: float = 1e-5, n_check: int = 256) -> None:
-        """Compute the gradient on the first ``n_check`` examples twice (two forward passes);
-        raise if the results differ - something random runs in forward (dropout or BatchNorm
-        kept in train mode, data augmentation) and no curvature result would be reproducible.
-        Chapter 04."""
-        part = (self.data[0][:n_check], self.data[1][:n_check])
-        first = gradient(self.model, part, self.chunk)[1]
-        second = gradient(self.model, part, self.chunk)[1]
-        diff = float((first - second).norm() / max(float(first.norm()), 1e-30))
-        if diff > rtol:
-            raise RuntimeError(
-                "the loss is not deterministic: two gradients at the same weights differ by "
-                f"{diff:.2e} (relative). Something random runs in forward (dropout or "
-                "BatchNorm kept in train mode, data augmentation); remove it before trusting "
-                "curvature results.")
+        """Raise if two passes over the data differ (a shuffling or augmenting DataLoader) or
+        two gradients on the first ``n_check`` examples do (dropout or BatchNorm kept in train
+        mode): no curvature result would be reproducible. See ``batches.check``. Chapter 04."""
+        _batches.check(self.model, self.data, self.loss_fn, rtol, n_check)
 
 
-def hvp(model: nn.Module, data: Data, v: torch.Tensor, chunk: int = 4096,
-        method: str = "auto") -> torch.Tensor:
+def hvp(model: nn.Module, data: Data, v: torch.Tensor, chunk: int | None = None,
+        method: str = "auto", loss_fn: LossFn | None = None) -> torch.Tensor:
     """Hessian-vector product H v of the mean loss over all of ``data``; ``v`` flat, or a block
     (k, n) of vectors. Chapter 03 (``method``: see the module docstring)."""
-    op = HessianOperator(model, data, chunk, method)
+    op = HessianOperator(model, data, chunk, method, loss_fn=loss_fn)
     return op @ v if v.dim() == 1 else op.matmat(v)
 
 
@@ -297,8 +295,9 @@ def _ritz(op: HessianOperator, v0: torch.Tensor, k: int, tol: float, max_steps: 
 
 def top_eigenvalues(model: nn.Module, data: Data, k: int = 1, tol: float = 1e-3,
                     max_steps: int = 200, which: str = "largest", seed: int = 0,
-                    vectors: bool = False, chunk: int = 4096, check: bool = True,
-                    guard: int | None = None, scale: torch.Tensor | str | None = None) -> Eigen:
+                    vectors: bool = False, chunk: int | None = None, check: bool = True,
+                    guard: int | None = None, scale: torch.Tensor | str | None = None,
+                    loss_fn: LossFn | None = None) -> Eigen:
     """The ``k`` largest (or smallest, ``which="smallest"``) Hessian eigenvalues by Lanczos with
     full reorthogonalization. Residual-based stopping: with the Ritz residual
     r = ||H u - theta u|| = |beta_j s_j| and the gap d from theta to the nearest other Ritz value
@@ -313,7 +312,7 @@ def top_eigenvalues(model: nn.Module, data: Data, k: int = 1, tol: float = 1e-3,
     ``scale``: eigenvalues of D H D instead (see ``HessianOperator``). Chapter 04."""
     if which not in ("largest", "smallest"):
         raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}")
-    op = HessianOperator(model, data, chunk, scale=scale)
+    op = HessianOperator(model, data, chunk, scale=scale, loss_fn=loss_fn)
     if check:
         op.check_deterministic()
     v0 = torch.randn(op.n, generator=torch.Generator().manual_seed(seed),
@@ -327,11 +326,11 @@ def top_eigenvalues(model: nn.Module, data: Data, k: int = 1, tol: float = 1e-3,
 
 
 def power_iteration(model: nn.Module, data: Data, tol: float = 1e-3, max_iter: int = 1000,
-                    seed: int = 0) -> tuple[float, int]:
+                    seed: int = 0, loss_fn: LossFn | None = None) -> tuple[float, int]:
     """The eigenvalue of largest magnitude by power iteration - for teaching: five lines, and
     usually more Hessian-vector products than Lanczos for a less accurate answer. Returns
     (eigenvalue, products used). Chapter 04."""
-    op = HessianOperator(model, data)
+    op = HessianOperator(model, data, loss_fn=loss_fn)
     v = torch.randn(op.n, generator=torch.Generator().manual_seed(seed), dtype=op.dtype)
     v, lam = v.to(op.device) / v.norm(), 0.0
     for _ in range(max_iter):
@@ -348,8 +347,9 @@ def _rademacher(shape, generator, dtype, device) -> torch.Tensor:
 
 
 def trace(model: nn.Module, data: Data, num_probes: int = 30, method: str = "hutch++",
-          seed: int = 0, chunk: int = 4096, block: int = 10,
-          scale: torch.Tensor | str | None = None) -> tuple[float, float]:
+          seed: int = 0, chunk: int | None = None, block: int = 10,
+          scale: torch.Tensor | str | None = None,
+          loss_fn: LossFn | None = None) -> tuple[float, float]:
     """Estimate of tr(H) and its standard error, from ``num_probes`` Hessian-vector products
     with Rademacher probes. ``method="hutchinson"``: the mean of z^T H z. ``"hutch++"`` (Meyer
     et al., 2021): a third of the products find the dominant subspace Q = orth(H S), whose trace
@@ -358,7 +358,7 @@ def trace(model: nn.Module, data: Data, num_probes: int = 30, method: str = "hut
     Chapter 04."""
     if method not in ("hutchinson", "hutch++"):
         raise ValueError(f"method must be 'hutchinson' or 'hutch++', got {method!r}")
-    op = HessianOperator(model, data, chunk, scale=scale)
+    op = HessianOperator(model, data, chunk, scale=scale, loss_fn=loss_fn)
     op.check_deterministic()
     g = torch.Generator().manual_seed(seed)
 
@@ -397,13 +397,13 @@ class Density:
 
 def density(model: nn.Module, data: Data, num_runs: int = 5, lanczos_steps: int = 40,
             sigma: float | None = None, grid_points: int = 1000, seed: int = 0,
-            chunk: int = 4096) -> Density:
+            chunk: int | None = None, loss_fn: LossFn | None = None) -> Density:
     """Stochastic Lanczos quadrature (Ghorbani et al., 2019): ``num_runs`` Lanczos runs of
     ``lanczos_steps`` from Gaussian starts; nodes are the Ritz values (eigh of the tridiagonal),
     weights the squared first components of its eigenvectors. The density is the average of
     Gaussians of width ``sigma`` (default: 1% of the spectrum's range) on a grid spanning the
     nodes. Chapter 04."""
-    op = HessianOperator(model, data, chunk)
+    op = HessianOperator(model, data, chunk, loss_fn=loss_fn)
     op.check_deterministic()
     g = torch.Generator().manual_seed(seed)
     nodes, weights = [], []

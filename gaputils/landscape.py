@@ -1,10 +1,12 @@
 """Loss landscapes: 1-D interpolation between two minimizers, and 1-D and 2-D slices along
 (filter-normalized) random directions (chapter 02).
 
-All functions evaluate the mean cross-entropy in eval mode (BatchNorm running statistics,
-dropout off) on the data given, set the weights in place on the model they receive - one flat
-parameter vector, one fused update per grid point, no copy of the model - and restore the
-model's state bit for bit afterwards, also when an exception interrupts the grid.
+All functions evaluate the mean loss (``loss_fn``, default cross-entropy) in eval mode
+(BatchNorm running statistics, dropout off) on the data given - an (x, y) pair or a re-iterable
+of (x, y) batches such as a DataLoader without shuffling (``batches``) - set the weights in
+place on the model they receive - one flat parameter vector, one fused update per grid point, no
+copy of the model - and restore the model's state bit for bit afterwards, also when an exception
+interrupts the grid.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import batches
+from .batches import Data, LossFn
 from .params import flat, set_flat
-from .train import evaluate
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-Data = tuple[torch.Tensor, torch.Tensor]
 
 
 @contextmanager
@@ -85,11 +87,22 @@ def describe_interpolation(res: dict, naive: dict | None = None) -> str:
     return "\n".join(lines)
 
 
+def _inputs(data: torch.Tensor | Data, batch_size: int, device) -> list | batches.Batches:
+    """The input batches of ``data``: a tensor ``x`` (or the x of a pair) in whole batches of
+    ``batch_size`` (one batch if shorter), or the inputs of a loader's batches."""
+    if isinstance(data, torch.Tensor) or batches.is_pair(data):
+        x = data if isinstance(data, torch.Tensor) else data[0]
+        last = len(x) - batch_size + 1 if len(x) >= batch_size else 1
+        return [x[i:i + batch_size] for i in range(0, last, batch_size)]
+    return [xb for xb, _ in batches.Batches(data, device=device)]
+
+
 @torch.no_grad()
-def recompute_bn(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> None:
-    """Re-estimate every BatchNorm's running mean and variance on ``x`` with the current weights:
-    the average over batches of ``batch_size`` (cumulative, ``momentum=None``). Other layers stay
-    in eval mode (no dropout). The model is left in eval mode."""
+def recompute_bn(model: nn.Module, x: torch.Tensor | Data, batch_size: int = 256) -> None:
+    """Re-estimate every BatchNorm's running mean and variance on ``x`` (inputs, an (x, y) pair
+    or a loader) with the current weights: the average over batches of ``batch_size`` (a
+    loader's own batches; cumulative, ``momentum=None``). Other layers stay in eval mode (no
+    dropout). The model is left in eval mode."""
     bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
     model.eval()
     saved = [m.momentum for m in bns]
@@ -97,8 +110,8 @@ def recompute_bn(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> No
         m.reset_running_stats()
         m.momentum = None
         m.train()
-    for i in range(0, len(x) - batch_size + 1 if len(x) >= batch_size else 1, batch_size):
-        model(x[i:i + batch_size])
+    for xb in _inputs(x, batch_size, batches.device_of(model)):
+        model(xb.to(batches.device_of(model)))
     for m, momentum in zip(bns, saved, strict=True):
         m.momentum = momentum
         m.eval()
@@ -106,7 +119,8 @@ def recompute_bn(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> No
 
 def interpolate(model_a: nn.Module, model_b: nn.Module, train: Data, test: Data | None = None,
                 alphas: Sequence[float] = tuple(np.linspace(-1, 2, 25)),
-                bn: str = "recompute", bn_batch: int = 256) -> dict[str, np.ndarray]:
+                bn: str = "recompute", bn_batch: int = 256,
+                loss_fn: LossFn | None = None) -> dict[str, np.ndarray]:
     """Loss and accuracy at x(alpha) = alpha * x_b + (1 - alpha) * x_a (Keskar's parametric plot).
 
     Parameters are interpolated. BatchNorm running statistics are re-estimated on ``train[0]``
@@ -129,7 +143,7 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, train: Data, test: Data 
         for alpha in alphas:
             set_flat(model_a, torch.lerp(xa, xb, float(alpha)))
             if bn == "recompute":
-                recompute_bn(model_a, train[0], bn_batch)
+                recompute_bn(model_a, train, bn_batch)
             else:
                 with torch.no_grad():
                     for k, ref in buf_refs.items():
@@ -137,7 +151,7 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, train: Data, test: Data 
                             ref.copy_(torch.lerp(bufs_a[k], bufs_b[k], float(alpha)))
             for name, data in (("train", train), ("test", test)):
                 if data is not None:
-                    loss, acc = evaluate(model_a, *data)
+                    loss, acc = batches.evaluate(model_a, data, loss_fn)
                     out[f"{name}_loss"].append(loss)
                     out[f"{name}_acc"].append(acc)
     return {"alpha": np.asarray(alphas, dtype=float)} | {
@@ -178,7 +192,7 @@ def random_direction(model: nn.Module, filter_norm: bool = True, ignore: str | N
 
 
 def _grid(model: nn.Module, directions: list[torch.Tensor], coords: np.ndarray,
-          data: Data) -> tuple[np.ndarray, np.ndarray]:
+          data: Data, loss_fn: LossFn | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Loss and accuracy at x + sum_i coords[k, i] * directions[i] for every row k."""
     x0 = flat(model)
     if any(d.shape != x0.shape for d in directions):
@@ -190,32 +204,33 @@ def _grid(model: nn.Module, directions: list[torch.Tensor], coords: np.ndarray,
             for coef, d in zip(c, directions, strict=True):
                 point.add_(d, alpha=float(coef))
             set_flat(model, point)
-            loss, acc = evaluate(model, *data)
+            loss, acc = batches.evaluate(model, data, loss_fn)
             losses.append(loss)
             accs.append(acc)
     return np.asarray(losses), np.asarray(accs)
 
 
 def line(model: nn.Module, direction: torch.Tensor, data: Data, span: float = 1.0,
-         n: int = 21) -> dict[str, np.ndarray]:
+         n: int = 21, loss_fn: LossFn | None = None) -> dict[str, np.ndarray]:
     """Loss and accuracy at x + t d for ``n`` values of t in [-span, span] (eval mode)."""
     t = np.linspace(-span, span, n)
-    loss, acc = _grid(model, [direction], t[:, None], data)
+    loss, acc = _grid(model, [direction], t[:, None], data, loss_fn)
     return {"t": t, "loss": loss, "acc": acc}
 
 
 def plane(model: nn.Module, d1: torch.Tensor, d2: torch.Tensor, data: Data, span: float = 1.0,
-          n: int = 21) -> dict[str, np.ndarray]:
+          n: int = 21, loss_fn: LossFn | None = None) -> dict[str, np.ndarray]:
     """Loss and accuracy on the n x n grid x + a d1 + b d2, a and b in [-span, span];
     ``loss[i, j]`` is at (a = t[j], b = t[i]), as matplotlib's contour expects."""
     t = np.linspace(-span, span, n)
     b, a = np.meshgrid(t, t, indexing="ij")
-    loss, acc = _grid(model, [d1, d2], np.stack([a.ravel(), b.ravel()], 1), data)
+    loss, acc = _grid(model, [d1, d2], np.stack([a.ravel(), b.ravel()], 1), data, loss_fn)
     return {"t": t, "loss": loss.reshape(n, n), "acc": acc.reshape(n, n)}
 
 
 def loss_increase(model: nn.Module, data: Data, distance: float, num_directions: int,
-                  seed: int = 0, bn: str = "running", **direction_kwargs) -> np.ndarray:
+                  seed: int = 0, bn: str = "running", loss_fn: LossFn | None = None,
+                  **direction_kwargs) -> np.ndarray:
     """Loss at x + distance * d minus loss at x, for ``num_directions`` random directions
     (filter-normalized by default): a simple, direction-averaged sharpness. ``bn="running"``
     keeps the minimizer's BatchNorm running statistics at the perturbed points (as slices and
@@ -226,13 +241,13 @@ def loss_increase(model: nn.Module, data: Data, distance: float, num_directions:
     dirs = [random_direction(model, seed=seed + i, **direction_kwargs)
             for i in range(num_directions)]
     if bn == "running":
-        base, _ = evaluate(model, *data)
-        ups = [_grid(model, [d], np.array([[distance]]), data)[0][0] for d in dirs]
+        base, _ = batches.evaluate(model, data, loss_fn)
+        ups = [_grid(model, [d], np.array([[distance]]), data, loss_fn)[0][0] for d in dirs]
         return np.asarray(ups) - base
     x0, ups = flat(model), []
     with restored(model):
         for point in [x0] + [x0 + distance * d for d in dirs]:
             set_flat(model, point)
-            recompute_bn(model, data[0])
-            ups.append(evaluate(model, *data)[0])
+            recompute_bn(model, data)
+            ups.append(batches.evaluate(model, data, loss_fn)[0])
     return np.asarray(ups[1:]) - ups[0]

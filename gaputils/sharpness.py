@@ -12,9 +12,11 @@ with independent standard normal entries; A+ x is computed from the normal equat
 with a small eta), ``average`` the expected increase under Gaussian noise with the same per-
 coordinate scale; the three share one objective, one box and one result type.
 
-f is the mean cross-entropy over all of ``data`` in eval mode (BatchNorm running statistics, no
-dropout), chunked with chunks weighted by size; ``bn="batch"`` normalizes with the data's own
-statistics instead. The model's state is restored bit for bit.
+f is the mean of ``loss_fn`` (default: cross-entropy) over all of ``data`` in eval mode
+(BatchNorm running statistics, no dropout), chunked with chunks weighted by size; ``data`` is an
+(x, y) pair or a re-iterable of (x, y) batches such as a DataLoader without shuffling
+(``batches``). ``bn="batch"`` normalizes with the data's own statistics instead. The model's
+state is restored bit for bit.
 """
 
 from __future__ import annotations
@@ -25,15 +27,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from . import batches
+from .batches import Data, LossFn, loss_sum
 from .hessian import gradient
 from .landscape import BN_TYPES, restored
 from .params import flat, set_flat
-from .train import evaluate
-
-Data = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
@@ -82,21 +82,30 @@ class FunctionObjective(Objective):
 
 
 class ModelObjective(Objective):
-    """Mean cross-entropy of ``model`` over all of ``data``, as a function of its flat parameter
-    vector; call inside ``landscape.restored(model)``. ``bn="running"`` (default): eval mode,
-    BatchNorm with its running statistics. ``bn="batch"``: BatchNorm normalizes with the
-    statistics of the data themselves at every point (recomputed for the perturbed weights,
-    running statistics left alone, no dropout); the data must then fit in one chunk."""
+    """Mean loss (``loss_fn``, default cross-entropy) of ``model`` over all of ``data``, as a
+    function of its flat parameter vector; call inside ``landscape.restored(model)``.
+    ``bn="running"`` (default): eval mode, BatchNorm with its running statistics.
+    ``bn="batch"``: BatchNorm normalizes with the statistics of the data themselves at every
+    point (recomputed for the perturbed weights, running statistics left alone, no dropout);
+    the data must then be one batch."""
 
-    def __init__(self, model: nn.Module, data: Data, chunk: int = 4096, bn: str = "running"):
+    def __init__(self, model: nn.Module, data: Data, chunk: int | None = None,
+                 bn: str = "running", loss_fn: LossFn | None = None):
         if not all(p.requires_grad for p in model.parameters()):
             raise ValueError("sharpness perturbs every parameter: unfreeze them first")
         if bn not in ("running", "batch"):
             raise ValueError(f"bn must be 'running' or 'batch', got {bn!r}")
-        if bn == "batch" and len(data[1]) > chunk:
+        if bn == "batch" and chunk is None:
+            chunk = batches.MAX_CHUNK
+        self.data = batches.batches(data, model, chunk)
+        self.one = self.data.single() if bn == "batch" else None
+        if bn == "batch" and self.one is None:
             raise ValueError(f"bn='batch' normalizes over all the data at once: give at most "
-                             f"chunk={chunk} examples, or a larger chunk")
-        self.model, self.data, self.chunk, self.bn = model, data, chunk, bn
+                             f"chunk={chunk} examples (or a loader of one batch), or a larger "
+                             "chunk")
+        if not self.data.pair:
+            batches.check(model, self.data, loss_fn)
+        self.model, self.bn, self.loss_fn = model, bn, loss_fn
         self.x0 = flat(model)
         if bn == "batch":
             model.eval()
@@ -108,19 +117,18 @@ class ModelObjective(Objective):
     def __call__(self, x):
         set_flat(self.model, x)
         if self.bn == "running":
-            return gradient(self.model, self.data, self.chunk)
+            return gradient(self.model, self.data, loss_fn=self.loss_fn)
         params = list(self.model.parameters())
-        loss = F.cross_entropy(self.model(self.data[0]), self.data[1])
+        loss = loss_sum(self.model, *self.one, self.loss_fn)[0] / len(self.one[1])
         return float(loss.detach()), torch.cat([g.reshape(-1) for g in
                                                 torch.autograd.grad(loss, params)])
 
     def value(self, x):
+        set_flat(self.model, x)
         if self.bn == "batch":
             with torch.no_grad():
-                set_flat(self.model, x)
-                return float(F.cross_entropy(self.model(self.data[0]), self.data[1]))
-        set_flat(self.model, x)
-        return evaluate(self.model, *self.data, batch_size=self.chunk)[0]
+                return float(loss_sum(self.model, *self.one, self.loss_fn)[0]) / len(self.one[1])
+        return batches.evaluate(self.model, self.data, self.loss_fn)[0]
 
 
 def random_matrix(n: int, p: int, seed: int = 0, device=None,
@@ -196,7 +204,7 @@ def _lbfgsb(obj, basis, bound, max_iter, restarts, seed):
 
 
 def _measure(model_or_obj, data, eps, eta, subspace_dim, max_iter, restarts, seed, method,
-             step, bn="running") -> Sharpness:
+             step, bn="running", loss_fn=None) -> Sharpness:
     t0 = time.perf_counter()
     if isinstance(model_or_obj, Objective):
         return _solve(model_or_obj, eps, eta, subspace_dim, max_iter, restarts, seed, method,
@@ -204,7 +212,7 @@ def _measure(model_or_obj, data, eps, eta, subspace_dim, max_iter, restarts, see
     if data is None:
         raise ValueError("give the training data (x, y) whose mean loss is f")
     with restored(model_or_obj):
-        obj = ModelObjective(model_or_obj, data, bn=bn)
+        obj = ModelObjective(model_or_obj, data, bn=bn, loss_fn=loss_fn)
         return _solve(obj, eps, eta, subspace_dim, max_iter, restarts, seed, method, step, t0)
 
 
@@ -232,7 +240,7 @@ def _solve(obj, eps, eta, subspace_dim, max_iter, restarts, seed, method, step, 
 def keskar(model: nn.Module | Objective, data: Data | None = None, eps: float = 1e-3,
            subspace_dim: int | None = None, max_iter: int = 10, restarts: int = 1,
            seed: int = 0, method: str = "ascent", step: float | None = None,
-           bn: str = "running") -> Sharpness:
+           bn: str = "running", loss_fn: LossFn | None = None) -> Sharpness:
     """Keskar et al.'s epsilon-sharpness (percent) of ``model`` on ``data``. Chapter 03.
 
     ``subspace_dim=None`` is the full space; ``p`` draws a random p-dimensional subspace with
@@ -244,29 +252,31 @@ def keskar(model: nn.Module | Objective, data: Data | None = None, eps: float = 
     the iterates from y = 0 stay on the grid {-b, 0, +b}); ``method="lbfgsb"``
     runs SciPy's L-BFGS-B for ``max_iter`` iterations per start, as the authors did. The value
     is the best over every point evaluated, so more restarts never lower it. ``bn``: which
-    BatchNorm statistics f uses (see :class:`ModelObjective`).
+    BatchNorm statistics f uses (see :class:`ModelObjective`); ``loss_fn``: the mean loss of a
+    batch (default cross-entropy).
     """
     step = step if step is not None else 1.0
     return _measure(model, data, eps, 1.0, subspace_dim, max_iter, restarts, seed, method, step,
-                    bn)
+                    bn, loss_fn)
 
 
 def adaptive(model: nn.Module | Objective, data: Data | None = None, eps: float = 1e-3,
              eta: float = 1e-4, subspace_dim: int | None = None, max_iter: int = 10,
              restarts: int = 1, seed: int = 0, method: str = "ascent",
-             step: float | None = None, bn: str = "running") -> Sharpness:
+             step: float | None = None, bn: str = "running",
+             loss_fn: LossFn | None = None) -> Sharpness:
     """Scale-invariant sharpness: ``keskar`` with the box |y_i| <= eps (|c_i| + eta), c = x
     (or A+ x), as in ASAM's T_w = |w| + eta. Rescaling a layer and undoing it downstream scales
     its box with it, so the value does not change as long as ``eta`` is small next to the
     weights (ASAM's eta = 0.01 is not, for F1: try it). Chapter 03."""
     step = step if step is not None else 1.0
     return _measure(model, data, eps, eta, subspace_dim, max_iter, restarts, seed, method, step,
-                    bn)
+                    bn, loss_fn)
 
 
 def average(model: nn.Module | Objective, data: Data | None = None, sigma: float = 1e-2,
             eta: float = 1.0, num_samples: int = 10, seed: int = 0,
-            antithetic: bool = True) -> Sharpness:
+            antithetic: bool = True, loss_fn: LossFn | None = None) -> Sharpness:
     """Expected loss increase (percent of 1 + f(x)) under Gaussian weight noise z with per-
     coordinate standard deviation sigma (|x_i| + eta): the average-case counterpart of
     ``keskar`` (``eta=1``, Keskar's scale) or ``adaptive`` (small ``eta``). With
@@ -296,10 +306,11 @@ def average(model: nn.Module | Objective, data: Data | None = None, sigma: float
     if isinstance(model, Objective):
         return run(model)
     with restored(model):
-        return run(ModelObjective(model, data))
+        return run(ModelObjective(model, data, loss_fn=loss_fn))
 
 
-def taylor_prediction(model: nn.Module, data: Data, eps: float) -> dict[str, float]:
+def taylor_prediction(model: nn.Module, data: Data, eps: float,
+                      loss_fn: LossFn | None = None) -> dict[str, float]:
     """First- and second-order predictions of ``keskar(model, data, eps)`` in the full space.
 
     With D = diag(|x_i| + 1) and s = sign(g): first order 100 eps ||D g||_1 / (1 + f), reached
@@ -307,10 +318,10 @@ def taylor_prediction(model: nn.Module, data: Data, eps: float) -> dict[str, flo
     curvature at that vertex (one Hessian-vector product). Chapter 03."""
     from .hessian import hvp
 
-    f0, g = gradient(model, data)
+    f0, g = gradient(model, data, loss_fn=loss_fn)
     d = flat(model).abs() + 1
     vertex = d * torch.sign(g)
     first = eps * float((d * g.abs()).sum())
-    second = 0.5 * eps**2 * float(vertex @ hvp(model, data, vertex))
+    second = 0.5 * eps**2 * float(vertex @ hvp(model, data, vertex, loss_fn=loss_fn))
     scale = 100 / (1 + f0)
     return {"first_order": scale * first, "second_order": scale * (first + second)}

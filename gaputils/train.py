@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import ghost, noise, remedies, sam
+from . import batches, ghost, noise, remedies, sam
 from .data import Dataset, permuted_batches
 from .runtime import mode
 
@@ -208,22 +208,10 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """Mean cross-entropy (nats) and accuracy of ``model`` in eval mode on ``(x, y)``.
 
     Chunked by ``batch_size``; chunks are weighted by their size, so the result is the
-    full-batch value. The model's train/eval mode is restored. Chapter 00.
+    full-batch value. The model's train/eval mode is restored. Chapter 00 (any data and loss:
+    ``batches.evaluate``).
     """
-    was_training = model.training
-    model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=x.device)
-    try:
-        for i in range(0, len(y), batch_size):
-            out = model(x[i:i + batch_size]).float()
-            yb = y[i:i + batch_size]
-            loss_sum += F.cross_entropy(out, yb, reduction="sum").double()
-            correct += (out.argmax(1) == yb).sum()
-    finally:
-        model.train(was_training)
-    n = max(len(y), 1)
-    return loss_sum.item() / n, correct.item() / n
+    return batches.evaluate(model, (x, y), chunk=batch_size)
 
 
 def lr_factor(config: TrainConfig, step: int, steps_per_epoch: int, total: int) -> float:

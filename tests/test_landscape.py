@@ -96,13 +96,13 @@ def test_weights_restored_even_after_an_error(monkeypatch):
     assert_same_state(before, state(net))
     calls = []
 
-    def flaky(model, x, y, batch_size=4096):
+    def flaky(model, data, loss_fn=None, chunk=4096):
         calls.append(1)
         if len(calls) == 3:
             raise RuntimeError("interrupted")
         return 0.0, 0.0
 
-    monkeypatch.setattr(ls, "evaluate", flaky)
+    monkeypatch.setattr(ls.batches, "evaluate", flaky)
     with pytest.raises(RuntimeError, match="interrupted"):
         ls.plane(net, d, d, ds.train, n=3)
     assert_same_state(before, state(net))
