@@ -117,6 +117,15 @@ def load(k: str, model: nn.Module, folder: Path | None = None) -> dict | None:
     return entry["record"]
 
 
+def run_key(model: nn.Module, dataset: Dataset, config: TrainConfig,
+            tag: str = "") -> tuple[str, dict]:
+    """The cache key of training ``model`` (from its current weights) on ``dataset`` with
+    ``config``, and the parts it hashes (see :func:`fit_or_load`)."""
+    parts = {"model": repr(model), "init": state_digest(model), "data": dataset.fingerprint,
+             "config": config.as_dict(), "tag": tag}
+    return key(parts), parts
+
+
 def fit_or_load(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
                 tag: str = "", folder: Path | None = None, **fit_kwargs) -> History:
     """``fit(model, dataset, config)``, or its cached result when one exists.
@@ -126,9 +135,7 @@ def fit_or_load(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
     weights are loaded into ``model`` and the stored History returned. A corrupt entry is
     reported and recomputed. Chapter 00.
     """
-    parts = {"model": repr(model), "init": state_digest(model), "data": dataset.fingerprint,
-             "config": config.as_dict(), "tag": tag}
-    k = key(parts)
+    k, parts = run_key(model, dataset, config, tag)
     try:
         record = load(k, model, folder)
     except CorruptEntry as err:

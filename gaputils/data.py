@@ -88,9 +88,9 @@ class Dataset:
                 "subset_seed": self.subset_seed, "input_shape": list(self.input_shape),
                 "mean": list(self.mean), "std": list(self.std)}
 
-    def to(self, device: torch.device | str) -> Dataset:
-        """The same data on another device."""
-        move = lambda pair: (pair[0].to(device), pair[1].to(device))
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Dataset:
+        """The same data on another device (inputs in ``dtype``, if given)."""
+        move = lambda pair: (pair[0].to(device, dtype), pair[1].to(device))
         return Dataset(self.name, move(self.train), move(self.test), self.num_classes,
                        self.classes, self.mean, self.std, self.source, self.subset_seed,
                        dict(self.extra))

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import batches, ghost, noise, remedies, sam
-from .data import Dataset, permuted_batches
-from .runtime import mode
+from .. import batches, distributed, ghost, noise, remedies, sam
+from ..data import Dataset, permuted_batches
+from ..runtime import mode
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "step", "cosine")
@@ -381,7 +381,8 @@ def fit(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
     seed (remedies from another one), so two runs from the same weights give the same history
     on the same device. A NaN or infinite loss stops the run with a warning and returns the
     history so far, with ``diverged=True`` and a ``message`` saying where. ``progress``
-    defaults to on except in smoke mode. Chapter 00; remedies chapters 05 and 06.
+    defaults to on except in smoke mode. Under ``torchrun`` the run is data-parallel
+    (:mod:`gaputils.distributed`). Chapter 00; remedies chapters 05 and 06.
     """
     dev = _check_devices(model, dataset)
     if not config.ghost_batch:
@@ -396,6 +397,7 @@ def fit(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
 def _fit(model, dataset, config, dev, progress, callback) -> History:
     x, y = dataset.train
     plan = _Plan(config, len(y), dev)
+    par = distributed.Parallel(model, config)  # one process: the model itself
     check_every = 1 if dev.type == "cpu" else (config.eval_every or plan.spe)
     torch.manual_seed(config.seed)
     prepare = _batch_fn(model, dataset, config, torch.Generator().manual_seed(config.seed + 1))
@@ -404,22 +406,23 @@ def _fit(model, dataset, config, dev, progress, callback) -> History:
     history = History(config=config.as_dict())
     rec = _Recorder(model, dataset, history)
     rec.record(0, 0.0, opt.param_groups[0]["lr"])
-    show = mode() != "smoke" if progress is None else progress
+    show = (mode() != "smoke" if progress is None else progress) and par.rank == 0
     from tqdm.auto import tqdm
 
     bar = tqdm(total=plan.total, unit="step", disable=not show, leave=True,
-               desc=f"{config.optimizer} B={config.batch_size}")
+               desc=f"{config.optimizer} B={config.batch_size}"
+                    + (f" on {par.size} workers" if par.size > 1 else ""))
     nonfinite = torch.zeros((), dtype=torch.bool, device=dev)
     lam = config.proximal if config.inner_steps > 1 else 0.0
     model.train()
     rec.resume()
     for step in range(1, plan.total + 1):
-        idx = next(plan.index)
+        idx = par.slice(next(plan.index))
         xb, yb, wb = prepare(x[idx], y[idx])
 
         def batch_loss():
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.bf16):
-                out = model(xb)
+                out = par.net(xb)
                 if wb is None:
                     return F.cross_entropy(out, yb)
             return (F.cross_entropy(out.float(), yb, reduction="none") * wb).mean()
@@ -431,11 +434,12 @@ def _fit(model, dataset, config, dev, progress, callback) -> History:
             loss = remedies.proximal_step(model, opt, batch_loss, lam, config.inner_steps,
                                           config.grad_clip)
         sched.step()
+        par.after_step()
         if config.distance_every and step % config.distance_every == 0:
             rec.track(step)
         nonfinite |= ~torch.isfinite(loss)
         at_eval = plan.is_eval(step)
-        if (at_eval or step % check_every == 0) and nonfinite.item():
+        if (at_eval or step % check_every == 0) and par.any(nonfinite).item():
             history.diverged = True
             history.message = (
                 f"loss became {loss.item()} by step {step} (epoch {plan.epoch(step):.2f}); the "
