@@ -123,8 +123,8 @@ print(f"converged value {exact:.5f}; errors above the tolerance {tol:g}: " + ", 
 # products its Krylov space contains the power iterate, so its estimate is at least as good.
 # The difference grows with the number of eigenvalues wanted: power iteration must deflate and
 # start over for each, Lanczos gets them from the same basis.
-# `benchmarks/hessian.py` times `top_eigenvalues` against PyHessian, the library most readers
-# would reach for, on Keskar's F1 network (chapter 1), both at the same tolerance and at the same
+# `benchmarks/run.py` times `top_eigenvalues`, `trace` and `density` against PyHessian,
+# hessian-eigenthings and curvlinops, the libraries most readers would reach for, at the same
 # accuracy; the README of that folder lists the measured speed-ups.
 #
 # ## SB against LB: top eigenvalue and trace
@@ -311,6 +311,44 @@ for lr, e in eos_summary.items():
 # data - one more reason to compare SB and LB at
 # matched learning rates, and a thread chapter 7 picks up.
 #
+# ## Your own model and data
+#
+# Nothing above is tied to the book's networks or to data held in memory. Every function of
+# `gu.hessian`, `gu.sharpness` and `gu.landscape` also takes any re-iterable of (x, y) batches -
+# a `DataLoader` included - and a `loss_fn` (default: mean cross-entropy; pass
+# `torch.nn.functional.mse_loss` for a regression). Batches are weighted by their size, so the
+# result is the full-data quantity however the loader cuts the data, and each batch moves to
+# the model's device only when it is used. Here is torchvision's ResNet-18, with random weights,
+# on our images fed through a `DataLoader`:
+
+# %%
+import torchvision
+from torch.utils.data import DataLoader, TensorDataset
+
+resnet = torchvision.models.resnet18(num_classes=10).to(gu.device()).eval()  # random weights
+n = budget.n_curvature // 2
+images = ds.train[0][:n].cpu().expand(-1, 3, -1, -1)  # grey to three channels
+loader = DataLoader(TensorDataset(images, ds.train[1][:n].cpu()), batch_size=100)
+start = time.perf_counter()
+res_top = hessian.top_eigenvalues(resnet, loader, k=2)
+print(f"ResNet-18 ({gu.models.num_parameters(resnet):,} parameters) on {n} images in batches "
+      f"of 100: top eigenvalues {np.round(res_top.values, 3)}, {res_top.n_hvp} products, "
+      f"{time.perf_counter() - start:.0f} s")
+
+# %% [markdown]
+# A loader must give the same batches on every pass: with `shuffle=True` or random
+# augmentation the loss is a different function on every pass, and its curvature is not a
+# number. The determinism check that runs before any product refuses such a loader, and says
+# why:
+
+# %%
+try:
+    hessian.top_eigenvalues(resnet, DataLoader(loader.dataset, batch_size=100, shuffle=True))
+except RuntimeError as err:
+    refused = str(err)
+    print("refused:", refused)
+
+# %% [markdown]
 # ## Explore
 #
 # Redraw the spectra above with another broadening or number of eigenvalues (no new Hessian
@@ -334,6 +372,8 @@ box = gu.widgets.spectrum_explorer(dens, top)
 #    printed rank correlation says, but measure different things.
 # 5. Full-batch gradient descent drives lambda_max to about 2 / lr: the learning rate sets the
 #    largest curvature that training can sustain.
+# 6. The same functions measure any model on any re-iterable of batches with any loss; a
+#    loader that shuffles or augments is refused.
 #
 # ## Exercises
 #
@@ -367,6 +407,7 @@ box = gu.widgets.spectrum_explorer(dens, top)
 # Check: LB has the larger lambda_max and trace, raw and scale-free, beyond seed noise; full-
 # batch GD sits at the edge of stability (standard, paper); smoke: everything ran.
 assert all(np.all(np.isfinite(v)) for v in top.values())
+assert np.all(np.isfinite(res_top.values)) and "shuffle=False" in refused
 assert all(abs(np.trapezoid(d.density, d.grid) - 1) < 1e-2 for d in dens.values())
 if gu.mode() != "smoke":
     for table in (curv, scaled):

@@ -460,6 +460,13 @@ print(f"relative difference between the two gradients, ‖g₁ - g₂‖ / ‖g�
 # default keeps the first worker's, not an average over the ghost batches.) Synchronizing
 # BatchNorm across workers (`SyncBatchNorm`) turns it back into plain large-batch BatchNorm.
 #
+# gaputils trains data-parallel for real with the same loop: `torchrun --standalone
+# --nproc_per_node=4 -m gaputils.train --model C1 --batch-size 512 ...` gives each of 4 workers
+# 128 examples of every batch, and averages the running statistics over the workers after every
+# step, so that the whole state - weights and running statistics - is that of Ghost BatchNorm
+# with ghost batches of 128. The test suite checks this with two CPU workers; the README says
+# how to run it on several GPUs or machines.
+#
 # ## Where we differ from Hoffer et al.
 #
 # - Hoffer et al. found that the three remedies together closed the gap. On our testbed they

@@ -1,0 +1,113 @@
+"""Trace and spectral density: gaputils against PyHessian, curvlinops and hessian-eigenthings
+at an equal number of Hessian-vector products, on F1 and 2,048 images.
+
+Trace: Hutch++ (gaputils, curvlinops, hessian-eigenthings) and PyHessian's Hutchinson, 30
+products each (PyHessian: ``maxIter=30, tol=0``, so it runs all 30). The agreement column is
+each estimate's relative distance from a 300-product Hutch++ estimate (first seed).
+Density: stochastic Lanczos quadrature, 2 runs of 40 steps (80 products) each tool; agreement
+is the largest Ritz value (it should match the top eigenvalue).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from gaputils import hessian
+
+from .common import missing, network, row, timed
+
+PRODUCTS = 30
+
+
+def _trace_peers(net, data):
+    peers = {}
+    try:
+        from pyhessian import hessian as PyHessian
+
+        peers["PyHessian (Hutchinson)"] = lambda: float(np.mean(PyHessian(
+            net, torch.nn.CrossEntropyLoss(), data=data, cuda=data[0].is_cuda
+        ).trace(maxIter=PRODUCTS, tol=0.0)))
+    except ImportError:
+        peers["PyHessian (Hutchinson)"] = missing("pyhessian")
+    try:
+        from curvlinops import HessianLinearOperator, hutchpp_trace
+
+        params = [p for p in net.parameters() if p.requires_grad]
+        op = HessianLinearOperator(net, torch.nn.CrossEntropyLoss(), params, [data],
+                                   check_deterministic=False)
+        peers["curvlinops (Hutch++)"] = lambda: float(hutchpp_trace(op, PRODUCTS))
+    except ImportError:
+        peers["curvlinops (Hutch++)"] = missing("curvlinops")
+    try:
+        import hessian_eigenthings as he
+
+        op2 = he.HessianOperator(net, [data], he.supervised_loss(
+            torch.nn.functional.cross_entropy))
+        peers["hessian-eigenthings (Hutch++)"] = lambda: float(
+            he.hutch_plus_plus(op2, num_matvecs=PRODUCTS, seed=0).estimate)
+    except ImportError:
+        peers["hessian-eigenthings (Hutch++)"] = missing("hessian_eigenthings")
+    return peers
+
+
+def trace(repeat: int) -> tuple[list[dict], dict]:
+    net, data = network("F1")
+    ref, ref_se = hessian.trace(net, data, num_probes=300)
+    t_ours, outs = timed(lambda: hessian.trace(net, data, num_probes=PRODUCTS)[0], repeat)
+    rows, raw = [], {"reference": [ref, ref_se], "ours": [t_ours, outs]}
+    off = lambda v: f"{100 * abs(v - ref) / ref:.1f} %"
+    for peer, fn in _trace_peers(net, data).items():
+        if isinstance(fn, str):
+            rows.append(row("trace F1", peer, t_ours, None, fn))
+            continue
+        t, theirs = timed(fn, repeat)
+        raw[peer] = [t, theirs]
+        rows.append(row("trace F1", peer, t_ours, t,
+                        f"off the 300-product estimate by {off(outs[0])} (ours) / "
+                        f"{off(theirs[0])}",
+                        f"{PRODUCTS} / {PRODUCTS}"))
+    return rows, raw
+
+
+def density() -> tuple[list[dict], dict]:
+    net, data = network("F1")
+    top = hessian.top_eigenvalues(net, data, k=1, tol=1e-6).values[0]
+    t_ours, (ours,) = timed(lambda: hessian.density(net, data, num_runs=2, lanczos_steps=40))
+    largest = lambda nodes: max(float(np.max(t)) for t in nodes)
+    agree = lambda theirs: (f"largest node {largest(ours.nodes):.4f} (ours) / {theirs:.4f}, "
+                            f"top eigenvalue {top:.4f}")
+    rows, raw = [], {"top": top, "ours": largest(ours.nodes)}
+    try:
+        from pyhessian import hessian as PyHessian
+
+        t, (res,) = timed(lambda: PyHessian(net, torch.nn.CrossEntropyLoss(), data=data,
+                                            cuda=data[0].is_cuda).density(iter=40, n_v=2))
+        rows.append(row("density F1", "PyHessian", t_ours, t, agree(largest(res[0])),
+                        "80 / 80"))
+    except ImportError:
+        rows.append(row("density F1", "PyHessian", t_ours, None, missing("pyhessian")))
+    except RuntimeError as err:  # it calls torch.eig, removed from torch long ago
+        rows.append(row("density F1", "PyHessian", t_ours, None, "fails on torch "
+                        f"{torch.__version__}: {str(err).splitlines()[0][:80]}"))
+    try:
+        import hessian_eigenthings as he
+
+        op = he.HessianOperator(net, [data], he.supervised_loss(
+            torch.nn.functional.cross_entropy))
+        t, (res,) = timed(lambda: he.spectral_density(op, num_runs=2, lanczos_steps=40,
+                                                      seed=0))
+        rows.append(row("density F1", "hessian-eigenthings", t_ours, t,
+                        agree(float(res.raw_eigenvalues.max())), "80 / 80"))
+    except ImportError:
+        rows.append(row("density F1", "hessian-eigenthings", t_ours, None,
+                        missing("hessian_eigenthings")))
+    return rows, raw
+
+
+def run(quick: bool = False) -> tuple[list[dict], dict]:
+    rows, raw = trace(1 if quick else 2)
+    if quick:
+        return rows, {"trace": raw}
+    more, raw2 = density()
+    return rows + more, {"trace": raw, "density": raw2}
