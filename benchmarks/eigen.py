@@ -131,8 +131,12 @@ def task(net_name: str, k: int, repeat: int) -> tuple[list[dict], dict]:
             rows.append(row(name, peer, t_ours, None, missing(package)))
             continue
         knob = "steps" if peer == "hessian-eigenthings" else "tol"
-        tried = _cheapest(lambda v: _measure(lambda s: run(net, data, k, v, s), ref, repeat),
-                          STEPS[k] if knob == "steps" else TOLS[k])
+        try:
+            tried = _cheapest(lambda v: _measure(lambda s: run(net, data, k, v, s), ref,
+                                                 repeat), STEPS[k] if knob == "steps" else TOLS[k])
+        except Exception as err:  # a broken peer must not lose the other rows
+            rows.append(row(name, peer, t_ours, None, f"fails: {err}"[:120]))
+            continue
         raw["peers"][peer] = tried
         setting, t, p, e = tried[-1]
         met = e <= TARGET

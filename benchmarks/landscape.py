@@ -1,8 +1,9 @@
 """A 21 x 21 loss plane of F1 on 2,048 images along two filter-normalized random directions:
 gaputils' ``landscape.plane`` (weights set in place, one flat vector) against the
 ``loss-landscapes`` package's ``random_plane`` (which copies the model and steps through
-parameter wrappers). Both evaluate in eval mode. Agreement: the loss at the grid's centre,
-which is the network itself for both.
+parameter wrappers). Both evaluate in eval mode. Agreement: the loss at the grid's centre
+point (10, 10) - the network itself for gaputils; for ``loss-landscapes``, whose 21 steps span
+the distance from one corner, a point half a step off it along each direction.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Memory: one Hessian-vector product of Keskar's full-width C1 (1.39 M parameters) over
 10,000 Fashion-MNIST images on the CPU, in a fresh process, with gaputils' default chunk
 (``batches.auto_chunk``). Reports the peak resident memory of the process (torch and the
-data included) against the goal of 4 GB, and the chunk chosen. No peer: PyHessian and
-curvlinops take the chunking from the caller.
+data included, in GiB = 2^30 bytes) against the goal of 4 GB, and the chunk chosen. No peer:
+PyHessian and curvlinops take the chunking from the caller.
 """
 
 from __future__ import annotations
@@ -44,4 +44,4 @@ def run(quick: bool = False) -> tuple[list[dict], dict]:
                          env=None, check=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     return [row(f"HVP C1 {n:,} images (CPU)", "- (memory)", res["seconds"], None,
-                f"peak {res['peak_gb']:.2f} GB (goal 4 GB), chunk {res['chunk']}")], res
+                f"peak {res['peak_gb']:.2f} GiB (goal 4 GB), chunk {res['chunk']}")], res
