@@ -188,8 +188,9 @@ def evaluate(model: nn.Module, data: Data, loss_fn: LossFn | None = None,
 def check(model: nn.Module, data: Data, loss_fn: LossFn | None = None, rtol: float = 1e-5,
           n_check: int = 256) -> None:
     """Raise unless two passes over ``data`` start with the same batch and two gradients of the
-    loss on its first ``n_check`` examples agree to ``rtol`` (relative): refuses a DataLoader
-    that shuffles or augments, and a model with dropout or BatchNorm in train mode. Chapter 04."""
+    loss on its first ``n_check`` examples (eval mode) agree to ``rtol`` (relative): refuses a
+    DataLoader that shuffles or augments, and a model with something random in forward even in
+    eval mode. Chapter 04."""
     from .hessian import gradient
 
     src = batches(data, model)
@@ -206,5 +207,6 @@ def check(model: nn.Module, data: Data, loss_fn: LossFn | None = None, rtol: flo
     if diff > rtol:
         raise RuntimeError(
             "the loss is not deterministic: two gradients at the same weights differ by "
-            f"{diff:.2e} (relative). Something random runs in forward (dropout or "
-            "BatchNorm kept in train mode); remove it before trusting curvature results.")
+            f"{diff:.2e} (relative), in eval mode. Something random runs in forward (a module "
+            "that ignores eval(), noise injection); remove it before trusting curvature "
+            "results.")

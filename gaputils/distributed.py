@@ -70,9 +70,9 @@ class Parallel:
         if self.size == 1:
             return
         used = [f for f in _RANDOM_PER_BATCH if getattr(config, f)]
-        if used or has_dropout(model):
-            what = ", ".join(used) + (" dropout" if has_dropout(model) else "")
-            raise ValueError(f"data-parallel training does not support {what.strip(', ')}: "
+        used += ["dropout"] if has_dropout(model) else []
+        if used:
+            raise ValueError(f"data-parallel training does not support {', '.join(used)}: "
                              "each worker would repeat the same random draws on its slice. "
                              "Train those in one process.")
         if config.batch_size % self.size:

@@ -87,14 +87,14 @@ def describe_interpolation(res: dict, naive: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def _inputs(data: torch.Tensor | Data, batch_size: int, device) -> list | batches.Batches:
-    """The input batches of ``data``: a tensor ``x`` (or the x of a pair) in whole batches of
-    ``batch_size`` (one batch if shorter), or the inputs of a loader's batches."""
+def _inputs(data: torch.Tensor | Data, batch_size: int, device) -> Iterator[torch.Tensor]:
+    """The input batches of ``data`` on ``device``, one at a time: a tensor ``x`` (or the x of a
+    pair) in whole batches of ``batch_size`` (one batch if shorter), or a loader's inputs."""
     if isinstance(data, torch.Tensor) or batches.is_pair(data):
         x = data if isinstance(data, torch.Tensor) else data[0]
         last = len(x) - batch_size + 1 if len(x) >= batch_size else 1
-        return [x[i:i + batch_size] for i in range(0, last, batch_size)]
-    return [xb for xb, _ in batches.Batches(data, device=device)]
+        return (x[i:i + batch_size].to(device) for i in range(0, last, batch_size))
+    return (xb for xb, _ in batches.Batches(data, device=device))
 
 
 @torch.no_grad()
@@ -111,7 +111,7 @@ def recompute_bn(model: nn.Module, x: torch.Tensor | Data, batch_size: int = 256
         m.momentum = None
         m.train()
     for xb in _inputs(x, batch_size, batches.device_of(model)):
-        model(xb.to(batches.device_of(model)))
+        model(xb)
     for m, momentum in zip(bns, saved, strict=True):
         m.momentum = momentum
         m.eval()
@@ -123,11 +123,12 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, train: Data, test: Data 
                 loss_fn: LossFn | None = None) -> dict[str, np.ndarray]:
     """Loss and accuracy at x(alpha) = alpha * x_b + (1 - alpha) * x_a (Keskar's parametric plot).
 
-    Parameters are interpolated. BatchNorm running statistics are re-estimated on ``train[0]``
-    at every alpha (``bn="recompute"``, the default), or interpolated like the parameters
-    (``bn="interpolate"``, shown in chapter 02 to explain why not). Returns arrays ``alpha``,
-    ``train_loss``, ``train_acc`` and, with ``test``, ``test_loss`` and ``test_acc``; losses in
-    nats. ``model_a`` is used as the work space and restored; ``model_b`` is not touched.
+    Parameters are interpolated. BatchNorm running statistics are re-estimated on the inputs of
+    ``train`` at every alpha (``bn="recompute"``, the default), or interpolated like the
+    parameters (``bn="interpolate"``, shown in chapter 02 to explain why not). Returns arrays
+    ``alpha``, ``train_loss``, ``train_acc`` and, with ``test``, ``test_loss`` and ``test_acc``;
+    losses in nats. ``model_a`` is used as the work space and restored; ``model_b`` is not
+    touched.
     """
     if bn not in ("recompute", "interpolate"):
         raise ValueError(f"bn must be 'recompute' or 'interpolate', got {bn!r}")
