@@ -37,7 +37,7 @@ def _torchvision_dataset(ds, root: Path):
     return torchvision.datasets.FashionMNIST(str(root), train=True, transform=tf)
 
 
-def _reader_loop(net, tv_ds, workers: int, dev) -> float:
+def _reader_loop(net, tv_ds, workers: int, dev) -> None:
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     loader = torch.utils.data.DataLoader(tv_ds, batch_size=BATCH, shuffle=True,
                                          num_workers=workers, drop_last=True)
@@ -47,7 +47,6 @@ def _reader_loop(net, tv_ds, workers: int, dev) -> float:
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(net(xb), yb).backward()
         opt.step()
-    return 0.0
 
 
 def run(quick: bool = False) -> tuple[list[dict], dict]:

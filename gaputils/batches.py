@@ -49,8 +49,9 @@ class Batches:
         self.data, self.chunk, self.device = data, chunk, device
         self.pair = is_pair(data)
         if not self.pair:
-            if isinstance(data, torch.Tensor) or isinstance(data, tuple | list) and len(data) == 2 \
-                    and isinstance(data[0], torch.Tensor):
+            looks_like_pair = (isinstance(data, tuple | list) and len(data) == 2
+                               and isinstance(data[0], torch.Tensor))
+            if isinstance(data, torch.Tensor) or looks_like_pair:
                 raise ValueError("data must be an (x, y) pair of tensors with as many rows "
                                  "(or a re-iterable of such pairs, such as a DataLoader)")
             if isinstance(data, Iterator):

@@ -64,7 +64,6 @@ class Parallel:
     any worker). Checks that the configuration can run data-parallel."""
 
     def __init__(self, model: nn.Module, config):
-        self.model = model
         self.rank, self.size = world()
         self.net = model
         if self.size == 1:
