@@ -52,13 +52,19 @@ budget = gu.budget()
 # %% [markdown]
 # ## How to run the book
 #
-# **On your machine.** From a checkout of the book, one command installs everything and opens
-# Jupyter Lab, and one runs the tests (every unit test, and every chapter in smoke mode):
+# **On your machine.** From a checkout of the book, one command installs everything, tells
+# Jupyter Lab to open the chapters' `.py` sources as notebooks (paired with their `.ipynb`) and
+# opens Lab; one runs the tests (every unit test, the browser tests, every chapter in smoke
+# mode); one builds the HTML edition (every chapter executed in standard mode):
 #
 # ```bash
-# pip install -e ".[dev]" && jupyter lab
+# pip install -e ".[dev]" && jupytext-config set-default-viewer python && jupyter lab
 # pytest
+# python book/build.py
 # ```
+#
+# The last section of every chapter sets its key numbers beside a committed reference run of
+# the whole chapter (`python -m gaputils.reproduce` makes them).
 #
 # **On Colab.** The badge at the top of each chapter opens it; its first code cell installs
 # `gaputils`, and torchvision downloads the data. Colab runs `standard` mode by default, even
@@ -194,7 +200,24 @@ print(f"train minus test accuracy: {100 * (final['train_acc'] - final['test_acc'
 # Long runs are cached: `gu.cache.fit_or_load(net, ds, config)` trains once and, on the next
 # call with the same network, initial weights, data, configuration and mode, loads the result
 # from `cache/` instead. Later chapters reuse the minimizers that chapter 1 trained this way.
+
+# %% [markdown]
+# ## Beside a reference run
 #
+# The chapter's key numbers and curves from this run, beside the same ones from a committed
+# reference run of the whole chapter, labelled with its device, mode and date. `python -m
+# gaputils.reproduce --mode paper --chapter 0` makes one (on a GPU, the full-scale run);
+# until a paper-mode run is committed, the reference is a standard-mode run on a CPU. Where the
+# modes match, the line under the table says how closely the two runs agree.
+
+# %%
+gu.reference.compare("00", {
+    "train accuracy %": 100 * final["train_acc"], "test accuracy %": 100 * final["test_acc"],
+    "optimizer steps": final["step"], "weight distance from the start": final["weight_distance"],
+}, {"the first run": gu.reference.curve(history.epoch, [100 * a for a in history.test_acc],
+                                        "epoch", "test accuracy (%)")})
+
+# %% [markdown]
 # ## Summary
 #
 # 1. `gu.setup(seed)` seeds every generator and reports the device, the mode, the data and the

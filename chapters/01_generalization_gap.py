@@ -317,6 +317,23 @@ print(f"test accuracy falls or stays level at {sum(drops)} of the {len(drops)} s
 box = gu.widgets.batch_size_explorer(ds, testbed, budget.batch_sizes, epochs=budget.intro_epochs)
 
 # %% [markdown]
+# ## Beside a reference run
+#
+# The chapter's key numbers and curves from this run, beside the same ones from a committed
+# reference run of the whole chapter, labelled with its device, mode and date. `python -m
+# gaputils.reproduce --mode paper --chapter 1` makes one (on a GPU, the full-scale run);
+# until a paper-mode run is committed, the reference is a standard-mode run on a CPU. Where the
+# modes match, the line under the table says how closely the two runs agree.
+
+# %%
+gu.reference.compare("01", {
+    "testbed seeds": d.n, "testbed SB - LB test acc., pts": d.mean,
+    "  95% CI low": d.lo, "  95% CI high": d.hi, "lowest train acc. %": 100 * train_min,
+    "Keskar F1 SB - LB test acc., pts": dk.mean,
+}, {"batch-size sweep": gu.reference.curve(sizes, [100 * a for a in acc], "batch size (log scale)",
+                                           "test accuracy (%)", log_x=True)})
+
+# %% [markdown]
 # ## Summary
 #
 # 1. With Keskar et al.'s procedure - one optimizer and learning rate, one starting point per

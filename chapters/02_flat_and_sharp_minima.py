@@ -259,6 +259,24 @@ print("largest relative change of a slice's loss through the rescaling: " + ", "
 box = gu.widgets.landscape_explorer({"SB": sb, "LB": lb}, train, span=1.0, n=budget.grid)
 
 # %% [markdown]
+# ## Beside a reference run
+#
+# The chapter's key numbers and curves from this run, beside the same ones from a committed
+# reference run of the whole chapter, labelled with its device, mode and date. `python -m
+# gaputils.reproduce --mode paper --chapter 2` makes one (on a GPU, the full-scale run);
+# until a paper-mode run is committed, the reference is a standard-mode run on a CPU. Where the
+# modes match, the line under the table says how closely the two runs agree.
+
+# %%
+gu.reference.compare("02", {
+    "SB weight norm": norms["SB"], "LB weight norm": norms["LB"],
+    "LB / SB loss rise, frozen BN": ratio["running"][0],
+    "LB / SB loss rise, re-estimated BN": ratio["recompute"][0],
+    "raw slice change after rescaling": change[False],
+}, {"interpolation SB to LB": gu.reference.curve(alphas, res["train_loss"],
+                                                "alpha (0: SB, 1: LB)", "training loss (nats)")})
+
+# %% [markdown]
 # ## Summary
 #
 # 1. Along the line between the minimizers, the loss rises beyond each of them; Keskar et al.

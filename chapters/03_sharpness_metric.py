@@ -411,7 +411,27 @@ print(f"adaptive sharpness, mean ± std (ddof=1) over {len(ad['SB'])} seeds: "
 # metric's LB / SB ratio and its interval (last line) say whether our conclusion survives once the
 # scale of the weights is taken out. `gu.sharpness.average` is the average-case relative of both:
 # the expected loss increase under Gaussian weight noise with the same per-coordinate scale.
+
+# %% [markdown]
+# ## Beside a reference run
 #
+# The chapter's key numbers and curves from this run, beside the same ones from a committed
+# reference run of the whole chapter, labelled with its device, mode and date. `python -m
+# gaputils.reproduce --mode paper --chapter 3` makes one (on a GPU, the full-scale run);
+# until a paper-mode run is committed, the reference is a standard-mode run on a CPU. Where the
+# modes match, the line under the table says how closely the two runs agree.
+
+# %%
+sb_lb = {g: float(np.mean(table["full space", 1e-3][g])) for g in ("SB", "LB")}
+gu.reference.compare("03", {
+    "SB sharpness %, full space, eps 1e-3": sb_lb["SB"],
+    "LB sharpness %, full space, eps 1e-3": sb_lb["LB"],
+    "LB / SB adaptive sharpness": ad_ratio[0], "tau, sharpness vs batch size": batch_corr["tau"],
+}, {f"{k}: sharpness against eps": gu.reference.curve(eps_grid, v, "eps (log scale)",
+                                                      "sharpness (%)", log_x=True)
+    for k, v in curves.items()})
+
+# %% [markdown]
 # ## Summary
 #
 # 1. `gu.sharpness.keskar` computes Keskar et al.'s metric in seconds on a CPU, in the full space

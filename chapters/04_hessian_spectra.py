@@ -358,6 +358,25 @@ except RuntimeError as err:
 box = gu.widgets.spectrum_explorer(dens, top)
 
 # %% [markdown]
+# ## Beside a reference run
+#
+# The chapter's key numbers and curves from this run, beside the same ones from a committed
+# reference run of the whole chapter, labelled with its device, mode and date. `python -m
+# gaputils.reproduce --mode paper --chapter 4` makes one (on a GPU, the full-scale run);
+# until a paper-mode run is committed, the reference is a standard-mode run on a CPU. Where the
+# modes match, the line under the table says how closely the two runs agree.
+
+# %%
+lr, (h, lams) = max(eos.items())
+gu.reference.compare("04", {
+    "LB / SB lambda_max": curv["lambda_max"]["ratio"][0],
+    "LB / SB trace": curv["trace"]["ratio"][0],
+    "tau, lambda_max vs sharpness": corr["tau"],
+    f"edge of stability, lr {lr}: median lambda_max / (2/lr)": eos_summary[lr]["median"],
+}, {f"edge of stability, lr {lr}": gu.reference.curve(h.step, [v * lr / 2 for v in lams], "step",
+                                                     "lambda_max / (2 / lr)")})
+
+# %% [markdown]
 # ## Summary
 #
 # 1. A Hessian-vector product costs a small multiple of a gradient; everything else is built

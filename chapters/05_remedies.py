@@ -357,7 +357,20 @@ for name in names:
 # - They found the remedied LB minimizers still sharp. By lambda_max we agree; by their own
 #   sharpness metric, on our testbed, the minimizers move a good part of the way to SB's.
 # - Warm starting and dynamic sampling, which they proposed without results, both work here.
+
+# %% [markdown]
+# ## Beside a reference run
 #
+# The chapter's key numbers and curves from this run, beside the same ones from a committed
+# reference run of the whole chapter, labelled with its device, mode and date. `python -m
+# gaputils.reproduce --mode paper --chapter 5` makes one (on a GPU, the full-scale run);
+# until a paper-mode run is committed, the reference is a standard-mode run on a CPU. Where the
+# modes match, the line under the table says how closely the two runs agree.
+
+# %%
+gu.reference.compare("05", gu.study.key_numbers(rows))
+
+# %% [markdown]
 # ## Summary
 #
 # 1. Every remedy is an option of one training loop and a part of the cache key; a chapter

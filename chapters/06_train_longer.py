@@ -486,7 +486,22 @@ print(f"relative difference between the two gradients, ‖g₁ - g₂‖ / ‖g�
 #   that makes regime adaptation work here. Their Table 1's accuracies (C1 86.4% at batch 4096,
 #   ghost batches of 128, on CIFAR-10) are not comparable with ours: other data, another width
 #   of C1, another scale.
+
+# %% [markdown]
+# ## Beside a reference run
 #
+# The chapter's key numbers and curves from this run, beside the same ones from a committed
+# reference run of the whole chapter, labelled with its device, mode and date. `python -m
+# gaputils.reproduce --mode paper --chapter 6` makes one (on a GPU, the full-scale run);
+# until a paper-mode run is committed, the reference is a standard-mode run on a CPU. Where the
+# modes match, the line under the table says how closely the two runs agree.
+
+# %%
+gu.reference.compare("06", gu.study.key_numbers(rows), {
+    f"distance walked, {k}": gu.reference.curve(*series[k], "step", "||w_t - w_0||")
+    for k in (f"B={sb}", f"B={lb}")})
+
+# %% [markdown]
 # ## Summary
 #
 # 1. The weights' distance from their start grows about like log t early in training, faster

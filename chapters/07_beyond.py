@@ -443,7 +443,22 @@ print(gu.questions.table(lines))
 # quadratic bowl would give (2 for a straight slope), at SB most of all: at these small boxes its
 # ten ascent steps may stop short of the box's maximum, so the ratio measures the metric as
 # computed, not only the landscape (chapter 3 studies its dependence on eps).
+
+# %% [markdown]
+# ## Beside a reference run
 #
+# The chapter's key numbers and curves from this run, beside the same ones from a committed
+# reference run of the whole chapter, labelled with its device, mode and date. `python -m
+# gaputils.reproduce --mode paper --chapter 7` makes one (on a GPU, the full-scale run);
+# until a paper-mode run is committed, the reference is a standard-mode run on a CPU. Where the
+# modes match, the line under the table says how closely the two runs agree.
+
+# %%
+gu.reference.compare("07", gu.study.key_numbers(gu.study.summarize(live))
+                     | gu.study.key_numbers(gu.study.summarize(live_rules), "rules: ")
+                     | gu.study.key_numbers(gu.study.summarize(live_vit), "ViT: "))
+
+# %% [markdown]
 # ## Summary
 #
 # 1. SAM and ASAM at LB raise the test accuracy by about half of the gap, at up to twice the

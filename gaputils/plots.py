@@ -738,3 +738,20 @@ def measure_scatter(points: dict[str, np.ndarray]) -> plt.Figure:
     axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return fig
+
+
+def reference_curves(live: dict[str, dict], reference: dict[str, dict], label: str
+                     ) -> plt.Figure:
+    """One panel per curve (made by ``gu.reference.curve``): this run's (solid) and the
+    reference run's (dashed, legend ``label``) where it has that curve."""
+    fig, axes = plt.subplots(1, len(live), figsize=(5.5 * len(live), 3.8), squeeze=False)
+    for ax, (title, c) in zip(axes[0], live.items(), strict=True):
+        ax.plot(c["x"], c["y"], "o-", ms=5, lw=3, alpha=0.5, color=SB_COLOR, label="this run")
+        r = reference.get(title)
+        if r:  # thin and dashed on top, so that where the runs agree both stay visible
+            ax.plot(r["x"], r["y"], "x--", ms=4, lw=1, color="black", label=label)
+        ax.set(xlabel=c["xlabel"], ylabel=c["ylabel"], title=title,
+               xscale="log" if c.get("log_x") else "linear")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,13 +1,19 @@
 """Reference numbers: the papers' published values and the book's committed results
-(``gaputils/results/*.json``, written by the scripts in ``data/reference/``), shown beside live
-results and labelled as such (chapter 01). The results ship inside the package, so a
-``pip install`` (Colab) has them too."""
+(``gaputils/results/*.json``), shown beside live results and labelled as such. Two kinds of
+committed result: the multi-seed studies of ``data/reference/`` (chapters 01, 05-07), and each
+chapter's reference run, its key numbers and curves recorded while ``python -m
+gaputils.reproduce`` executed the whole chapter (``ch<NN>_<mode>.json``; every chapter shows its
+own with :func:`compare`). The results ship inside the package, so a ``pip install`` (Colab)
+has them too."""
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import statistics
 from importlib import resources
+from pathlib import Path
 
 from . import stats
 
@@ -23,16 +29,18 @@ KESKAR_TABLE3 = {"F1": (1.23, 205.14), "C1": (28.58, 707.23), "C2": (8.68, 925.3
 
 
 def stamp(note: str = "") -> dict:
-    """Where and when a committed result is made: ``device`` (machine and CPU cores, then
-    ``note``, e.g. the threads per process), ``torch`` (version) and ``date``. The scripts in
-    ``data/reference/`` add it to what they write. Chapter 01."""
-    import os
+    """Where and when a committed result is made: ``device`` (the GPU's name where CUDA runs,
+    then machine and CPU cores, then ``note``, e.g. the threads per process), ``torch`` (version)
+    and ``date``. The scripts in ``data/reference/`` and ``gaputils.reproduce`` add it to what
+    they write. Chapter 01."""
     import platform
     from datetime import date
 
     import torch
 
-    device = f"{platform.machine()}, {os.cpu_count()} CPU cores" + (f", {note}" if note else "")
+    gpu = f"{torch.cuda.get_device_name()}, " if torch.cuda.is_available() else ""
+    device = (f"{gpu}{platform.machine()}, {os.cpu_count()} CPU cores"
+              + (f", {note}" if note else ""))
     return {"device": device, "torch": torch.__version__, "date": str(date.today())}
 
 
@@ -93,3 +101,118 @@ def selection_table(results: dict[str, list[dict]]) -> str:
         lines.append(f"{name:<20}{r['sb']:>4}{r['lb']:>6}{fits:>19}{r['seconds']:>10.1f}"
                      f"{mean:>19}{ci:>18}{'  <- chosen' if name == best else ''}")
     return "\n".join(lines)
+
+
+# --- each chapter's reference run ------------------------------------------------------------
+
+RECORD_ENV = "GAPUTILS_RECORD"  # the folder where gaputils.reproduce collects what chapters record
+MODES = ("paper", "standard")  # reference runs a chapter shows, the first present
+
+
+def curve(x, y, xlabel: str, ylabel: str, log_x: bool = False, points: int = 200) -> dict:
+    """A curve for :func:`compare`: ``y`` against ``x`` (same length), with axis labels (units
+    in them) and a log-scaled x axis if ``log_x``; a longer curve keeps ``points`` evenly
+    spaced points, its first and last among them, so that a committed run stays small."""
+    x, y = [float(v) for v in x], [float(v) for v in y]
+    if len(x) != len(y) or not x:
+        raise ValueError(f"a curve needs as many x as y values, at least one: {len(x)} x, "
+                         f"{len(y)} y")
+    if len(x) > points:
+        keep = sorted({round(i * (len(x) - 1) / (points - 1)) for i in range(points)})
+        x, y = [x[i] for i in keep], [y[i] for i in keep]
+    return {"x": x, "y": y, "xlabel": xlabel, "ylabel": ylabel, "log_x": log_x}
+
+
+def record(chapter: str, numbers: dict[str, float], curves: dict[str, dict] | None = None
+           ) -> Path | None:
+    """Where ``gaputils.reproduce`` is executing the chapter (``$GAPUTILS_RECORD`` names a
+    folder), add ``numbers`` and ``curves`` (made by :func:`curve`) to ``<folder>/ch<chapter>.json``
+    and return its path; elsewhere do nothing and return None."""
+    folder = os.environ.get(RECORD_ENV)
+    if not folder:
+        return None
+    path = Path(folder) / f"ch{chapter}.json"
+    got = json.loads(path.read_text()) if path.exists() else {"numbers": {}, "curves": {}}
+    got["numbers"].update({k: float(v) for k, v in numbers.items()})
+    got["curves"].update(curves or {})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(got, indent=1))
+    return path
+
+
+def run(chapter: str, mode: str | None = None) -> dict | None:
+    """The committed reference run of ``chapter`` (``"01"``) in ``mode``; without a mode, the
+    paper-mode one where there is one, else the standard-mode one; None where there is none."""
+    for m in (mode,) if mode else MODES:
+        path = resources.files("gaputils.results") / f"ch{chapter}_{m}.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+    return None
+
+
+def label(ref: dict) -> str:
+    """"reference run on <device> (<mode> mode, <date>, <elapsed time>)" for a reference run."""
+    seconds = ref["elapsed_seconds"]
+    took = f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
+    return f"reference run on {ref['device']} ({ref['mode']} mode, {ref['date']}, {took})"
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v == int(v) and abs(v) < 1e6:
+        return f"{int(v)}"
+    return f"{v:.4g}" if math.isfinite(v) else str(v)
+
+
+def agreement(numbers: dict[str, float], reference: dict[str, float]) -> str:
+    """How closely a run's numbers match a reference run's of the same mode, in words: how
+    many agree to the four significant digits the table prints, and the largest relative
+    difference."""
+    common = [k for k in numbers if k in reference]
+    if not common:
+        return "same mode as the reference, but no number in common"
+    rel = {k: abs(float(numbers[k]) - reference[k]) / max(abs(reference[k]), 1e-12)
+           for k in common}
+    same = sum(_fmt(float(numbers[k])) == _fmt(reference[k]) for k in common)
+    worst = max(rel, key=rel.get)
+    return (f"same mode as the reference: {same} of {len(common)} numbers agree to the printed "
+            f"digits;\nthe largest relative difference is {rel[worst]:.2%} ({worst.strip()})")
+
+
+def compare(chapter: str, numbers: dict[str, float], curves: dict[str, dict] | None = None,
+            show: bool = True) -> None:
+    """A chapter's key numbers and curves beside its committed reference run (:func:`run`):
+    records them (:func:`record`) when ``gaputils.reproduce`` runs the chapter, prints a table
+    of this run against the reference, labelled with the reference's device, mode and date, and
+    draws each curve of both (when ``show``). Where the chapter has no reference run yet, the
+    table's reference column is empty and a line says how to make one."""
+    from . import runtime
+
+    record(chapter, numbers, curves)
+    ref = run(chapter)
+    ours = f"this run ({runtime.mode()})"
+    if ref is None:
+        print(f"no reference run of chapter {chapter} is committed yet; "
+              f"python -m gaputils.reproduce --mode paper --chapter {int(chapter)} makes one")
+    else:
+        print(label(ref) + f"\n  made by: {ref['command']}")
+    theirs = f"reference ({ref['mode']})" if ref else "reference"
+    width = max(len(k) for k in numbers) + 2
+    head = f"{'':<{width}}{ours:>20}{theirs:>22}"
+    lines = [head, "-" * len(head)]
+    for k, v in numbers.items():
+        r = ref["numbers"].get(k) if ref else None
+        lines.append(f"{k:<{width}}{_fmt(float(v)):>20}{_fmt(r):>22}")
+    print("\n".join(lines))
+    if ref and ref["mode"] == runtime.mode():
+        print(agreement(numbers, ref["numbers"]))
+    if show and curves:
+        from IPython.display import display
+
+        from . import plots
+
+        fig = plots.reference_curves(curves, ref["curves"] if ref else {},
+                                     f"reference ({ref['mode']}, {ref['device']})" if ref else "")
+        display(fig)
+        plots.plt.close(fig)

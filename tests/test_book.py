@@ -1,0 +1,77 @@
+"""The HTML edition: built from every chapter executed in smoke mode, each page checked in
+headless Chromium for its title and a loaded figure (screenshots in $BOOK_SCREENSHOTS if set)."""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from browser import chromium, need
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("build", ROOT / "book" / "build.py")
+build = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build)
+CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("[0-9][0-9]_*.py"))
+
+
+def title(chapter: str) -> str:
+    """The chapter's heading, "0. Getting started"."""
+    text = (ROOT / "chapters" / f"{chapter}.py").read_text()
+    return re.search(r"^# # (.+)$", text, re.M).group(1)
+
+
+def test_pages_keep_the_static_figure_and_drop_widget_views():
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {}}})
+    png = {"output_type": "display_data", "data": {"image/png": "iVBOR", "text/plain": "<Fig>"},
+           "metadata": {}}
+    view = {"output_type": "display_data", "metadata": {},
+            "data": {build.WIDGET: {"model_id": "x"}, "text/plain": "VBox()"}}
+    nb.cells = [nbformat.v4.new_code_cell("explorer()", outputs=[png, view])]
+    out = build.static(nb)
+    assert "widgets" not in out.metadata and out.cells[0].outputs == [png]
+
+
+def test_the_front_page_lists_every_chapter():
+    page = build.index("smoke", CHAPTERS)
+    assert "executed in smoke mode" in page and "## Quickstart" not in page
+    assert all(f"chapters/{c}\n" in page for c in CHAPTERS)
+    assert all(f"(chapters/{c}.ipynb)" in page for c in CHAPTERS)  # the README's table
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory):
+    need("sphinx and myst-nb", importlib.util.find_spec("myst_nb") is not None)
+    out = tmp_path_factory.mktemp("book")
+    env = os.environ | {"GAPUTILS_MODE": "smoke", "GAPUTILS_CACHE": str(out / "cache")}
+    done = subprocess.run([sys.executable, str(ROOT / "book" / "build.py"), "--mode", "smoke",
+                           "--out", str(out)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return out / "html"
+
+
+def test_every_page_has_its_title_and_a_loaded_figure_and_the_links_work(html):
+    shots = os.environ.get("BOOK_SCREENSHOTS")
+    with chromium() as page:
+        page.goto((html / "index.html").as_uri())
+        links = page.eval_on_selector_all("article a[href^='chapters/']",
+                                          "els => els.map(e => e.href)")
+        for chapter in CHAPTERS:  # the front page's table and contents link to every chapter
+            assert any(f"chapters/{chapter}.html" in link for link in links), chapter
+        for chapter in CHAPTERS:
+            page.goto((html / "chapters" / f"{chapter}.html").as_uri())
+            page.wait_for_load_state("load")
+            assert page.title().startswith(title(chapter)), (chapter, page.title())
+            sizes = page.eval_on_selector_all(
+                "article img[src*='_images/']",
+                "els => els.map(e => [e.naturalWidth, e.getBoundingClientRect().height])")
+            assert any(w > 0 and h > 0 for w, h in sizes), (chapter, sizes)
+            nxt = page.query_selector("a.right-next")  # the way on to the next chapter
+            assert (nxt is not None) == (chapter != CHAPTERS[-1]), chapter
+            if shots:
+                Path(shots).mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=f"{shots}/{chapter}.png", full_page=True)

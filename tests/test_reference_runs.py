@@ -1,0 +1,113 @@
+"""Each chapter's reference run: recording, comparing, and gaputils.reproduce end to end."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from gaputils import reference, reproduce
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_record_only_where_reproduce_asks(tmp_path, monkeypatch):
+    monkeypatch.delenv(reference.RECORD_ENV, raising=False)
+    assert reference.record("42", {"a": 1.0}) is None
+    monkeypatch.setenv(reference.RECORD_ENV, str(tmp_path))
+    c = reference.curve([1, 2], [3, 4], "x (units)", "y (units)", log_x=True)
+    reference.record("42", {"a": 1.0})
+    path = reference.record("42", {"b": 2}, {"c": c})  # a second call adds to the first
+    assert json.loads(path.read_text()) == {"numbers": {"a": 1.0, "b": 2.0}, "curves": {"c": c}}
+
+
+def test_a_long_curve_keeps_evenly_spaced_points_and_its_ends():
+    c = reference.curve(range(1001), range(0, 2002, 2), "x", "y", points=11)
+    assert c["x"] == [float(v) for v in range(0, 1001, 100)] and c["y"][-1] == 2000.0
+
+
+def test_a_curve_needs_matching_lengths():
+    with pytest.raises(ValueError, match="as many x as y"):
+        reference.curve([1, 2, 3], [1, 2], "x", "y")
+
+
+def test_agreement_counts_printed_digits_and_names_the_largest_difference():
+    line = reference.agreement({"a": 1.0, "b": 2.004, "c": 5.0}, {"a": 1.0, "b": 2.0, "d": 1})
+    assert "1 of 2 numbers agree" in line and "0.20% (b)" in line
+
+
+def test_compare_prints_both_columns_and_the_label(capsys, monkeypatch):
+    ref = {"mode": "standard", "device": "x86_64, 2 CPU cores", "date": "2026-01-01",
+           "elapsed_seconds": 90.0, "command": "python -m gaputils.reproduce --mode standard",
+           "numbers": {"acc %": 91.25}, "curves": {}}
+    monkeypatch.setattr(reference, "run", lambda chapter: ref)
+    monkeypatch.setenv("GAPUTILS_MODE", "smoke")
+    assert reference.compare("00", {"acc %": 80.5, "new": 3.0}, show=False) is None  # no echo
+    out = capsys.readouterr().out
+    assert "reference run on x86_64, 2 CPU cores (standard mode, 2026-01-01, 2 min)" in out
+    assert re.search(r"acc %\s+80\.5\s+91\.25", out) and re.search(r"new\s+3\s+-", out)
+    assert "agree" not in out  # other mode: no agreement line
+    monkeypatch.setattr(reference, "run", lambda chapter: None)
+    reference.compare("03", {"acc %": 80.5}, show=False)
+    assert "--mode paper --chapter 3 makes one" in capsys.readouterr().out
+
+
+def test_every_chapter_has_a_reference_run_with_the_numbers_it_records():
+    for chapter, path in reproduce.sources().items():
+        ref = reference.run(chapter)
+        assert ref is not None, f"chapter {chapter} has no committed reference run"
+        assert ref["chapter"] == chapter and ref["numbers"] and ref["mode"] in reference.MODES
+        assert {"command", "device", "torch", "date", "elapsed_seconds"} <= set(ref)
+        assert f'gu.reference.compare("{chapter}"' in path.read_text()
+
+
+CHAPTER = """\
+# %%
+import gaputils as gu
+
+gu.reference.compare("{n}", {{"answer": 42.0, "mode is smoke": gu.mode() == "smoke"}},
+                     {{"line": gu.reference.curve([1, 2], [3, 5], "x", "y")}}, show=False)
+"""
+
+
+def test_reproduce_writes_what_chapters_record_and_reports_failures(tmp_path, capsys):
+    chapters, out = tmp_path / "chapters", tmp_path / "out"
+    chapters.mkdir()
+    (chapters / "97_fine.py").write_text(CHAPTER.format(n="97"))
+    (chapters / "98_silent.py").write_text("# %%\nx = 1\n")
+    (chapters / "99_broken.py").write_text(CHAPTER.format(n="99") + "raise ValueError('boom')\n")
+    code = reproduce.main(["--mode", "smoke", "--chapters", str(chapters), "--out", str(out),
+                           "--executed", str(tmp_path / "nb")])
+    assert code == 1
+    got = json.loads((out / "ch97_smoke.json").read_text())
+    assert got["numbers"] == {"answer": 42.0, "mode is smoke": 1.0}
+    assert got["curves"]["line"]["y"] == [3.0, 5.0]
+    assert got["command"] == "python -m gaputils.reproduce --mode smoke --chapter 97"
+    assert got["mode"] == "smoke" and got["torch"] and got["elapsed_seconds"] > 0
+    assert got["cache"].startswith("empty at the start")
+    assert sorted(p.name for p in out.iterdir()) == ["ch97_smoke.json"]  # nothing for 98, 99
+    err = capsys.readouterr().err
+    assert "chapter 98 ran but recorded nothing" in err and "boom" in err
+    assert "failed: chapter 98, 99" in err
+    assert (tmp_path / "nb" / "99_broken.ipynb").exists()  # the failed run is kept to read
+
+
+def test_reproduce_refuses_an_unknown_chapter():
+    with pytest.raises(SystemExit, match="no chapter"):
+        reproduce.sources([42])
+    assert reproduce.sources([1]).keys() == {"01"}
+
+
+def test_the_package_ships_the_reference_runs(tmp_path):
+    """Colab installs the package from the repository, not a checkout: the wheel must hold
+    every chapter's reference run."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("gaputils-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for chapter in reproduce.sources():
+        assert any(f"gaputils/results/ch{chapter}_{m}.json" in names for m in reference.MODES)
