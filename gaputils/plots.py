@@ -746,10 +746,13 @@ def reference_curves(live: dict[str, dict], reference: dict[str, dict], label: s
     reference run's (dashed, legend ``label``) where it has that curve."""
     fig, axes = plt.subplots(1, len(live), figsize=(5.5 * len(live), 3.8), squeeze=False)
     for ax, (title, c) in zip(axes[0], live.items(), strict=True):
-        ax.plot(c["x"], c["y"], "o-", ms=5, lw=3, alpha=0.5, color=SB_COLOR, label="this run")
+        dots = len(c["x"]) <= 40  # markers where they can be told apart
+        ax.plot(c["x"], c["y"], "o-" if dots else "-", ms=5, lw=3, alpha=0.5, color=SB_COLOR,
+                label="this run")
         r = reference.get(title)
         if r:  # thin and dashed on top, so that where the runs agree both stay visible
-            ax.plot(r["x"], r["y"], "x--", ms=4, lw=1, color="black", label=label)
+            ax.plot(r["x"], r["y"], "x--" if dots else "--", ms=4, lw=1, color="black",
+                    label=label)
         ax.set(xlabel=c["xlabel"], ylabel=c["ylabel"], title=title,
                xscale="log" if c.get("log_x") else "linear")
         ax.legend(fontsize=8)

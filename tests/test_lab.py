@@ -81,11 +81,19 @@ def test_a_chapter_opens_as_a_notebook_its_explorer_redraws_and_saves_stay_paire
         page.wait_for_function(  # every cell of the source, once Lab has read it
             "n => window.jupyterapp.shell.currentWidget.content.model.cells.length === n",
             arg=len(jupytext.read(home / f"{CHAPTER}.py").cells))
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        page.evaluate("async () => { const w = window.jupyterapp.shell.currentWidget;"
+                      " await w.context.ready; await w.sessionContext.ready; }")
+        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext"
+                               ".session?.kernel?.status === 'idle'")  # a kernel, ready
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-
-        train = page.wait_for_selector(".jupyter-widgets button:has-text('Train')",
-                                       timeout=300_000)
+        try:
+            train = page.wait_for_selector(".jupyter-widgets button:has-text('Train')",
+                                           timeout=300_000)
+        except Exception:
+            errors = page.eval_on_selector_all(
+                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                "els => els.map(e => e.innerText.slice(0, 2000))")
+            pytest.fail(f"the explorer did not appear; the notebook's errors: {errors}")
         static = figure_sources(page)
         assert static, "the explorer drew no static figure"
         slider = page.query_selector(".widget-hslider .noUi-handle")  # the batch size's
