@@ -4,6 +4,9 @@
 with this configuration; see that script, and README, "The HTML edition".
 """
 
+from pathlib import Path
+from shutil import copytree, ignore_patterns
+
 project = "The generalization gap of large-batch training"
 author = "the book's authors"
 extensions = ["myst_nb"]
@@ -18,3 +21,27 @@ html_title = project
 html_theme_options = {"show_toc_level": 2, "use_download_button": True}
 html_static_path = ["_static"]
 html_css_files = ["book.css"]
+
+# Formulas render without a network: MathJax 2 from the jupyter-server-mathjax package (the copy
+# classic Jupyter serves), copied beside the pages, in place of Sphinx's default CDN MathJax.
+try:
+    import jupyter_server_mathjax
+except ImportError:  # a build without the ``book`` extra keeps the CDN
+    MATHJAX = None
+else:
+    MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"
+    mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+    mathjax2_config = {"HTML-CSS": {"availableFonts": [], "imageFont": None,
+                                    "preferredFont": None, "webFont": "STIX-Web"},
+                       "tex2jax": {"processClass": "math|output_area"},  # MyST-NB's classes
+                       "messageStyle": "none"}
+
+
+def copy_mathjax(app, error):
+    if MATHJAX is not None and error is None and app.builder.format == "html":
+        copytree(MATHJAX, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True,
+                 ignore=ignore_patterns("localization"))
+
+
+def setup(app):
+    app.connect("build-finished", copy_mathjax)

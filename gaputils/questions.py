@@ -120,6 +120,7 @@ def table(lines: dict[int, str], width: int = 100) -> str:
     out = []
     for q, text in lines.items():
         question, where = QUESTIONS[q]
-        out.append(f"Q{q}. {question}  [chapter {where}]")
+        out += textwrap.wrap(f"Q{q}. {question}  [chapter {where}]", width,
+                             subsequent_indent="    ")
         out += textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="    ")
     return "\n".join(out)

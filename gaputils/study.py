@@ -390,12 +390,15 @@ def findings(rows: dict[str, dict], base: str = "LB", top: str = "SB") -> str:
     return "\n".join(lines)
 
 
-def key_numbers(rows: dict[str, dict], prefix: str = "") -> dict[str, float]:
-    """Per row of :func:`summarize`: the mean test accuracy (%) and, where it is defined, the
-    estimated fraction of the gap closed - what chapters 05-07 set beside their reference runs
-    (``gu.reference.compare``)."""
+def key_numbers(rows: dict[str, dict], prefix: str = "",
+                skip: tuple[str, ...] = ()) -> dict[str, float]:
+    """Per row of :func:`summarize` not named in ``skip``: the mean test accuracy (%) and, where
+    it is defined, the estimated fraction of the gap closed - what chapters 05-07 set beside
+    their reference runs (``gu.reference.compare``)."""
     out = {}
     for name, r in rows.items():
+        if name in skip:
+            continue
         out[f"{prefix}{name}: test accuracy %"] = r["acc"][0]
         if r.get("fraction") is not None:
             out[f"{prefix}{name}: fraction of the gap"] = r["fraction"].estimate

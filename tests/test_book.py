@@ -1,5 +1,6 @@
 """The HTML edition: built from every chapter executed in smoke mode, each page checked in
-headless Chromium for its title and a loaded figure (screenshots in $BOOK_SCREENSHOTS if set)."""
+headless Chromium for its title, a loaded figure and typeset formulas (screenshots in
+$BOOK_SCREENSHOTS if set)."""
 
 import importlib.util
 import os
@@ -62,6 +63,7 @@ def test_every_page_has_its_title_and_a_loaded_figure_and_the_links_work(html):
                                           "els => els.map(e => e.href)")
         for chapter in CHAPTERS:  # the front page's table and contents link to every chapter
             assert any(f"chapters/{chapter}.html" in link for link in links), chapter
+        typeset = 0
         for chapter in CHAPTERS:
             page.goto((html / "chapters" / f"{chapter}.html").as_uri())
             page.wait_for_load_state("load")
@@ -71,8 +73,15 @@ def test_every_page_has_its_title_and_a_loaded_figure_and_the_links_work(html):
                 "article img[src*='_images/']",
                 "els => els.map(e => [e.naturalWidth, e.getBoundingClientRect().height])")
             assert any(w > 0 and h > 0 for w, h in sizes), (chapter, sizes)
+            formulas = len(page.query_selector_all("article .math.notranslate"))  # Sphinx's
+            page.wait_for_function(  # MathJax, served beside the pages, typesets every formula
+                "document.querySelectorAll('article .math.notranslate .MathJax').length"
+                f" >= {formulas}", timeout=30_000)
+            assert "\\(" not in page.inner_text("article"), chapter
+            typeset += formulas
             nxt = page.query_selector("a.right-next")  # the way on to the next chapter
             assert (nxt is not None) == (chapter != CHAPTERS[-1]), chapter
             if shots:
                 Path(shots).mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=f"{shots}/{chapter}.png", full_page=True)
+        assert typeset > 0  # the chapters' formulas were found

@@ -60,6 +60,15 @@ def test_summarize_scores_each_arm_by_paired_gain_and_fieller_fraction():
     assert "sb+                         against plain SB: +1.00 [+1.00, +1.00] pts" in text
 
 
+def test_key_numbers_are_mean_accuracy_and_fraction_per_row_less_the_skipped():
+    rows = study.summarize(fake_results())
+    keys = study.key_numbers(rows, "r: ", skip=("SB", "LB"))
+    assert keys["r: half: test accuracy %"] == pytest.approx(rows["half"]["acc"][0])
+    assert keys["r: half: fraction of the gap"] == rows["half"]["fraction"].estimate
+    assert not any(k.startswith(("r: SB:", "r: LB:")) for k in keys)
+    assert "SB: test accuracy %" in study.key_numbers(rows)
+
+
 def test_verdicts_follow_the_intervals():
     sure = stats.Difference(1.0, 0.1, 0.8, 1.2, 10, 9, 10, True)
     unsure = stats.Difference(0.2, 0.3, -0.4, 0.8, 0.7, 9, 10, True)
