@@ -1,8 +1,10 @@
-"""Check that every chapter's .py and .ipynb are paired, in sync, and the .ipynb carry no outputs.
+"""Check that every chapter's .py and .ipynb are paired, in sync, and the .ipynb carry no outputs,
+and that no wrapped line of its prose reads as a list or a table row in Markdown.
 
 Usage: python .ci/check_notebooks.py [chapters/]. Exit status 1 lists every problem found.
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -11,6 +13,23 @@ import jupytext
 
 def cells(nb) -> list[tuple[str, str]]:
     return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+def stray_breaks(source: str) -> list[str]:
+    """Lines of a Markdown cell that a wrap put in the wrong place: one that continues a
+    paragraph but opens a list ("1)", "1." or a bullet right after running text), or one that
+    continues a table row (GFM reads it as another row)."""
+    out, prev, table = [], "", False
+    for line in source.splitlines():
+        table = (table or (prev.startswith("|") and re.match(r"\|\s*:?-{3}", line))) and bool(
+            line.strip())  # a table runs from its delimiter row to the next blank line
+        opens = re.match(r"(1[.)]|[-+*]) ", line)
+        running = prev.strip() and not re.match(r"\s*(\d+[.)]|[-+*|>#]) ?|\s*$|\s", prev)
+        if (opens and running and not prev.rstrip().endswith(":")) or (
+                table and not line.startswith("|")):
+            out.append(line)
+        prev = line
+    return out
 
 
 def problems(folder: Path) -> list[str]:
@@ -30,6 +49,10 @@ def problems(folder: Path) -> list[str]:
         if dirty:
             found.append(f"{path}: cells {dirty} carry outputs (strip them: jupytext --sync {py}"
                          " on a clean notebook, or jupyter nbconvert --clear-output)")
+        for c in nb.cells:
+            if c.cell_type == "markdown":
+                found += [f"{py}: Markdown reads this wrapped line as a list or a table row; "
+                          f"reflow it: {line!r}" for line in stray_breaks(c.source)]
         if cells(nb) != cells(jupytext.read(py)):
             found.append(f"{path} and {py} differ; edit the .py and run: jupytext --sync {py}")
     return found

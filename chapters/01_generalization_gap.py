@@ -21,9 +21,9 @@
 #
 # A network trained with a large batch can fit its training set as well as the same network
 # trained with a small batch, from the same starting point, and still test worse. This chapter
-# sets up the book's *testbed* - one setting, chosen in advance by a validation study, in which
-# that happens - measures the difference with paired statistics over seeds, and sets Keskar et al.'s
-# own setting beside it.
+# sets up the book's *testbed* - one setting, chosen in advance by a validation study as the one
+# most likely to show it - measures the difference with paired statistics over seeds, and sets
+# Keskar et al.'s own setting beside it.
 # It then looks at the same runs against epochs, seconds and batch size.
 #
 # **What you will learn**
@@ -68,11 +68,11 @@ testbed, keskar = budget.testbed, budget.keskar
 # | name | what it is | labelled |
 # | --- | --- | --- |
 # | generalization gap of a run | its training accuracy minus its test accuracy | train - test |
-# | large-batch gap | test accuracy of the small-batch (SB) run minus that of the large-batch
-#   (LB) run from the same initial weights | SB - LB |
+# | large-batch gap | SB's test accuracy minus LB's, both from the same initial weights | SB - LB |
 #
-# Keskar et al.'s claim is about the second: both runs fit the training set (train - test is
-# then roughly one minus the test accuracy), yet SB - LB is positive.
+# where SB is the run with the small batch and LB the run with the large one. Keskar et al.'s claim
+# is about the second: both runs fit the training set (train - test is then roughly one minus the
+# test accuracy), yet SB - LB is positive.
 #
 # ## The experiment
 #
@@ -250,7 +250,10 @@ for k, hs in groups.items():
     print(f"{k}: {per_epoch[k]:.2f} s per epoch, {total[k]:.1f} s in all; training loss "
           f"{loss:.3f} nats after {hs[0].epoch[1]:.0f} epochs")
 sb_key, lb_key = groups
-print(f"LB is {per_epoch[sb_key] / per_epoch[lb_key]:.2f}x cheaper per epoch on {gu.device()}")
+ratio = per_epoch[lb_key] / per_epoch[sb_key]
+print(f"An epoch of LB takes {ratio:.2f}x the time of an epoch of SB on {gu.device()}: LB is "
+      + ("cheaper" if ratio < 0.95 else "dearer" if ratio > 1.05 else "about as dear")
+      + " per epoch")
 mean = lambda xs: sum(xs) / len(xs)
 t_lb = total[lb_key]
 sb_then = [h.test_acc[max(i for i, s in enumerate(h.seconds) if s <= t_lb)]
@@ -261,12 +264,14 @@ print(f"When LB finishes ({t_lb:.1f} s), SB's last record before then has test a
 # %% [markdown]
 # Per epoch, a large batch takes fewer steps; the printed training losses at the first record
 # after the start show how much progress each made by then (left panel for the whole run). Per
-# epoch the large batch is also cheaper on this machine by the printed ratio, since fewer,
-# bigger steps use the processor better. The last printed line reads the right panel at the
+# epoch, the printed ratio says whether the large batch is also cheaper on this machine: fewer,
+# bigger steps can use a processor better, but on a CPU with two cores the work of a step grows
+# almost in proportion to the batch, so an epoch costs about the same either way. The last
+# printed line reads the right panel at the
 # moment LB finishes: what SB had reached by its last evaluation before that time (records are
 # several epochs apart, so this understates SB at equal time). On a GPU, where a batch
 # of hundreds can cost barely more per step than a batch of 32, the time axis is expected to
-# favour the large batch much more - that is the whole appeal of large batches. The
+# favour the large batch far more than here - that is the whole appeal of large batches. The
 # test-accuracy curves end apart by the difference measured above.
 #
 # ## The batch-size sweep at a fixed number of epochs
@@ -338,8 +343,9 @@ gu.reference.compare("01", {
 #
 # 1. With Keskar et al.'s procedure - one optimizer and learning rate, one starting point per
 #    seed - the book's testbed (a narrow C1 on a small Fashion-MNIST subset, SGD with weight
-#    decay) fits the training set with both batch sizes, and the paired interval above says
-#    how much better the small batch tests.
+#    decay) fits the training set with both batch sizes; the paired interval above says how
+#    much better the small batch tests in this run, and whether five seeds tell that apart
+#    from seed noise.
 # 2. Keskar's own F1 setting, at the size a laptop affords, gives a difference that has to be
 #    read against its interval (printed above): whether a gap shows up depends on the network,
 #    the data size and the optimizer.
@@ -347,8 +353,8 @@ gu.reference.compare("01", {
 #    mean, the standard error, the t-interval and the number of seeds, and choose settings on
 #    validation data, not on the test set.
 # 4. What is held fixed matters: at a fixed number of epochs a larger batch takes fewer steps.
-#    Per epoch a large batch was cheaper on this machine (printed above); per second the
-#    comparison depends on the hardware.
+#    What an epoch costs at each batch size (printed above), and so the comparison per second,
+#    depends on the hardware.
 # 5. `gu.experiments.minimizers()` returns the cached SB and LB networks of the testbed, used
 #    in the chapters that follow.
 #

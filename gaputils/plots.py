@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import NullLocator
 
 from .train import History
 
@@ -190,13 +191,13 @@ def paired_runs(pairs: dict[str, tuple[Sequence, Sequence]], key: str = "test_ac
                ylabel=f"{key.replace('_acc', '')} accuracy (%)",
                title=f"{label}: one line per seed")
         diffs = [a - b for a, b in by.values()]
-        ax_d.scatter(np.zeros(len(diffs)), diffs, color=PAIR[1], zorder=2, label="seeds")
+        ax_d.scatter(np.zeros(len(diffs)), diffs, color=PAIR[1], zorder=2)
         ax_d.errorbar([0.3], [d.mean], yerr=[[d.mean - d.lo], [d.hi - d.mean]], fmt="s",
-                      color="k", capsize=4, label="mean, 95% CI")
+                      color="k", capsize=4)
         ax_d.axhline(0, color="0.5", lw=0.8)
+        # labelled below the axis rather than by a legend, which could hide a seed's point
         ax_d.set(xticks=[], xlim=(-0.3, 0.6), ylabel="SB - LB (points)", title="paired difference",
-                 xlabel=f"{d.n} seeds and their mean")
-        ax_d.legend(fontsize=8)
+                 xlabel=f"dots: {d.n} seeds\nsquare: mean, 95% CI")
     fig.tight_layout()
     return fig
 
@@ -754,7 +755,12 @@ def reference_curves(live: dict[str, dict], reference: dict[str, dict], label: s
             ax.plot(r["x"], r["y"], "x--" if dots else "--", ms=4, lw=1, color="black",
                     label=label)
         ax.set(xlabel=c["xlabel"], ylabel=c["ylabel"], title=title,
-               xscale="log" if c.get("log_x") else "linear")
+               xscale="log" if c.get("log_x") else "linear",
+               yscale="log" if c.get("log_y") else "linear")
+        whole = sorted({int(v) for v in c["x"]})
+        if c.get("log_x") and len(whole) <= 12 and all(float(v).is_integer() for v in c["x"]):
+            ax.set_xticks(whole, [str(v) for v in whole])  # e.g. batch sizes, read off exactly
+            ax.xaxis.set_minor_locator(NullLocator())
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

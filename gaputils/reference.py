@@ -109,10 +109,11 @@ RECORD_ENV = "GAPUTILS_RECORD"  # the folder where gaputils.reproduce collects w
 MODES = ("paper", "standard")  # reference runs a chapter shows, the first present
 
 
-def curve(x, y, xlabel: str, ylabel: str, log_x: bool = False, points: int = 200) -> dict:
+def curve(x, y, xlabel: str, ylabel: str, log_x: bool = False, log_y: bool = False,
+          points: int = 200) -> dict:
     """A curve for :func:`compare`: ``y`` against ``x`` (same length), with axis labels (units
-    in them) and a log-scaled x axis if ``log_x``; a longer curve keeps ``points`` evenly
-    spaced points, its first and last among them, so that a committed run stays small."""
+    in them) and log-scaled axes where ``log_x``, ``log_y``; a longer curve keeps ``points``
+    evenly spaced points, its first and last among them, so that a committed run stays small."""
     x, y = [float(v) for v in x], [float(v) for v in y]
     if len(x) != len(y) or not x:
         raise ValueError(f"a curve needs as many x as y values, at least one: {len(x)} x, "
@@ -120,7 +121,7 @@ def curve(x, y, xlabel: str, ylabel: str, log_x: bool = False, points: int = 200
     if len(x) > points:
         keep = sorted({round(i * (len(x) - 1) / (points - 1)) for i in range(points)})
         x, y = [x[i] for i in keep], [y[i] for i in keep]
-    return {"x": x, "y": y, "xlabel": xlabel, "ylabel": ylabel, "log_x": log_x}
+    return {"x": x, "y": y, "xlabel": xlabel, "ylabel": ylabel, "log_x": log_x, "log_y": log_y}
 
 
 def record(chapter: str, numbers: dict[str, float], curves: dict[str, dict] | None = None

@@ -77,9 +77,11 @@ def test_reference_curves_draw_both_runs_where_the_reference_has_the_curve():
     from gaputils import reference
 
     a = reference.curve([1, 2, 3], [1.0, 2.0, 3.0], "step", "loss (nats)")
-    b = reference.curve([10, 100], [0.5, 0.4], "batch size (log scale)", "gap (pts)", log_x=True)
+    b = reference.curve([10, 100], [0.5, 0.4], "batch size (log scale)", "gap (pts, log scale)",
+                        log_x=True, log_y=True)
     fig = plots.reference_curves({"a": a, "b": b}, {"a": a}, "reference (standard)")
-    labelled(fig)
     assert [len(ax.lines) for ax in fig.axes] == [2, 1]  # b has no reference curve
-    assert fig.axes[1].get_xscale() == "log"
+    assert fig.axes[1].get_xscale() == "log" and fig.axes[1].get_yscale() == "log"
+    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["10", "100"]  # the sizes
+    labelled(fig)
     plt.close(fig)
