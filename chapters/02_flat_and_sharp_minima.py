@@ -145,6 +145,11 @@ ax.legend()
 fig.tight_layout()
 
 # %% [markdown]
+# Read the figure with its log scale in mind: the curve that starts lower (the minimizer with
+# the lower training loss, printed above) falls and climbs through more decades near t = 0. A
+# log axis shows ratios of losses, not how far the loss rises in nats - which the next section
+# measures.
+#
 # ## A number for "sharper"
 #
 # A figure invites the eye; a number can be tested. For every SB and LB minimizer (every seed)

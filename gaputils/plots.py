@@ -241,9 +241,9 @@ def slices(ax: plt.Axes, groups: dict[str, Sequence[dict]], colors: Sequence[str
         color = colors[i] if colors else f"C{i}"
         t = lines[0]["t"]
         losses = np.array([r["loss"] for r in lines])
-        band = "; band: min-max" if len(lines) > 1 else ""
-        ax.plot(t, np.exp(np.log(losses).mean(0)), style, color=color,
-                label=f"{label} ({len(lines)} directions{band})")
+        what = (f"geometric mean of {len(lines)} directions; band: min-max" if len(lines) > 1
+                else "1 direction")
+        ax.plot(t, np.exp(np.log(losses).mean(0)), style, color=color, label=f"{label} ({what})")
         if len(lines) > 1:
             ax.fill_between(t, losses.min(0), losses.max(0), color=color, alpha=0.2, lw=0)
     ax.set(xlabel="step along the direction (t, in units of each filter's norm)",
