@@ -105,7 +105,8 @@ print(f"weight norms ||x||: SB {norms['SB']:.1f}, LB {norms['LB']:.1f}; a step o
 # rises above the higher of the two, and how far the training accuracy falls: a clearly
 # positive barrier means the two minimizers lie in different valleys, connected by no straight
 # path of low loss. (Frankle et al., 2020, measure the barrier in error rather than loss and
-# call minimizers "linearly connected" when it stays within about 2%.) With interpolated
+# call minimizers "linearly connected" when it stays within about 2%; the line after the
+# barrier reads ours, in training error, against that.) With interpolated
 # statistics the same midpoint looks different (printed), which is how much of the picture
 # stale BatchNorm statistics would contribute. Outside [0, 1] the naive recipe can break down
 # altogether: extrapolated running variances can turn negative, and the dotted line stops where

@@ -71,7 +71,8 @@ print(tb)
 # With A = I (the full space) every parameter may move by eps times its own size plus eps: the
 # box is relative for large weights and absolute for small ones. With a random n x p matrix
 # (p = 100 in the paper) the search is restricted to a random p-dimensional subspace; ours has
-# independent standard normal entries and `A+ x` is computed from the normal equations. f is
+# independent standard normal entries and `A+ x` - A+ is A's pseudo-inverse, so A+ x is the
+# point of the subspace nearest x's coordinates - is computed from the normal equations. f is
 # the mean cross-entropy on `budget.n_curvature` training examples in eval mode.
 #
 # The inner maximization is a box-constrained problem in as many dimensions as the network has
@@ -157,8 +158,10 @@ for net, (p_sb, p_lb) in gu.reference.KESKAR_TABLE3.items():
 # weights much smaller than 1 (the share of F1's weights below 0.1 is printed), a box of half-width
 # eps (|x_i| + 1) is in effect an absolute box of half-width about eps, far larger than eps |x_i|.
 # The paper's formula has the "+1", so the last row (box eps |x_i|) is not the paper's metric: it
-# asks how much of our value the "+1" is responsible for. A third cause, the solver, was measured at
-# the top of the chapter on the testbed, not on F1. Each row changes one thing:
+# asks how much of our value the "+1" is responsible for. (`sh.adaptive` takes the box
+# eps (|x_i| + eta): eta = 1 is Keskar's box, a small eta the relative one.) A third cause, the
+# solver, was measured at the top of the chapter on the testbed, not on F1. Each row changes one
+# thing:
 
 # %%
 f1_ds = gu.experiments.dataset(budget.keskar)
@@ -313,17 +316,19 @@ for k, (rs, v) in nets.items():
               f"tau's interval {verdict}")
 
 # %% [markdown]
-# Brackets are 95% bootstrap intervals. A negative tau against test accuracy means "sharper, worse";
-# a positive one against the train - test gap means "sharper, larger gap". The two targets are
-# different questions only when the networks fit the training set to different degrees: where every
-# run reaches 100% training accuracy (the lowest is printed above the figure), the gap is 1 - test
+# tau is Kendall's rank correlation, rho Spearman's, each with its two-sided p-value; brackets are
+# 95% bootstrap intervals. A negative tau against test accuracy means "sharper, worse"; a positive
+# one against the train - test gap means "sharper, larger gap". The two targets are different
+# questions only when the networks fit the training set to different degrees: where every run
+# reaches 100% training accuracy (the lowest is printed above the figure), the gap is 1 - test
 # accuracy and the two taus mirror each other; where some run does not, the two can part. The
-# printed verdicts say, for each network and each target, whether the correlation is told apart from
-# zero. Two cautions: the ten networks of a family are five batch sizes times two seeds, so the
-# correlation runs through the batch size and the points are not independent; and with ten points
-# the intervals are wide - an interval that includes zero is not evidence either way. Jiang et al.
-# (2020), with thousands of networks, found sharpness-type measures among the best predictors of
-# generalization - but also that no measure works across every kind of change to the training.
+# printed verdicts say, for each network and each target, whether the correlation is told apart
+# from zero. Two cautions: the ten networks of a family are five batch sizes times two seeds, so
+# the correlation runs through the batch size and the points are not independent; and with ten
+# points the intervals are wide - an interval that includes zero is not evidence either way. Jiang
+# et al. (2020), with thousands of networks, found sharpness-type measures among the best
+# predictors of generalization - but also that no measure works across every kind of change to the
+# training.
 #
 # ## Question 3: what does the metric have to do with the Hessian?
 #

@@ -136,8 +136,8 @@ fig = gu.plots.image_rows({"original": x, "shifted, flipped": shifted, "FGSM, ε
 # %% [markdown]
 # The images are drawn dark on white (intensity 0, the background, is white). The FGSM
 # images look almost unchanged; the difference row - every pixel moved by +0.03 (red) or -0.03
-# (blue), unless the range [0, 1] holds it where it was (white: background pixels already at
-# 0 that the attack pushes darker) - is what the network is trained to withstand.
+# (blue), unless the range [0, 1] holds it where it was (white: background pixels at intensity
+# 0 that the attack would push below it) - is what the network is trained to withstand.
 #
 # The batch-size schedules, drawn for the testbed's SB and LB:
 
@@ -210,7 +210,9 @@ gap = acc("SB") - acc("LB")
 need = next(n for n in range(2, 100) if gap.mean() / (gap.std(ddof=1) / n**0.5)
             > gu.stats.t_quantile(n - 1))
 print(f"\ngap SB - LB: {ref_rows['SB']['gain']}")
-print(f"a gap of this mean and paired sd clears its 95% critical value from {need} pairs on")
+print(f"a gap of this mean and paired sd clears its 95% critical value from {need} pairs on\n"
+      f"(if the sample mean and sd were the true ones; a new run of {need} pairs would then clear"
+      f" it about half the time)")
 print()
 print(gu.study.findings(ref_rows))
 
@@ -221,8 +223,9 @@ print(gu.study.findings(ref_rows))
 # out.
 #
 # **Augmentation and adversarial training** close more than half of the gap at LB, and by
-# their estimates all of it or more. But augmentation helps SB as well - by more, if anything -
-# so under augmentation the gap between SB and LB is still there (the first line below).
+# their estimates all of it or more. But augmentation helps SB as well, and by more: under
+# augmentation the gap between SB and LB is still there (the first line below), and wider than
+# without it (the second line: the paired change of the gap).
 #
 # **The proximal term of conservative training** does not help: three plain steps per batch
 # (λ = 0) raise LB's accuracy a little, and adding the term lowers it again (the paired
@@ -234,6 +237,8 @@ print(gu.study.findings(ref_rows))
 # %%
 aug = gu.stats.paired(acc("SB + augmentation"), acc("LB + augmentation")).scaled(100)
 print(f"gap under augmentation, SB + aug - LB + aug (points): {aug}")
+widened = gu.stats.paired(acc("SB + augmentation") - acc("LB + augmentation"), gap).scaled(100)
+print(f"change of the gap with augmentation (points): {widened}")
 lam0 = min((r["x"], n) for n, r in ref_rows.items() if r["group"] == "conservative")[1]
 for name in [n for n, r in ref_rows.items() if r["group"] == "conservative" and n != lam0]:
     print(f"{name} - {lam0} (points): {gu.stats.paired(acc(name), acc(lam0)).scaled(100)}")
@@ -252,9 +257,9 @@ print(f"plain SB: λmax {sb_row['lambda_max']:.3g}, sharpness {sb_row['sharpness
 for name, r in ref_rows.items():
     if r["group"] in ("plain", "augmentation", "conservative", "robust") and name != "SB":
         train = 100 * np.mean(ref["arms"][name]["train_acc"])
-        print(f"{name:<24} λmax {r['lambda_max']:7.3g} = {r['lambda_max_vs_top']:5.1f} x SB's; "
-              f"sharpness {r['sharpness']:6.3g} = {r['sharpness_vs_top']:5.1f} x SB's; "
-              f"training accuracy {train:.1f}%")
+        print(f"{name:<21}λmax {r['lambda_max']:5.3g} = {r['lambda_max_vs_top']:4.1f} x SB's; "
+              f"sharpness {r['sharpness']:4.3g} = {r['sharpness_vs_top']:4.1f} x SB's; "
+              f"train acc. {train:.1f}%")
 
 # %% [markdown]
 # The two yardsticks disagree, and that is the answer to "do they stay sharp". By lambda_max,
@@ -315,8 +320,10 @@ for k, r in warm(ref_rows)[:-1]:
 # epochs: the LB phase does not simply refine an SB minimizer, it keeps part of its own
 # curvature, and the more of the run is SB, the less. Keskar's sharpness, in contrast, is near
 # SB's already for small k. With few SB epochs, the LB phase does not quite fit the training
-# set (the last column), so the smallest k measure networks short of a minimum. On this
-# testbed, then, warm starting closes the gap on its own once k is large enough, as printed.
+# set (the last column), so the smallest k measure networks short of a minimum - although plain
+# LB, with a few more LB steps, fits it; why, we have not found out (exercise 2's fresh
+# optimizer at the switch is one place to look). On this testbed, then, warm starting closes
+# the gap on its own once k is large enough, as printed.
 #
 # ## Dynamic sampling (question 5)
 #
@@ -344,7 +351,8 @@ for name in names:
 # 2-core CPU a step of a large batch costs about as much as the many small steps that see the
 # same images (compare plain SB's and LB's live seconds), so the schedules save little or no
 # time here; on a GPU, where a step of 500 images costs little more than a step of 32, the
-# saving would be nearer the ratio of steps. Chapter 7 measures that.
+# saving would be nearer the ratio of steps - an expectation: no run in this book has timed
+# these schedules on a GPU.
 #
 # ## Where we differ from Keskar et al.
 #
@@ -382,8 +390,8 @@ gu.reference.compare("05", gu.study.key_numbers(rows))
 #    intervals support.
 # 4. In the reference run, augmentation and adversarial training close more than half of the
 #    gap at LB while lambda_max stays tens of times above SB's (Keskar's metric moves towards
-#    SB's); augmentation helps SB as much, and the proximal term lowers accuracy against plain
-#    extra steps.
+#    SB's); augmentation helps SB by more, widening the gap, and the proximal term lowers
+#    accuracy against plain extra steps.
 # 5. Warm starts of five or more SB epochs and growing batches close more than half of the gap
 #    in a fraction of SB's steps; lambda_max falls with the share of the run spent at small
 #    batches. Fewer steps are not fewer seconds on a CPU.
@@ -435,10 +443,13 @@ def claims(rs, arms_acc, lam0):
         assert f.lo > 0.5 and f.estimate > 1, name  # more than half; all by the estimate ...
         assert rs[name]["lambda_max_vs_top"] > 10, name  # ... with λmax tens of times SB's
         assert rs[name]["sharpness_vs_top"] < rs["LB"]["sharpness_vs_top"] / 2, name
-    assert rs["LB + augmentation"]["lambda_max_ratio"][1] < 1  # not measurably lower than LB
+    lo, hi = rs["LB + augmentation"]["lambda_max_ratio"][1:]
+    assert lo < 1 < hi or lo > 1  # not lower than LB's: within noise, if anything higher
     for name in ("LB + FGSM ε=0.03", "LB + PGD-3 ε=0.03"):
         assert rs[name]["lambda_max_ratio"][2] < 1, name  # a little lower
     assert paired("SB + augmentation", "LB + augmentation").lo > 0  # the gap remains
+    assert gu.stats.paired(arms_acc("SB + augmentation") - arms_acc("LB + augmentation"),
+                           arms_acc("SB") - arms_acc("LB")).lo > 0  # ... and widens
     assert rs[lam0]["gain"].lo > 0  # plain extra steps help a little ...
     for name in [n for n, r in rs.items() if r["group"] == "conservative" and n != lam0]:
         assert paired(name, lam0).hi < 0, name  # ... the proximal term takes it back

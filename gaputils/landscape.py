@@ -58,7 +58,8 @@ def _runs(alphas: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
 def describe_interpolation(res: dict, naive: dict | None = None) -> str:
     """A few lines on an :func:`interpolate` result: the training loss at both minimizers
     (alpha 0 and 1) and at both ends, the barrier between the minimizers (the highest loss for
-    alpha in [0, 1] above the higher of the two, and the lowest training accuracy there), the
+    alpha in [0, 1] above the higher of the two, and the lowest training accuracy there, with
+    the error barrier read against Frankle et al.'s 2 points), the
     test loss and accuracy at both minimizers when ``res`` has them, and - given the
     ``bn="interpolate"`` result - its loss at the grid point nearest alpha = 0.5 and the
     stretches of alpha where it is not finite. Chapter 02."""
@@ -68,11 +69,15 @@ def describe_interpolation(res: dict, naive: dict | None = None) -> str:
     inside = loss[min(i0, i1):max(i0, i1) + 1]
     barrier = float(np.max(inside) - max(loss[i0], loss[i1]))
     acc = res["train_acc"][min(i0, i1):max(i0, i1) + 1]
+    drop = 100 * float(min(acc[0], acc[-1]) - acc.min())  # in error, points
     lines = [f"train loss at alpha = {a[0]:.2f} (beyond SB) {loss[0]:.3f}, SB {loss[i0]:.4f}, "
              f"LB {loss[i1]:.4f}, at alpha = {a[-1]:.2f} (beyond LB) {loss[-1]:.3f} (nats)",
              f"barrier between the minimizers: {barrier:.3f} nats (highest loss on [0, 1] "
              f"{np.max(inside):.3f}); train accuracy drops to {acc.min():.1%} (ends "
-             f"{acc[0]:.1%}, {acc[-1]:.1%})"]
+             f"{acc[0]:.1%}, {acc[-1]:.1%})",
+             f"training-error barrier {drop:.1f} points: "
+             + ("within" if drop <= 2 else "beyond")
+             + " the 2 points under which Frankle et al. call two minimizers linearly connected"]
     if "test_loss" in res:
         lines.append(f"test loss SB {res['test_loss'][i0]:.3f}, LB {res['test_loss'][i1]:.3f}; "
                      f"test accuracy SB {res['test_acc'][i0]:.1%}, LB {res['test_acc'][i1]:.1%}")

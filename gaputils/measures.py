@@ -77,16 +77,16 @@ def format_curvature_table(table: dict[str, dict], what: str = "H", a: str = "LB
     a / b with its interval, and for the trace the mean Hutch++ standard error of one estimate
     next to the spread over seeds."""
     n = len(table["trace"][a])
-    lines = [f"{what:<6}{'':<12}{b:>18}{a:>18}{f'{a}/{b} [95% CI], {n} pairs':>28}"
-             f"{f'Hutch++ SE / seed std ({b} / {a})':>34}"]
+    lines = [f"{what:<12}{b:>15}{a:>15}{f'{a}/{b} [95% CI], {n} pairs':>28}"
+             f"{f'Hutch++ SE/seed std, {b}/{a}':>29}"]
     for quantity, row in table.items():
         cell = lambda v: f"{v.mean():.3g} ± {v.std(ddof=1):.2g}"
         r, lo, hi = row["ratio"]
         extra = ""
         if "se" in row:
             extra = " / ".join(f"{row['se'][g].mean() / row[g].std(ddof=1):.2f}" for g in (b, a))
-        lines.append(f"{'':<6}{quantity:<12}{cell(row[b]):>18}{cell(row[a]):>18}"
-                     f"{f'{r:.2f} [{lo:.2f}, {hi:.2f}]':>28}{extra:>34}")
+        lines.append(f"  {quantity:<10}{cell(row[b]):>15}{cell(row[a]):>15}"
+                     f"{f'{r:.2f} [{lo:.2f}, {hi:.2f}]':>28}{extra:>29}".rstrip())
     return "\n".join(lines)
 
 
@@ -106,7 +106,7 @@ def weight_norms(runs: dict[str, list[Run]], ds: data.Dataset,
 def layer_norms(runs: dict[str, list[Run]]) -> dict[str, dict[str, np.ndarray]]:
     """Per group and weight matrix (parameters with two or more dimensions, by name): the
     Euclidean norm of that matrix in every run, an array over seeds. Chapter 04."""
-    return {name: {n: np.array([float(dict(r.model.named_parameters())[n].norm())
+    return {name: {n: np.array([float(dict(r.model.named_parameters())[n].detach().norm())
                                 for r in group])
                    for n, p in group[0].model.named_parameters() if p.dim() > 1}
             for name, group in runs.items()}

@@ -492,11 +492,18 @@ def batch_schedules(configs: dict, n_train: int) -> plt.Figure:
                  else n_train // b for b in sizes]
         for ax, v in zip(axes, (sizes, lr, steps), strict=True):
             ax.step(e, v + v[-1:], where="post", color=f"C{i}", label=label)
-    for ax, t in zip(axes, ("batch size (examples)", "learning rate (at each epoch's start)",
-                            "optimizer steps in the epoch"), strict=True):
-        ax.set(yscale="log", xlabel="epoch", ylabel=t, title=t)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    for ax, t, y in zip(axes, ("batch size", "learning rate (at each epoch's start)",
+                               "optimizer steps in the epoch"),
+                        ("examples", "learning rate", "steps"), strict=True):
+        ax.set(yscale="log", xlabel="epoch", ylabel=f"{y} (log scale)", title=t)
+    plain = plt.FuncFormatter(lambda v, _: f"{v:g}")  # 500, not 5 x 10^2
+    some = plt.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else "")
+    for ax in (axes[0], axes[2]):
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(some)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(configs),
+               fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
@@ -592,6 +599,9 @@ def regimes(groups: dict[str, Sequence[History]],
                ylim=(low - 0.5, high + 3))
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.set_xlabel(ax.get_xlabel() + " (log scale)")
+    n = "/".join(map(str, sorted({len(hs) for hs in groups.values()})))
+    fig.suptitle(f"mean over {n} seeds; band: ± 1 standard deviation", fontsize=9)
     axes[2].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return fig
@@ -694,7 +704,7 @@ def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]
     ax.set(xscale="log", yscale="log", xlabel="batch size B (examples; log scale)",
            ylabel=f"steps to training loss {target:g} (log scale)",
            title="steps to a target loss, each batch size at its tuned rate")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower left")  # the empty corner: steps fall as B grows
     for k, (seed, rows) in enumerate(noise.items()):
         loss = [r["train_loss"] for r in rows]
         bs = np.array([r["b_simple"] for r in rows])

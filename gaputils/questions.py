@@ -86,7 +86,7 @@ def answers(ch05: dict, ch06: dict, ch07: dict, eps_ratio: dict[str, float]) -> 
                     if r["group"] == "dynamic sampling")
     acc6 = lambda n: np.array(ch06["arms"][n]["test_acc"])
     d6 = lambda a, b: stats.paired(acc6(a), acc6(b)).scaled(100)
-    secs = lambda n: r6[n]["seconds"]
+    secs, steps = lambda n: r6[n]["seconds"], lambda n: r6[n]["steps"]
     c1_gap = study.summarize(s7)["SB"]["gain"]
     return {
         1: f"halving ε divides it by {eps}; over batch sizes {sizes} it spans "
@@ -105,8 +105,10 @@ def answers(ch05: dict, ch06: dict, ch07: dict, eps_ratio: dict[str, float]) -> 
         8: f"in LB's steps {_ci(r6['LB + noise']['gain'])} pts over LB; with RA "
            f"{_ci(r6['LB + noise + RA']['gain'])}, and against SB "
            f"{_ci(r6['LB + noise + RA']['vs_top'])}",
-        9: f"on a CPU, LB takes x{secs('LB') / secs('SB'):.2f} of SB's seconds, LB + RA "
-           f"x{secs('LB + RA') / secs('SB'):.1f}",
+        9: f"in optimizer steps LB + RA takes x{steps('LB + RA') / steps('SB'):.2f} of SB's, "
+           f"plain LB x{steps('LB') / steps('SB'):.2f}; in the reference's seconds (a 2-core "
+           f"CPU shared by two processes: rough) LB x{secs('LB') / secs('SB'):.2f}, LB + RA "
+           f"x{secs('LB + RA') / secs('SB'):.1f} of SB's; chapter 6 times them live",
         10: f"(LB + RA) - LB {_ci(d6('LB + RA', 'LB'))} pts; LB + RA's best evaluation (about "
             f"step {np.mean([d['step'] for d in drops]):.0f}) is "
             f"{np.mean([d['drop'] for d in drops]):.2f} pts above its end ({len(drops)} seeds)",

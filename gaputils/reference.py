@@ -169,7 +169,7 @@ def _fmt(v: float | None) -> str:
 def agreement(numbers: dict[str, float], reference: dict[str, float]) -> str:
     """How closely a run's numbers match a reference run's of the same mode, in words: how
     many agree to the four significant digits the table prints, and the largest relative
-    difference."""
+    difference (or that all are identical, and why that can be)."""
     common = [k for k in numbers if k in reference]
     if not common:
         return "same mode as the reference, but no number in common"
@@ -177,6 +177,10 @@ def agreement(numbers: dict[str, float], reference: dict[str, float]) -> str:
            for k in common}
     same = sum(_fmt(float(numbers[k])) == _fmt(reference[k]) for k in common)
     worst = max(rel, key=rel.get)
+    if rel[worst] == 0:
+        return (f"same mode as the reference: all {len(common)} numbers are identical - the same "
+                f"seeds on the same machine and\nlibrary versions, or results read from the cache "
+                f"that made the reference, reproduce it bit for bit")
     return (f"same mode as the reference: {same} of {len(common)} numbers agree to the printed "
             f"digits;\nthe largest relative difference is {rel[worst]:.2%} ({worst.strip()})")
 

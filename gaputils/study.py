@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -327,16 +328,21 @@ def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dic
     return rows
 
 
+def _columns(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A plain-text table: the first column left-aligned, the others right-aligned, each as
+    wide as its widest cell, two spaces apart."""
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    line = lambda cells: "  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+                                   for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+    return [line(head), "-" * len(line(head))] + [line(r).rstrip() for r in rows]
+
+
 def format_summary(rows: dict[str, dict], curvature: bool = True) -> str:
-    """The summary table of :func:`summarize`, one line per arm (without the lambda_max and
-    sharpness columns when ``curvature`` is false)."""
-    cols = (("arm", 26, "<"), ("test acc %", 15, ">"), ("gain over LB, pts [95% CI]", 28, ">"),
-            ("fraction of gap [95% CI]", 26, ">"), ("λmax / LB [95% CI]", 24, ">"),
-            ("sharpness / LB [95% CI]", 25, ">"), ("steps", 7, ">"), ("median s", 10, ">"))
-    keep = [i for i in range(len(cols)) if curvature or i not in (4, 5)]
-    line = lambda cells: "".join(f"{cells[i]:{cols[i][2]}{cols[i][1]}}" for i in keep)
-    head = line([c for c, _, _ in cols])
-    out = [head, "-" * len(head)]
+    """The summary table of :func:`summarize`: per arm its test accuracy (mean ± std over seeds),
+    gain over LB and fraction of the gap closed, steps and median seconds per run; with
+    ``curvature``, a second table of lambda_max and sharpness against LB's (geometric-mean
+    ratios with 95% intervals) takes the steps and seconds. Each stays within 100 characters."""
+    acc, curv = [], []
     for name, r in rows.items():
         g, f = r.get("gain"), r.get("fraction")
         gain = (f"{g.mean:+.2f} [{g.lo:+.2f}, {g.hi:+.2f}]" if g else
@@ -344,10 +350,15 @@ def format_summary(rows: dict[str, dict], curvature: bool = True) -> str:
         frac = "" if f is None else f"{f.estimate:+.2f} " + (
             f"[{f.lo:+.2f}, {f.hi:+.2f}]" if f.bounded else "[unbounded]")
         ratio = lambda k: f"{r[k][0]:.2g} [{r[k][1]:.2g}, {r[k][2]:.2g}]" if k in r else ""
-        acc = f"{r['acc'][0]:.2f}" + (f" ± {r['acc'][1]:.2f}" if r["n"] > 1 else "")
-        out.append(line([name, acc, gain, frac,
-                         ratio("lambda_max_ratio"), ratio("sharpness_ratio"),
-                         f"{r['steps']:.0f}", f"{r['seconds']:.1f}"]))
+        mean = f"{r['acc'][0]:.2f}" + (f" ± {r['acc'][1]:.2f}" if r["n"] > 1 else "")
+        cost = [f"{r['steps']:.0f}", f"{r['seconds']:.1f}"]
+        acc.append([name, mean, gain, frac] + ([] if curvature else cost))
+        curv.append([name, ratio("lambda_max_ratio"), ratio("sharpness_ratio")] + cost)
+    head = ["arm", "test acc %", "gain over LB, pts [95% CI]", "fraction of gap [95% CI]"]
+    out = _columns(head + ([] if curvature else ["steps", "median s"]), acc)
+    if curvature:
+        out += [""] + _columns(["arm", "λmax / LB [95% CI]", "sharpness / LB [95% CI]",
+                                "steps", "median s"], curv)
     return "\n".join(out)
 
 
@@ -375,8 +386,9 @@ def verdict(row: dict) -> str:
 
 
 def findings(rows: dict[str, dict], base: str = "LB", top: str = "SB") -> str:
-    """One line per remedy: :func:`verdict` for the arms that change LB's training; for a
-    remedy applied at SB's fixed batch size, its paired difference from plain SB."""
+    """One paragraph per remedy, wrapped at 100 characters: :func:`verdict` for the arms that
+    change LB's training; for a remedy applied at SB's fixed batch size, its paired difference
+    from plain SB."""
     lines = []
     for name, r in rows.items():
         if name in (base, top):
@@ -386,7 +398,8 @@ def findings(rows: dict[str, dict], base: str = "LB", top: str = "SB") -> str:
         d = r["vs_top"]
         text = (f"against plain {top}: {d.mean:+.2f} [{d.lo:+.2f}, {d.hi:+.2f}] pts" if at_top
                 else verdict(r))
-        lines.append(f"{name:<28}{text}")
+        lines.append(textwrap.fill(text, 100, initial_indent=f"{name:<28}",
+                                   subsequent_indent=" " * 28))
     return "\n".join(lines)
 
 

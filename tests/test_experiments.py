@@ -226,6 +226,7 @@ def test_curvature_table_pairs_groups_and_scales():
     assert raw["lambda_max"]["SB"][0] != scaled["lambda_max"]["SB"][0]
     text = measures.format_curvature_table(raw)
     assert "lambda_max" in text and "trace" in text and "3 pairs" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
     norms = measures.layer_norms(nets)
     first = nets["LB"][2].model
     names = [n for n, p in first.named_parameters() if p.dim() > 1]

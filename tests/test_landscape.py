@@ -180,6 +180,7 @@ def test_describe_interpolation_reads_the_arrays():
     acc = np.where((a > 0) & (a < 1), 0.9, 1.0)
     text = ls.describe_interpolation({"alpha": a, "train_loss": loss, "train_acc": acc}, naive)
     assert "train accuracy drops to 90.0% (ends 100.0%, 100.0%)" in text
+    assert "training-error barrier 10.0 points: beyond" in text
     assert "SB 1.2500, LB 1.2500" in text and "barrier between the minimizers: 0.750" in text
     assert "at 4 of 13 points: alpha in [-1.00, -0.75]; [1.75, 2.00]" in text
     assert ls._runs(a, a == 0.5) == [(0.5, 0.5)]

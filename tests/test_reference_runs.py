@@ -34,6 +34,8 @@ def test_a_curve_needs_matching_lengths():
 def test_agreement_counts_printed_digits_and_names_the_largest_difference():
     line = reference.agreement({"a": 1.0, "b": 2.004, "c": 5.0}, {"a": 1.0, "b": 2.0, "d": 1})
     assert "1 of 2 numbers agree" in line and "0.20% (b)" in line
+    assert "all 2 numbers are identical" in reference.agreement({"a": 1.0, "b": 2.0},
+                                                                {"a": 1.0, "b": 2.0})
 
 
 def test_compare_prints_both_columns_and_the_label(capsys, monkeypatch):

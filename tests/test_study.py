@@ -53,7 +53,11 @@ def test_summarize_scores_each_arm_by_paired_gain_and_fieller_fraction():
         rows["half"]["lambda_max"] / rows["SB"]["lambda_max"])
     assert rows["none"]["gain"].mean == 0 and rows["none"]["fraction"].estimate == 0
     table = study.format_summary(rows)
-    assert all(name in table for name in a)
+    assert all(name in table for name in a) and "sharpness / LB" in table
+    assert "λmax" not in study.format_summary(rows, curvature=False)
+    rows["a long remedy's name, 28 ch"] = rows.pop("half")
+    for text in (study.format_summary(rows), study.findings(rows)):
+        assert max(len(line) for line in text.splitlines()) <= 100
     text = study.findings(rows)
     assert "none" in text and "cannot be told from plain LB" in text.split("none")[1]
     assert not text.startswith("SB")
