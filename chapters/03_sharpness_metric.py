@@ -184,7 +184,7 @@ f1_base = next(iter(causes.values()))["SB"].mean()
 for v, g in causes.items():
     r, lo, hi = gu.measures.ratio_interval(g["LB"], g["SB"])
     factor = f"(x{g['SB'].mean() / f1_base:.2g})"
-    print(f"  {v:<41} SB {g['SB'].mean():8.2f} {factor:<10} LB {g['LB'].mean():8.2f}   "
+    print(f"  {v}\n      SB {g['SB'].mean():8.2f} {factor:<10} LB {g['LB'].mean():8.2f}   "
           f"LB/SB {r:5.2f} [{lo:.2f}, {hi:.2f}]   SB / paper {g['SB'].mean() / p_sb:6.2g}")
 closest = min(causes, key=lambda v: abs(np.log(causes[v]["SB"].mean() / p_sb)))
 print(f"closest to the paper's SB value: {closest}")
@@ -323,12 +323,12 @@ for k, (rs, v) in nets.items():
 # reaches 100% training accuracy (the lowest is printed above the figure), the gap is 1 - test
 # accuracy and the two taus mirror each other; where some run does not, the two can part. The
 # printed verdicts say, for each network and each target, whether the correlation is told apart
-# from zero. Two cautions: the ten networks of a family are five batch sizes times two seeds, so
-# the correlation runs through the batch size and the points are not independent; and with ten
-# points the intervals are wide - an interval that includes zero is not evidence either way. Jiang
-# et al. (2020), with thousands of networks, found sharpness-type measures among the best
-# predictors of generalization - but also that no measure works across every kind of change to the
-# training.
+# from zero. Two cautions: the networks of a family are chapter 1's sweep, its batch sizes times
+# its seeds (n printed), so the correlation runs through the batch size and the points are not
+# independent; and with so few points the intervals are wide - an interval that includes zero is
+# not evidence either way. Jiang et al. (2020), with thousands of networks, found sharpness-type
+# measures among the best predictors of generalization - but also that no measure works across
+# every kind of change to the training.
 #
 # ## Question 3: what does the metric have to do with the Hessian?
 #

@@ -265,7 +265,7 @@ points = ax.scatter(lmax, sharp, c=np.log2(batch), cmap="viridis")
 ax.set(xscale="log", yscale="log", xlabel="lambda_max (log scale)",
        ylabel="sharpness (%), eps 1e-3 (log scale)", title=f"chapter 1's sweep: "
        f"{len(set(batch))} batch sizes x {len(budget.sweep_seeds)} seed(s)")
-ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+gu.plots.plain_log(ax.xaxis, ax.yaxis)
 sizes = sorted(set(batch))
 fig.colorbar(points, label="batch size (log scale)").set_ticks(np.log2(sizes), labels=sizes)
 fig.tight_layout()

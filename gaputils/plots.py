@@ -44,6 +44,17 @@ def use_style() -> None:
         plt.rcParams.update(STYLE)
 
 
+def plain_log(*axes, minor: bool = True) -> None:
+    """Label log-scaled axes (``ax.xaxis``, ``ax.yaxis``) with plain numbers - 500, not
+    5 x 10^2 - and, with ``minor``, the minor ticks whose leading digit is 2 or 5 (so that
+    neighbouring labels do not collide); without it, the minor ticks stay unlabelled."""
+    plain = plt.FuncFormatter(lambda v, _: f"{v:g}")
+    some = plt.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else "")
+    for axis in axes:
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(some if minor else plt.NullFormatter())
+
+
 def _pixels(img: torch.Tensor, mean: Sequence[float], std: Sequence[float],
             shift: bool = True) -> np.ndarray:
     """A normalized image (C, H, W) back in intensity units, as an (H, W) or (H, W, C) array;
@@ -496,11 +507,7 @@ def batch_schedules(configs: dict, n_train: int) -> plt.Figure:
                                "optimizer steps in the epoch"),
                         ("examples", "learning rate", "steps"), strict=True):
         ax.set(yscale="log", xlabel="epoch", ylabel=f"{y} (log scale)", title=t)
-    plain = plt.FuncFormatter(lambda v, _: f"{v:g}")  # 500, not 5 x 10^2
-    some = plt.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else "")
-    for ax in (axes[0], axes[2]):
-        ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(some)
+    plain_log(axes[0].yaxis, axes[2].yaxis)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(configs),
                fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
@@ -520,9 +527,7 @@ def accuracy_and_steps(rows: dict[str, dict], names: Sequence[str]) -> plt.Figur
                     color=colors[name], capsize=3, ms=7, label=name)
     ax.set(xscale="log", xlabel="optimizer steps (log scale)",
            ylabel="test accuracy - plain LB (points)", title="accuracy against optimizer steps")
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(plt.FuncFormatter(
-        lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
+    plain_log(ax.xaxis)
     ax.axhline(0, color=LB_COLOR, lw=0.8, ls=":")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
@@ -597,8 +602,7 @@ def regimes(groups: dict[str, Sequence[History]],
         curves(ax, err, "test_acc", x, colors=[colors[k] for k in groups])
         ax.set(xscale="log", ylabel="test error (%)", title=f"test error per {X_LABELS[x]}",
                ylim=(low - 0.5, high + 3))
-        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        plain_log(ax.xaxis, minor=False)
         ax.set_xlabel(ax.get_xlabel() + " (log scale)")
     n = "/".join(map(str, sorted({len(hs) for hs in groups.values()})))
     fig.suptitle(f"mean over {n} seeds; band: ± 1 standard deviation", fontsize=9)
@@ -720,11 +724,7 @@ def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]
         bx.set_xticks(levels, [f"{v:g}" for v in levels])
     bx.invert_xaxis()
     bx.legend(fontsize=8)
-    plain = plt.FuncFormatter(lambda v, _: f"{v:g}")  # plain numbers, not powers of ten
-    some = plt.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else "")
-    for axis in (ax.xaxis, ax.yaxis, bx.yaxis):
-        axis.set_major_formatter(plain)
-        axis.set_minor_formatter(some)
+    plain_log(ax.xaxis, ax.yaxis, bx.yaxis)
     bx.xaxis.set_minor_formatter(plt.NullFormatter())
     fig.tight_layout()
     return fig

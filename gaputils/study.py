@@ -354,12 +354,14 @@ def format_summary(rows: dict[str, dict], curvature: bool = True) -> str:
         cost = [f"{r['steps']:.0f}", f"{r['seconds']:.1f}"]
         acc.append([name, mean, gain, frac] + ([] if curvature else cost))
         curv.append([name, ratio("lambda_max_ratio"), ratio("sharpness_ratio")] + cost)
-    head = ["arm", "test acc %", "gain over LB, pts [95% CI]", "fraction of gap [95% CI]"]
+    head = ["arm", "test acc %", "gain over LB, pts", "fraction of gap"]
     out = _columns(head + ([] if curvature else ["steps", "median s"]), acc)
     if curvature:
-        out += [""] + _columns(["arm", "λmax / LB [95% CI]", "sharpness / LB [95% CI]",
-                                "steps", "median s"], curv)
-    return "\n".join(out)
+        out += [""] + _columns(["arm", "λmax / LB", "sharpness / LB", "steps", "median s"], curv)
+    note = "brackets: 95% intervals (paired t; Fieller's for the fraction)"
+    if curvature:
+        note += ";\nλmax and sharpness: ratios of geometric means over seeds"
+    return "\n".join(out + [note])
 
 
 def verdict(row: dict) -> str:

@@ -78,6 +78,11 @@ def test_every_page_has_its_title_and_a_loaded_figure_and_the_links_work(html):
                 "document.querySelectorAll('article .math.notranslate .MathJax').length"
                 f" >= {formulas}", timeout=30_000)
             assert "\\(" not in page.inner_text("article"), chapter
+            wide = page.eval_on_selector_all(  # 100-character code and tables fit at 1280 px
+                "article div.highlight pre, article div.cell_output pre",
+                "els => els.filter(e => e.scrollWidth > e.clientWidth + 1)"
+                "          .map(e => e.textContent.split('\\n')[0].slice(0, 60))")
+            assert not wide, (chapter, wide)
             typeset += formulas
             nxt = page.query_selector("a.right-next")  # the way on to the next chapter
             assert (nxt is not None) == (chapter != CHAPTERS[-1]), chapter

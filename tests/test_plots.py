@@ -85,3 +85,20 @@ def test_reference_curves_draw_both_runs_where_the_reference_has_the_curve():
     assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["10", "100"]  # the sizes
     labelled(fig)
     plt.close(fig)
+
+
+def test_plain_log_labels_plain_numbers_and_only_the_minor_ticks_at_2_and_5():
+    fig, ax = plt.subplots()
+    ax.plot([1.5, 300], [1, 2])
+    ax.set_xlim(1.5, 300)
+    ax.set_xscale("log")
+    plots.plain_log(ax.xaxis)
+    fig.canvas.draw()
+    major = {t.get_text() for t in ax.xaxis.get_ticklabels()}
+    minor = [t.get_text() for t in ax.xaxis.get_ticklabels(minor=True) if t.get_text()]
+    assert {"10", "100"} <= major and not any("10^" in t or "times" in t for t in major)
+    assert {"2", "5", "20", "50", "200"} <= set(minor) <= {"2", "5", "20", "50", "200", "500"}
+    plots.plain_log(ax.xaxis, minor=False)
+    fig.canvas.draw()
+    assert not any(t.get_text() for t in ax.xaxis.get_ticklabels(minor=True))
+    plt.close(fig)
