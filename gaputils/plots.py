@@ -745,6 +745,7 @@ def measure_scatter(points: dict[str, np.ndarray]) -> plt.Figure:
             ax.scatter(points[key][m], 100 * points["test_acc"][m], s=14, color=cmap(i),
                        label=f"B = {b}")
         ax.set(xscale="log", xlabel=f"{label} (log scale)", title=f"test accuracy against {key}")
+        plain_log(ax.xaxis, minor=False)
     axes[0].set_ylabel("test accuracy (%)")
     axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
