@@ -59,10 +59,10 @@ def describe_interpolation(res: dict, naive: dict | None = None) -> str:
     """A few lines on an :func:`interpolate` result: the training loss at both minimizers
     (alpha 0 and 1) and at both ends, the barrier between the minimizers (the highest loss for
     alpha in [0, 1] above the higher of the two, and the lowest training accuracy there, with
-    the error barrier read against Frankle et al.'s 2 points), the
-    test loss and accuracy at both minimizers when ``res`` has them, and - given the
-    ``bn="interpolate"`` result - its loss at the grid point nearest alpha = 0.5 and the
-    stretches of alpha where it is not finite. Chapter 02."""
+    the error barrier read against Frankle et al.'s 2 points), the test loss and accuracy at
+    both minimizers when ``res`` has them, and - given the ``bn="interpolate"`` result - its
+    loss at the grid point nearest alpha = 0.5 and the stretches of alpha where it is not
+    finite. Chapter 02."""
     a, loss = res["alpha"], res["train_loss"]
     at = lambda v: int(np.argmin(np.abs(a - v)))
     i0, i1, mid = at(0.0), at(1.0), at(0.5)
