@@ -188,7 +188,8 @@ final = history.final()
 print(f"after {final['epoch']:.0f} epochs ({final['step']} steps, {final['seconds']:.1f} s of "
       f"training): train accuracy {final['train_acc']:.1%}, test accuracy "
       f"{final['test_acc']:.1%}, weights moved {final['weight_distance']:.1f} from their start")
-print(f"train minus test accuracy: {100 * (final['train_acc'] - final['test_acc']):+.1f} points")
+gap = 100 * (final["train_acc"] - final["test_acc"])
+print(f"train minus test accuracy: {gu.stats.signed(gap, 1)} points")
 
 # %% [markdown]
 # Dashed lines are the training set, solid lines the test set. The last printed line is the

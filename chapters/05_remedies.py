@@ -309,8 +309,8 @@ fig = gu.plots.warm_starts({"live": warm(rows), "reference": warm(ref_rows)}, se
 for k, r in warm(ref_rows)[:-1]:
     name = next(n for n, row in ref_rows.items() if row is r)
     train = 100 * np.mean(ref["arms"][name]["train_acc"])
-    print(f"k = {k:g}: fraction {r['fraction']}; it - SB {r['vs_top'].mean:+.2f} "
-          f"[{r['vs_top'].lo:+.2f}, {r['vs_top'].hi:+.2f}] pts; λmax {r['lambda_max_vs_top']:.2g} "
+    print(f"k = {k:g}: fraction {r['fraction']}; it - SB {r['vs_top'].brief()} pts; "
+          f"λmax {r['lambda_max_vs_top']:.2g} "
           f"x SB's, sharpness {r['sharpness_vs_top']:.2g} x SB's; training acc. {train:.1f}%")
 
 # %% [markdown]
@@ -338,8 +338,7 @@ names = ["SB", "LB"] + [n for n, r in ref_rows.items()
 fig = gu.plots.accuracy_and_steps(ref_rows, names)
 for name in names:
     r, s = ref_rows[name], rows.get(name, {}).get("seconds")
-    diff = (f"it - SB {r['vs_top'].mean:+.2f} [{r['vs_top'].lo:+.2f}, {r['vs_top'].hi:+.2f}] "
-            f"pts" if "vs_top" in r else "")
+    diff = f"it - SB {r['vs_top'].brief()} pts" if "vs_top" in r else ""
     print(f"{name:<24} {r['steps'] / ref_rows['SB']['steps']:5.0%} of SB's steps; "
           f"{'' if s is None else f'{s:4.1f} s live; '}{diff}")
 

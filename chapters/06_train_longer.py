@@ -380,7 +380,7 @@ noise_arms = ["LB", "LB + noise", "LB + GBN", "LB + noise + RA", "LB + RA", "LB 
 fig = gu.plots.forest(ref_rows, noise_arms, "multiplicative noise against GBN and RA")
 for name in ("LB + noise", "LB + noise + RA"):
     g = ref_rows[name]["gain"]
-    print(f"{name}: gain over LB {g.mean:+.2f} [{g.lo:+.2f}, {g.hi:+.2f}] pts, "
+    print(f"{name}: gain over LB {g.brief()} pts, "
           f"fraction of the gap {ref_rows[name]['fraction']}")
 print(f"training accuracy: LB + noise {train('LB + noise'):.1f}%, "
       f"LB + noise + RA {train('LB + noise + RA'):.1f}%")
@@ -416,8 +416,8 @@ fig = gu.plots.gain_sweep(sweep, "ghost batch size g (examples; log scale)",
                           f"Ghost BatchNorm at LB ({n_ref} seeds, 95% CIs; dotted: LB, SB)",
                           ref_rows["SB"])
 for g, r in sweep[:-1]:  # the last is plain LB
-    print(f"g = {g:3g}: gain over LB {r['gain'].mean:+.2f} [{r['gain'].lo:+.2f}, "
-          f"{r['gain'].hi:+.2f}] pts, fraction of the gap {r['fraction']}")
+    print(f"g = {g:3g}: gain over LB {r['gain'].brief()} pts, fraction of the gap "
+          f"{r['fraction']}")
 print(f"(LB + GBN 16) - (LB + GBN, g = {size('SB')}), points: {diff('LB + GBN 16', 'LB + GBN')}")
 
 # %% [markdown]

@@ -183,7 +183,7 @@ fig = gu.plots.rule_sweep(sweep, gu.study.RULES, title=f"learning-rate rules "
 for rule, points in sweep.items():
     kept, worst = gu.study.largest_kept(points), min(points, key=lambda p: p[1])
     print(f"{gu.study.RULES[rule]:<26} keeps SB's accuracy up to B = {kept}; lowest at "
-          f"B = {worst[0]}: {worst[1]:+.2f} [{worst[2]:+.2f}, {worst[3]:+.2f}] pts; "
+          f"B = {worst[0]}: {gu.stats.estimate_interval(*worst[1:4])} pts; "
           f"diverged runs: {sum(p[4] for p in points)}")
 live_kept = {r: gu.study.largest_kept(p) for r, p in gu.study.rule_sweep(live_rules).items()}
 print(f"live ({len(seeds)} seed(s); one seed: within 0.5 pts): {live_kept}")
@@ -338,8 +338,8 @@ f1_rows = gu.study.summarize(ref["f1"])
 for name, r in (("ViT", vit_rows), ("F1", f1_rows), ("C1 (testbed)", rows)):
     lam = 1 / r["SB"]["lambda_max_ratio"][0]
     sharp = 1 / r["SB"]["sharpness_ratio"][0]
-    print(f"{name:<13} gap {r['SB']['gain'].mean:+.2f} [{r['SB']['gain'].lo:+.2f}, "
-          f"{r['SB']['gain'].hi:+.2f}] pts; LB / SB: λmax x{lam:.0f}, sharpness x{sharp:.1f}; "
+    print(f"{name:<13} gap {r['SB']['gain'].brief()} pts; "
+          f"LB / SB: λmax x{lam:.0f}, sharpness x{sharp:.1f}; "
           f"SB {r['SB']['acc'][0]:.2f}%")
 
 # %% [markdown]

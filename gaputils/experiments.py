@@ -241,8 +241,8 @@ def rank_correlation(x: Iterable[float], y: Iterable[float], n_boot: int = 2000,
 
 def format_correlation(c: dict) -> str:
     """One line for a :func:`rank_correlation` result."""
-    return (f"tau {c['tau']:+.2f} [{c['tau_lo']:+.2f}, {c['tau_hi']:+.2f}] (p {c['p_tau']:.3f}), "
-            f"rho {c['rho']:+.2f} [{c['rho_lo']:+.2f}, {c['rho_hi']:+.2f}] (p {c['p_rho']:.3f}), "
+    ci = lambda k: stats.estimate_interval(c[k], c[k + "_lo"], c[k + "_hi"])
+    return (f"tau {ci('tau')} (p {c['p_tau']:.3f}), rho {ci('rho')} (p {c['p_rho']:.3f}), "
             f"n = {c['n']}")
 
 

@@ -47,17 +47,9 @@ def _gmean(results: dict, name: str, key: str) -> float:
     return float(np.exp(np.log(v[np.isfinite(v)]).mean()))
 
 
-def _ci(d) -> str:
-    return f"{d.mean:+.2f} [{d.lo:+.2f}, {d.hi:+.2f}]"
-
-
-def _fraction(row: dict) -> str:
-    f = row["fraction"]
-    return f"{f.estimate:+.2f} " + (f"[{f.lo:+.2f}, {f.hi:+.2f}]" if f.bounded else "[unbounded]")
-
-
 def _tau(c: dict) -> str:
-    return f"Kendall's tau {c['tau']:+.2f} [{c['tau_lo']:+.2f}, {c['tau_hi']:+.2f}], n = {c['n']}"
+    tau = stats.estimate_interval(c["tau"], c["tau_lo"], c["tau_hi"])
+    return f"Kendall's tau {tau}, n = {c['n']}"
 
 
 def answers(ch05: dict, ch06: dict, ch07: dict, eps_ratio: dict[str, float]) -> dict[int, str]:
@@ -80,9 +72,9 @@ def answers(ch05: dict, ch06: dict, ch07: dict, eps_ratio: dict[str, float]) -> 
     acc_lam = experiments.rank_correlation(np.log(pts["lambda_max"]), pts["test_acc"])
     lam_sharp = experiments.rank_correlation(np.log(pts["lambda_max"]),
                                              np.log(pts["sharpness"]))
-    warm = "; ".join(f"k={r['x']:g}: {_fraction(r)}" for r in r5.values()
+    warm = "; ".join(f"k={r['x']:g}: {r['fraction'].brief()}" for r in r5.values()
                      if r["group"] == "warm start")
-    dyn = "; ".join(f"{n}: {_fraction(r)}" for n, r in r5.items()
+    dyn = "; ".join(f"{n}: {r['fraction'].brief()}" for n, r in r5.items()
                     if r["group"] == "dynamic sampling")
     acc6 = lambda n: np.array(ch06["arms"][n]["test_acc"])
     d6 = lambda a, b: stats.paired(acc6(a), acc6(b)).scaled(100)
@@ -97,19 +89,20 @@ def answers(ch05: dict, ch06: dict, ch07: dict, eps_ratio: dict[str, float]) -> 
         3: f"log sharpness against log λmax: {_tau(lam_sharp)}",
         4: f"fraction of the gap closed - {warm}",
         5: f"fraction of the gap closed - {dyn}",
-        6: f"tiny ViT gap SB - LB {_ci(vit['SB']['gain'])} pts (C1, same seeds: {_ci(c1_gap)}); "
+        6: f"tiny ViT gap SB - LB {vit['SB']['gain'].brief()} pts "
+           f"(C1, same seeds: {c1_gap.brief()}); "
            f"λmax LB / SB x{1 / vit['SB']['lambda_max_ratio'][0]:.0f}",
-        7: f"GBN alone {_ci(r6['LB + GBN']['gain'])} pts, RA alone "
-           f"{_ci(r6['LB + RA']['gain'])} pts over LB; all three - SB "
-           f"{_ci(r6['LB + LR + GBN + RA']['vs_top'])}",
-        8: f"in LB's steps {_ci(r6['LB + noise']['gain'])} pts over LB; with RA "
-           f"{_ci(r6['LB + noise + RA']['gain'])}, and against SB "
-           f"{_ci(r6['LB + noise + RA']['vs_top'])}",
+        7: f"GBN alone {r6['LB + GBN']['gain'].brief()} pts, RA alone "
+           f"{r6['LB + RA']['gain'].brief()} pts over LB; all three - SB "
+           f"{r6['LB + LR + GBN + RA']['vs_top'].brief()}",
+        8: f"in LB's steps {r6['LB + noise']['gain'].brief()} pts over LB; with RA "
+           f"{r6['LB + noise + RA']['gain'].brief()}, and against SB "
+           f"{r6['LB + noise + RA']['vs_top'].brief()}",
         9: f"in optimizer steps LB + RA takes x{steps('LB + RA') / steps('SB'):.2f} of SB's, "
            f"plain LB x{steps('LB') / steps('SB'):.2f}; in the reference's seconds (a 2-core "
            f"CPU shared by two processes: rough) LB x{secs('LB') / secs('SB'):.2f}, LB + RA "
            f"x{secs('LB + RA') / secs('SB'):.1f} of SB's; chapter 6 times them live",
-        10: f"(LB + RA) - LB {_ci(d6('LB + RA', 'LB'))} pts; LB + RA's best evaluation (about "
+        10: f"(LB + RA) - LB {d6('LB + RA', 'LB').brief()} pts; LB + RA's best evaluation (about "
             f"step {np.mean([d['step'] for d in drops]):.0f}) is "
             f"{np.mean([d['drop'] for d in drops]):.2f} pts above its end ({len(drops)} seeds)",
     }

@@ -97,7 +97,8 @@ def selection_table(results: dict[str, list[dict]]) -> str:
     for name, r in selection_rows(results).items():
         d = r["diff"]
         fits = f"{100 * r['min_sb']:.2f} / {100 * r['min_lb']:.2f}"
-        mean, ci = f"{d.mean:+.2f} ± {d.se:.2f}", f"[{d.lo:+.2f}, {d.hi:+.2f}]"
+        mean = f"{stats.signed(d.mean)} ± {d.se:.2f}"
+        ci = f"[{stats.signed(d.lo)}, {stats.signed(d.hi)}]"
         lines.append(f"{name:<20}{r['sb']:>4}{r['lb']:>6}{fits:>19}{r['seconds']:>10.1f}"
                      f"{mean:>19}{ci:>18}{'  <- chosen' if name == best else ''}")
     return "\n".join(lines)

@@ -25,6 +25,18 @@ def mean_std(values: Iterable[float]) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan
 
 
+def signed(x: float, digits: int = 2) -> str:
+    """``x`` with its sign to ``digits`` decimals, the way the book prints differences; a value
+    that rounds to zero prints as ``0.00``, not ``-0.00`` or ``+0.00``."""
+    s = f"{x:+.{digits}f}"
+    return s[1:] if float(s) == 0 else s
+
+
+def estimate_interval(estimate: float, lo: float, hi: float) -> str:
+    """``estimate [lo, hi]``, each :func:`signed`: how tables and summaries print an interval."""
+    return f"{signed(estimate)} [{signed(lo)}, {signed(hi)}]"
+
+
 @dataclass(frozen=True)
 class Difference:
     """A difference of means with its standard error and a t-interval.
@@ -50,10 +62,15 @@ class Difference:
         return Difference(self.mean * factor, self.se * abs(factor), lo, hi, self.t, self.df,
                           self.n, self.paired, self.confidence)
 
+    def brief(self) -> str:
+        """``mean [lo, hi]`` (see :func:`estimate_interval`)."""
+        return estimate_interval(self.mean, self.lo, self.hi)
+
     def __str__(self) -> str:
         what = f"{self.n} pairs" if self.paired else f"n = {self.n[0]} and {self.n[1]}"
-        return (f"{self.mean:+.2f} ± {self.se:.2f} (SE), {self.confidence:.0%} CI "
-                f"[{self.lo:+.2f}, {self.hi:+.2f}], t = {self.t:.2f} on {self.df:.3g} df, {what}")
+        return (f"{signed(self.mean)} ± {self.se:.2f} (SE), {self.confidence:.0%} CI "
+                f"[{signed(self.lo)}, {signed(self.hi)}], t = {self.t:.2f} on {self.df:.3g} df, "
+                f"{what}")
 
 
 def t_quantile(df: float, confidence: float = 0.95) -> float:
@@ -125,9 +142,15 @@ class Ratio:
     n: int
     confidence: float = 0.95
 
+    def brief(self) -> str:
+        """``estimate [lo, hi]``, or ``estimate [unbounded]``: the form tables print."""
+        if not self.bounded:
+            return f"{signed(self.estimate)} [unbounded]"
+        return estimate_interval(self.estimate, self.lo, self.hi)
+
     def __str__(self) -> str:
-        ci = f"[{self.lo:+.2f}, {self.hi:+.2f}]" if self.bounded else "unbounded"
-        return f"{self.estimate:+.2f}, {self.confidence:.0%} CI {ci}, {self.n} pairs"
+        ci = f"[{signed(self.lo)}, {signed(self.hi)}]" if self.bounded else "unbounded"
+        return f"{signed(self.estimate)}, {self.confidence:.0%} CI {ci}, {self.n} pairs"
 
 
 def fieller(num: Iterable[float], den: Iterable[float], confidence: float = 0.95) -> Ratio:

@@ -345,10 +345,8 @@ def format_summary(rows: dict[str, dict], curvature: bool = True) -> str:
     acc, curv = [], []
     for name, r in rows.items():
         g, f = r.get("gain"), r.get("fraction")
-        gain = (f"{g.mean:+.2f} [{g.lo:+.2f}, {g.hi:+.2f}]" if g else
-                f"{r['diff']:+.2f} (one seed)" if "diff" in r else "")
-        frac = "" if f is None else f"{f.estimate:+.2f} " + (
-            f"[{f.lo:+.2f}, {f.hi:+.2f}]" if f.bounded else "[unbounded]")
+        gain = (g.brief() if g else f"{stats.signed(r['diff'])} (one seed)" if "diff" in r else "")
+        frac = "" if f is None else f.brief()
         ratio = lambda k: f"{r[k][0]:.2g} [{r[k][1]:.2g}, {r[k][2]:.2g}]" if k in r else ""
         mean = f"{r['acc'][0]:.2f}" + (f" ± {r['acc'][1]:.2f}" if r["n"] > 1 else "")
         cost = [f"{r['steps']:.0f}", f"{r['seconds']:.1f}"]
@@ -398,7 +396,7 @@ def findings(rows: dict[str, dict], base: str = "LB", top: str = "SB") -> str:
         at_top = (r["batch_size"] == rows[top]["batch_size"]
                   and r["group"] not in ("warm start", "dynamic sampling"))
         d = r["vs_top"]
-        text = (f"against plain {top}: {d.mean:+.2f} [{d.lo:+.2f}, {d.hi:+.2f}] pts" if at_top
+        text = (f"against plain {top}: {d.brief()} pts" if at_top
                 else verdict(r))
         lines.append(textwrap.fill(text, 100, initial_indent=f"{name:<28}",
                                    subsequent_indent=" " * 28))
