@@ -142,7 +142,6 @@ lines = {name: [ls.line(net, d, train, span=1.0, n=budget.grid) for d in dirs[na
 fig, ax = plt.subplots()
 gu.plots.slices(ax, lines, colors=gu.plots.PAIR).set(
     yscale="log", title="seed-0 minimizers, filter-normalized directions")
-ax.legend()
 fig.tight_layout()
 
 # %% [markdown]
@@ -233,10 +232,9 @@ for ax, norm in zip(axes, (False, True), strict=True):
     found = {k: [ls.line(net, ls.random_direction(net, filter_norm=norm, seed=s), train, 1.0,
                          budget.grid) for s in range(budget.probes)]
              for k, net in (("SB", sb), ("SB rescaled", scaled))}
-    gu.plots.slices(ax, found).set(yscale="log", title=f"filter_norm={norm}")
+    gu.plots.slices(ax, found, style=("-", "--")).set(yscale="log", title=f"filter_norm={norm}")
     if not norm:
         ax.set_xlabel("step along the direction (t, the direction scaled to ||x|| as a whole)")
-    ax.legend()
     change[norm] = max(np.max(np.abs(b["loss"] / a["loss"] - 1))
                        for a, b in zip(found["SB"], found["SB rescaled"], strict=True))
 fig.tight_layout()
@@ -252,9 +250,10 @@ print("largest relative change of a slice's loss through the rescaling: " + ", "
 # weight norm (printed), so a direction scaled to the total norm is longer, and in every other
 # layer its steps are large compared with the weights there (the first layer, followed by
 # BatchNorm, does not care about its own scale). Right: filter normalization scales each
-# filter's step with that filter, so the rescaled network gives the same slices (the printed
-# change is rounding). This is why every landscape in this book is filter-normalized by
-# default, and why chapter 3 needs a sharpness measure that is invariant to such rescalings.
+# filter's step with that filter, so the rescaled network gives the same slices (its dashed
+# line lies on the solid one; the printed change is rounding). This is why every landscape in
+# this book is filter-normalized by default, and why chapter 3 needs a sharpness measure that is
+# invariant to such rescalings.
 #
 # ## Explore
 #

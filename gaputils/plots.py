@@ -244,19 +244,29 @@ def interpolation(res: dict, naive: dict | None = None) -> plt.Figure:
 
 
 def slices(ax: plt.Axes, groups: dict[str, Sequence[dict]], colors: Sequence[str] | None = None,
-           style: str = "-") -> plt.Axes:
+           style: str | Sequence[str] = "-") -> plt.Axes:
     """1-D slices (results of ``gu.landscape.line``) per label: the geometric mean over
     directions (losses span decades, and the axis is usually logarithmic), and a band from the
-    lowest to the highest slice."""
+    lowest to the highest slice. ``style``: one line style, or one per label (a dashed line
+    keeps a solid one it coincides with visible). Draws the legend, what the lines and bands
+    are in its title."""
+    styles = [style] * len(groups) if isinstance(style, str) else list(style)
+    if len(styles) != len(groups):
+        raise ValueError(f"slices() got {len(styles)} styles for {len(groups)} labels; give one "
+                         "style, or one per label")
+    counts = set()
     for i, (label, lines) in enumerate(groups.items()):
         color = colors[i] if colors else f"C{i}"
         t = lines[0]["t"]
         losses = np.array([r["loss"] for r in lines])
-        what = (f"geometric mean of {len(lines)} directions; band: min-max" if len(lines) > 1
-                else "1 direction")
-        ax.plot(t, np.exp(np.log(losses).mean(0)), style, color=color, label=f"{label} ({what})")
+        counts.add(len(lines))
+        ax.plot(t, np.exp(np.log(losses).mean(0)), styles[i], color=color, label=label)
         if len(lines) > 1:
             ax.fill_between(t, losses.min(0), losses.max(0), color=color, alpha=0.2, lw=0)
+    k = counts.pop() if len(counts) == 1 else None
+    what = ("1 direction" if k == 1 else
+            f"geometric mean of {k or 'several'} directions,\nband: lowest to highest")
+    ax.legend(title=what, fontsize=8, title_fontsize=8, loc="upper center")
     ax.set(xlabel="step along the direction (t, in units of each filter's norm)",
            ylabel="training loss (nats)")
     return ax

@@ -56,8 +56,13 @@ def test_landscape_and_spectrum_figures():
                                                             bn="interpolate")))
     d = landscape.random_direction(net)
     fig, ax = plt.subplots()
-    plots.slices(ax, {"SB": [landscape.line(net, d, ds.train, n=3)]})
+    line = landscape.line(net, d, ds.train, n=3)
+    plots.slices(ax, {"SB": [line], "LB": [line]}, style=("-", "--"))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["SB", "LB"]
+    assert ax.get_legend().get_title().get_text() == "1 direction"
     labelled(fig)
+    with pytest.raises(ValueError, match="one per label"):
+        plots.slices(ax, {"SB": [line], "LB": [line]}, style=("-",))
     labelled(plots.planes({"SB": landscape.plane(net, d, d * 0.5, ds.train, n=3)}))
     dens = {"SB": hessian.density(net, ds.train, num_runs=2, lanczos_steps=5)}
     labelled(plots.spectra(dens))
