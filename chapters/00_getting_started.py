@@ -211,7 +211,12 @@ print(f"train minus test accuracy: {gu.stats.signed(gap, 1)} points")
 # reference run of the whole chapter, labelled with its device, mode and date. `python -m
 # gaputils.reproduce --mode paper --chapter 0` makes one (on a GPU, the full-scale run);
 # until a paper-mode run is committed, the reference is a standard-mode run on a CPU. Where the
-# modes match, the line under the table says how closely the two runs agree.
+# modes match, the line under the table says how closely the two runs agree. Expect close, not
+# identical, numbers: a seeded run repeats bit for bit only with the same processor, number of
+# threads and library versions, because these set the order in which floating-point sums are
+# added up, and the rounding differences grow over thousands of SGD steps. Numbers read far from
+# a minimizer, such as a loss at the end of a long line or sharpness in a large box, can differ
+# by more.
 
 # %%
 gu.reference.compare("00", {

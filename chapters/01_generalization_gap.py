@@ -127,8 +127,7 @@ print(f"\nchosen: {chosen} = {selection['candidates'][chosen]}")
 rows = gu.reference.selection_rows(selection["results"])
 top = max(rows, key=lambda k: rows[k]["diff"].mean)
 print(f"largest mean validation difference: {gu.stats.signed(rows[top]['diff'].mean)} points "
-      f"({top}, "
-      f"{rows[top]['seconds']:.0f} s for five pairs); "
+      f"({top}, {rows[top]['seconds']:.0f} s for five pairs); "
       f"{sum(r['diff'].mean >= 1 for r in rows.values())} of {len(rows)} candidates reach "
       "+1 point")
 
