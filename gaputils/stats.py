@@ -26,10 +26,15 @@ def mean_std(values: Iterable[float]) -> tuple[float, float]:
 
 
 def signed(x: float, digits: int = 2) -> str:
-    """``x`` with its sign to ``digits`` decimals, the way the book prints differences; a value
-    that rounds to zero prints as ``0.00``, not ``-0.00`` or ``+0.00``."""
-    s = f"{x:+.{digits}f}"
-    return s[1:] if float(s) == 0 else s
+    """``x`` with its sign to ``digits`` decimals, the way the book prints differences. A value
+    that would print as ``-0.00`` or ``+0.00`` gets up to two more decimals instead, so that an
+    interval end just below zero still reads as below (``-0.002``); one smaller than that
+    prints as ``0.00``."""
+    for d in (digits, digits + 1, digits + 2):
+        s = f"{x:+.{d}f}"
+        if float(s) != 0:
+            return s
+    return f"{0:.{digits}f}"
 
 
 def estimate_interval(estimate: float, lo: float, hi: float) -> str:

@@ -103,13 +103,16 @@ def test_t_interval_is_the_mean_plus_minus_t_times_the_standard_error():
 
 
 def test_signed_numbers_never_print_minus_zero():
-    assert stats.signed(0.004) == "0.00" and stats.signed(-0.004) == "0.00"
-    assert stats.signed(-0.0) == "0.00" and stats.signed(-0.04, 1) == "0.0"
+    # near zero: more decimals keep the sign readable (an interval end just below zero)
+    assert stats.signed(0.004) == "+0.004" and stats.signed(-0.0018) == "-0.002"
+    assert stats.signed(-0.00004) == "0.00" and stats.signed(-0.00004, 3) == "-0.00004"
+    assert stats.signed(-0.0) == "0.00" and stats.signed(0.0, 1) == "0.0"
+    assert stats.signed(-0.04, 1) == "-0.04" and stats.signed(-0.004, 1) == "-0.004"
     assert stats.signed(0.006) == "+0.01" and stats.signed(-0.006) == "-0.01"
     assert stats.signed(-1.234, 1) == "-1.2" and stats.signed(float("nan")) == "+nan"
     d = stats.paired([1.0, 1.01, 0.99], [1.0, 1.0, 1.0])  # mean 0, interval about +-0.025
     assert d.brief() == "0.00 [-0.02, +0.02]" and "-0.00" not in str(d)
-    assert stats.estimate_interval(-0.001, -0.5, 0.3) == "0.00 [-0.50, +0.30]"
+    assert stats.estimate_interval(-0.001, -0.5, 0.3) == "-0.001 [-0.50, +0.30]"
     r = stats.fieller([1.0, 1.1, 0.9], [2.0, 2.1, 1.9])
     assert r.brief() == f"+0.50 [{stats.signed(r.lo)}, {stats.signed(r.hi)}]"
     den = np.array([1.0, -0.8, 0.5, -0.6, 0.2])
