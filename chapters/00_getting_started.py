@@ -63,7 +63,7 @@ budget = gu.budget()
 # python book/build.py
 # ```
 #
-# The last section of every chapter sets its key numbers beside a committed reference run of
+# The last section of every chapter sets its key numbers beside the committed reference runs of
 # the whole chapter (`python -m gaputils.reproduce` makes them).
 #
 # **On Colab.** The badge at the top of each chapter opens it; its first code cell installs
@@ -205,18 +205,18 @@ print(f"train minus test accuracy: {gu.stats.signed(gap, 1)} points")
 # prints it). Later chapters reuse the minimizers that chapter 1 trained this way.
 
 # %% [markdown]
-# ## Beside a reference run
+# ## Beside the reference runs
 #
-# The chapter's key numbers and curves from this run, beside the same ones from a committed
-# reference run of the whole chapter, labelled with its device, mode and date. `python -m
-# gaputils.reproduce --mode paper --chapter 0` makes one (on a GPU, the full-scale run);
-# until a paper-mode run is committed, the reference is a standard-mode run on a CPU. Where the
-# modes match, the line under the table says how closely the two runs agree. Expect close, not
-# identical, numbers: a seeded run repeats bit for bit only with the same processor, number of
-# threads and library versions, because these set the order in which floating-point sums are
-# added up, and the rounding differences grow over thousands of SGD steps. Numbers read far from
-# a minimizer, such as a loss at the end of a long line or sharpness in a large box, can differ
-# by more.
+# The chapter's key numbers and curves from this run, beside the same ones from the committed
+# reference runs of the whole chapter, each labelled with its device, mode and date: a
+# standard-mode run on a CPU and, where one is committed, a full-scale paper-mode run
+# (`python -m gaputils.reproduce --mode paper --chapter 0` makes one). The line under the
+# table says how closely this run agrees with the reference run of its own mode. Expect
+# close, not identical, numbers: a seeded run repeats bit for bit only with the same processor,
+# number of threads and library versions, because these set the order in which floating-point
+# sums are added up, and the rounding differences grow over thousands of SGD steps. Numbers read
+# far from a minimizer, such as a loss at the end of a long line or sharpness in a large box,
+# can differ by more.
 
 # %%
 gu.reference.compare("00", {

@@ -488,13 +488,13 @@ print(f"relative difference between the two gradients, ‖g₁ - g₂‖ / ‖g�
 #   of C1, another scale.
 
 # %% [markdown]
-# ## Beside a reference run
+# ## Beside the reference runs
 #
-# The chapter's key numbers and curves from this run, beside the same ones from a committed
-# reference run of the whole chapter, labelled with its device, mode and date. `python -m
-# gaputils.reproduce --mode paper --chapter 6` makes one (on a GPU, the full-scale run);
-# until a paper-mode run is committed, the reference is a standard-mode run on a CPU. Where the
-# modes match, the line under the table says how closely the two runs agree.
+# The chapter's key numbers and curves from this run, beside the same ones from the committed
+# reference runs of the whole chapter, each labelled with its device, mode and date: a
+# standard-mode run on a CPU and, where one is committed, a full-scale paper-mode run
+# (`python -m gaputils.reproduce --mode paper --chapter 6` makes one). The line under the
+# table says how closely this run agrees with the reference run of its own mode.
 
 # %%
 gu.reference.compare("06", gu.study.key_numbers(rows), {

@@ -456,13 +456,13 @@ print(gu.questions.table(lines))
 # computed, not only the landscape (chapter 3 studies its dependence on eps).
 
 # %% [markdown]
-# ## Beside a reference run
+# ## Beside the reference runs
 #
-# The chapter's key numbers and curves from this run, beside the same ones from a committed
-# reference run of the whole chapter, labelled with its device, mode and date. `python -m
-# gaputils.reproduce --mode paper --chapter 7` makes one (on a GPU, the full-scale run);
-# until a paper-mode run is committed, the reference is a standard-mode run on a CPU. Where the
-# modes match, the line under the table says how closely the two runs agree.
+# The chapter's key numbers and curves from this run, beside the same ones from the committed
+# reference runs of the whole chapter, each labelled with its device, mode and date: a
+# standard-mode run on a CPU and, where one is committed, a full-scale paper-mode run
+# (`python -m gaputils.reproduce --mode paper --chapter 7` makes one). The line under the
+# table says how closely this run agrees with the reference run of its own mode.
 
 # %%
 rules = gu.study.key_numbers(gu.study.summarize(live_rules), "rules: ", skip=("SB", "LB"))

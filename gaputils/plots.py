@@ -762,24 +762,29 @@ def measure_scatter(points: dict[str, np.ndarray]) -> plt.Figure:
     return fig
 
 
-def reference_curves(live: dict[str, dict], reference: dict[str, dict], label: str
+def reference_curves(live: dict[str, dict], references: dict[str, dict[str, dict]]
                      ) -> plt.Figure:
-    """One panel per curve (made by ``gu.reference.curve``): this run's (solid) and the
-    reference run's (dashed, legend ``label``) where it has that curve."""
+    """One panel per curve (made by ``gu.reference.curve``): this run's (thick, light) and each
+    reference run's where it has that curve (thin: black dashed, then grey dotted), with
+    ``references`` mapping a legend label to a run's curves by title."""
     fig, axes = plt.subplots(1, len(live), figsize=(5.5 * len(live), 3.8), squeeze=False)
+    styles = [("x--", "black"), ("+:", "0.45")]
     for ax, (title, c) in zip(axes[0], live.items(), strict=True):
         dots = len(c["x"]) <= 40  # markers where they can be told apart
         ax.plot(c["x"], c["y"], "o-" if dots else "-", ms=5, lw=3, alpha=0.5, color=SB_COLOR,
                 label="this run")
-        r = reference.get(title)
-        if r:  # thin and dashed on top, so that where the runs agree both stay visible
-            ax.plot(r["x"], r["y"], "x--" if dots else "--", ms=4, lw=1, color="black",
-                    label=label)
+        for i, (name, ref) in enumerate(references.items()):
+            r = ref.get(title)
+            fmt, color = styles[i % len(styles)]
+            if r:  # thin on top, so that where the runs agree all stay visible
+                ax.plot(r["x"], r["y"], fmt if dots else fmt.lstrip("x+"), ms=4, lw=1.2,
+                        color=color, label=name)
         ax.set(xlabel=c["xlabel"], ylabel=c["ylabel"], title=title,
                xscale="log" if c.get("log_x") else "linear",
                yscale="log" if c.get("log_y") else "linear")
-        whole = sorted({int(v) for v in c["x"]})
-        if c.get("log_x") and len(whole) <= 12 and all(float(v).is_integer() for v in c["x"]):
+        xs = [*c["x"], *(v for ref in references.values() for v in ref.get(title, {}).get("x", []))]
+        whole = sorted({int(v) for v in xs})
+        if c.get("log_x") and len(whole) <= 12 and all(float(v).is_integer() for v in xs):
             ax.set_xticks(whole, [str(v) for v in whole])  # e.g. batch sizes, read off exactly
             ax.xaxis.set_minor_locator(NullLocator())
         ax.legend(fontsize=8)

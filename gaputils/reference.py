@@ -152,6 +152,11 @@ def run(chapter: str, mode: str | None = None) -> dict | None:
     return None
 
 
+def runs(chapter: str) -> list[dict]:
+    """Every committed reference run of ``chapter``, paper mode first."""
+    return [r for r in (run(chapter, m) for m in MODES) if r is not None]
+
+
 def label(ref: dict) -> str:
     """"reference run on <device> (<mode> mode, <date>, <elapsed time>)" for a reference run."""
     seconds = ref["elapsed_seconds"]
@@ -188,37 +193,38 @@ def agreement(numbers: dict[str, float], reference: dict[str, float]) -> str:
 
 def compare(chapter: str, numbers: dict[str, float], curves: dict[str, dict] | None = None,
             show: bool = True) -> None:
-    """A chapter's key numbers and curves beside its committed reference run (:func:`run`):
+    """A chapter's key numbers and curves beside its committed reference runs (:func:`runs`):
     records them (:func:`record`) when ``gaputils.reproduce`` runs the chapter, prints a table
-    of this run against the reference, labelled with the reference's device, mode and date, and
-    draws each curve of both (when ``show``). Where the chapter has no reference run yet, the
-    table's reference column is empty and a line says how to make one."""
+    of this run against each reference run (a column each, paper mode first), labelled with its
+    device, mode and date, says how closely this run agrees with the reference of its own mode,
+    and draws each curve of all runs (when ``show``). Where the chapter has no reference run
+    yet, the table's reference column is empty and a line says how to make one."""
     from . import runtime
 
     record(chapter, numbers, curves)
-    ref = run(chapter)
-    ours = f"this run ({runtime.mode()})"
-    if ref is None:
+    refs, mode = runs(chapter), runtime.mode()
+    if not refs:
         print(f"no reference run of chapter {chapter} is committed yet; "
               f"python -m gaputils.reproduce --mode paper --chapter {int(chapter)} makes one")
-    else:
+    for ref in refs:
         print(label(ref) + f"\n  made by: {ref['command']}")
-    theirs = f"reference ({ref['mode']})" if ref else "reference"
+    cols = [(f"reference ({r['mode']})", r["numbers"]) for r in refs] or [("reference", {})]
     width = max(len(k) for k in numbers) + 2
-    head = f"{'':<{width}}{ours:>20}{theirs:>22}"
+    head = f"{'':<{width}}{f'this run ({mode})':>20}" + "".join(f"{c:>22}" for c, _ in cols)
     lines = [head, "-" * len(head)]
     for k, v in numbers.items():
-        r = ref["numbers"].get(k) if ref else None
-        lines.append(f"{k:<{width}}{_fmt(float(v)):>20}{_fmt(r):>22}")
+        lines.append(f"{k:<{width}}{_fmt(float(v)):>20}"
+                     + "".join(f"{_fmt(got.get(k)):>22}" for _, got in cols))
     print("\n".join(lines))
-    if ref and ref["mode"] == runtime.mode():
-        print(agreement(numbers, ref["numbers"]))
+    same = [r for r in refs if r["mode"] == mode]
+    if same:
+        print(agreement(numbers, same[0]["numbers"]))
     if show and curves:
         from IPython.display import display
 
         from . import plots
 
-        fig = plots.reference_curves(curves, ref["curves"] if ref else {},
-                                     f"reference ({ref['mode']}, {ref['device']})" if ref else "")
+        fig = plots.reference_curves(curves, {f"reference ({r['mode']}, {r['device']})":
+                                              r["curves"] for r in refs})
         display(fig)
         plots.plt.close(fig)

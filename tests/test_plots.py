@@ -84,10 +84,14 @@ def test_reference_curves_draw_both_runs_where_the_reference_has_the_curve():
     a = reference.curve([1, 2, 3], [1.0, 2.0, 3.0], "step", "loss (nats)")
     b = reference.curve([10, 100], [0.5, 0.4], "batch size (log scale)", "gap (pts, log scale)",
                         log_x=True, log_y=True)
-    fig = plots.reference_curves({"a": a, "b": b}, {"a": a}, "reference (standard)")
-    assert [len(ax.lines) for ax in fig.axes] == [2, 1]  # b has no reference curve
+    wide = reference.curve([10, 100, 1000], [0.5, 0.4, 0.3], "batch size (log scale)", "gap")
+    fig = plots.reference_curves({"a": a, "b": b}, {"reference (paper)": {"a": a, "b": wide},
+                                                    "reference (standard)": {"a": a}})
+    assert [len(ax.lines) for ax in fig.axes] == [3, 2]  # the standard run has no curve b
+    assert [line.get_label() for line in fig.axes[1].lines] == ["this run", "reference (paper)"]
     assert fig.axes[1].get_xscale() == "log" and fig.axes[1].get_yscale() == "log"
-    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["10", "100"]  # the sizes
+    ticks = [t.get_text() for t in fig.axes[1].get_xticklabels()]
+    assert ticks == ["10", "100", "1000"]  # every run's batch sizes, read off exactly
     labelled(fig)
     plt.close(fig)
 

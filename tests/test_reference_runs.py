@@ -38,20 +38,42 @@ def test_agreement_counts_printed_digits_and_names_the_largest_difference():
                                                                 {"a": 1.0, "b": 2.0})
 
 
+def _ref(mode: str, acc: float) -> dict:
+    return {"mode": mode, "device": "x86_64, 2 CPU cores", "date": "2026-01-01",
+            "elapsed_seconds": 90.0, "command": f"python -m gaputils.reproduce --mode {mode}",
+            "numbers": {"acc %": acc}, "curves": {}}
+
+
 def test_compare_prints_both_columns_and_the_label(capsys, monkeypatch):
-    ref = {"mode": "standard", "device": "x86_64, 2 CPU cores", "date": "2026-01-01",
-           "elapsed_seconds": 90.0, "command": "python -m gaputils.reproduce --mode standard",
-           "numbers": {"acc %": 91.25}, "curves": {}}
-    monkeypatch.setattr(reference, "run", lambda chapter: ref)
+    monkeypatch.setattr(reference, "runs", lambda chapter: [_ref("standard", 91.25)])
     monkeypatch.setenv("GAPUTILS_MODE", "smoke")
     assert reference.compare("00", {"acc %": 80.5, "new": 3.0}, show=False) is None  # no echo
     out = capsys.readouterr().out
     assert "reference run on x86_64, 2 CPU cores (standard mode, 2026-01-01, 2 min)" in out
     assert re.search(r"acc %\s+80\.5\s+91\.25", out) and re.search(r"new\s+3\s+-", out)
     assert "agree" not in out  # other mode: no agreement line
-    monkeypatch.setattr(reference, "run", lambda chapter: None)
+    monkeypatch.setattr(reference, "runs", lambda chapter: [])
     reference.compare("03", {"acc %": 80.5}, show=False)
     assert "--mode paper --chapter 3 makes one" in capsys.readouterr().out
+
+
+def test_compare_shows_every_reference_run_and_agrees_with_its_own_mode(capsys, monkeypatch):
+    refs = [_ref("paper", 93.5), _ref("standard", 80.5)]
+    monkeypatch.setattr(reference, "runs", lambda chapter: refs)
+    monkeypatch.setenv("GAPUTILS_MODE", "standard")
+    reference.compare("00", {"acc %": 80.5}, show=False)
+    out = capsys.readouterr().out
+    assert "(paper mode" in out and "(standard mode" in out
+    assert re.search(r"this run \(standard\)\s+reference \(paper\)\s+reference \(standard\)",
+                     out)
+    assert re.search(r"acc %\s+80\.5\s+93\.5\s+80\.5", out)
+    assert "all 1 numbers are identical" in out  # measured against the standard-mode run
+
+
+def test_runs_lists_the_committed_reference_runs_paper_first():
+    modes = [r["mode"] for r in reference.runs("00")]
+    assert "standard" in modes and modes == sorted(set(modes), key=reference.MODES.index)
+    assert reference.runs("no such chapter") == []
 
 
 def test_every_chapter_has_a_reference_run_with_the_numbers_it_records():
