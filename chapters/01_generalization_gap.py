@@ -132,9 +132,10 @@ print(f"largest mean validation difference: {gu.stats.signed(rows[top]['diff'].m
       "+1 point")
 
 # %% [markdown]
-# The selection seeds (100-102) are not the seeds below (0-4), and the test set played no
-# part in the choice, so the test numbers that follow are not inflated by the selection (the
-# validation numbers of the chosen candidate are: picking the best of several is optimistic).
+# The selection seeds (100-102) are not the seeds below (0-4; 0-9 in `paper` mode), and the
+# test set played no part in the choice, so the test numbers that follow are not inflated by
+# the selection (the validation numbers of the chosen candidate are: picking the best of
+# several is optimistic).
 # Two caveats a reviewer would raise. Choosing the largest lower bound from three seeds
 # favours a candidate whose standard error is small by chance. And the time limit is measured
 # in wall-clock seconds: one candidate's first run overlapped with another process on this
@@ -215,15 +216,16 @@ print(f"Keskar et al. report {paper_sb - paper_lb:+.2f} points for F1 on MNIST (
 #
 # Compare the line for Keskar's own F1 setting: the paper reports 0.2 points for F1 on MNIST,
 # as a difference of means without a paired interval, and the printed interval says whether
-# our three seeds can tell a difference of that size from zero. Our numbers differ from the
-# paper's partly because data, sizes and training budget differ: Fashion-MNIST is harder than
-# MNIST, our F1 trains on a 10,000-image subset for a fixed number of epochs in `standard`
-# mode, and the testbed on the small subset printed at the top.
+# our seeds (three; five in `paper` mode) can tell a difference of that size from zero. Our
+# numbers differ from the paper's partly because data, sizes and training budget differ:
+# Fashion-MNIST is harder than MNIST, our F1 trains on a 10,000-image subset for a fixed
+# number of epochs in `standard` mode, and the testbed on the small subset printed at the top.
 #
 # Two limits of the interval: it counts the seeds as the only source of chance, while the
 # test images are a sample too (the extra standard error printed above, from how often the
-# two networks disagree); and with five seeds the t-interval is wide by construction, since
-# its critical value on 4 degrees of freedom is 2.78 rather than 1.96. A third limit is the
+# two networks disagree); and with five seeds (`standard` mode) the t-interval is wide by
+# construction, since its critical value on 4 degrees of freedom is 2.78 rather than 1.96
+# (2.26 on the 9 of `paper` mode's ten seeds). A third limit is the
 # machine. A run is reproducible on one machine, but CPUs of another kind pick other kernels
 # for the same convolution, with other rounding, and after thousands of steps the same seed
 # ends in a network that differs from this one about as much as another seed's would. Your
@@ -307,10 +309,11 @@ print(f"test accuracy falls or stays level at {sum(drops)} of the {len(drops)} s
       f"batch size to the next ({len(seeds)} seeds each)")
 
 # %% [markdown]
-# With two seeds per point the error bars are rough, and neighbouring batch sizes need not be
-# told apart; the trend over the whole range and the testbed's five-seed comparison above
-# carry more weight. The right panel shows train - test, the first kind of gap: where a batch
-# size fits the training set, it is one minus the test accuracy and mirrors the left panel.
+# With two seeds per point (three in `paper` mode) the error bars are rough, and neighbouring
+# batch sizes need not be told apart; the trend over the whole range and the testbed's
+# comparison above (five seeds; ten in `paper` mode) carry more weight. The right panel shows
+# train - test, the first kind of gap: where a batch size fits the training set, it is one
+# minus the test accuracy and mirrors the left panel.
 #
 # ## Explore
 #
@@ -344,9 +347,9 @@ gu.reference.compare("01", {
 # 1. With Keskar et al.'s procedure - one optimizer and learning rate, one starting point per
 #    seed - the book's testbed (a narrow C1 on a small Fashion-MNIST subset, SGD with weight
 #    decay) fits the training set with both batch sizes; the paired interval above says how
-#    much better the small batch tests in this run, and whether five seeds tell that apart
+#    much better the small batch tests in this run, and whether its seeds tell that apart
 #    from seed noise.
-# 2. Keskar's own F1 setting, at the size a laptop affords, gives a difference that has to be
+# 2. Keskar's own F1 setting, at the size of the run mode, gives a difference that has to be
 #    read against its interval (printed above): whether a gap shows up depends on the network,
 #    the data size and the optimizer.
 # 3. Runs that share their initial weights are compared by paired differences; report the
