@@ -252,24 +252,19 @@ fig = gu.plots.epochs_and_seconds(groups)
 
 # %%
 per_epoch = {k: np.median([h.seconds[-1] / h.epoch[-1] for h in hs]) for k, hs in groups.items()}
-total = {k: np.median([h.seconds[-1] for h in hs]) for k, hs in groups.items()}
 for k, hs in groups.items():
-    loss = np.mean([h.train_loss[1] for h in hs])
-    print(f"{k}: {per_epoch[k]:.2f} s per epoch, {total[k]:.1f} s in all (medians over seeds); "
-          f"training loss {loss:.3f} nats after {hs[0].epoch[1]:.0f} epochs")
+    print(f"{k}: {per_epoch[k]:.2f} s per epoch, {np.median([h.seconds[-1] for h in hs]):.1f} s "
+          f"in all (medians over seeds); training loss {np.mean([h.train_loss[1] for h in hs]):.3f}"
+          f" nats after {hs[0].epoch[1]:.0f} epochs")
 sb_key, lb_key = groups
 ratio = per_epoch[lb_key] / per_epoch[sb_key]
 print(f"An epoch of LB takes {ratio:.2f}x the time of an epoch of SB on {gu.device()}: LB is "
       + ("cheaper" if ratio < 0.95 else "dearer" if ratio > 1.05 else "about as dear")
       + " per epoch")
-# Each seed's SB read, between its records, at the moment the same seed's LB finished.
-pairs = [(np.interp(lb.seconds[-1], sb.seconds, sb.test_acc), lb.test_acc[-1])
-         for sb, lb in zip(groups[sb_key], groups[lb_key], strict=True)]
-sb_then, lb_end = np.median(pairs, axis=0)
-apart = groups[sb_key][0].epoch[1]
-print(f"When LB finishes (after {total[lb_key]:.1f} s), SB of the same seed has a test accuracy "
-      f"of {sb_then:.2%} (read between its records, {apart:.0f} epochs apart); LB's "
-      f"final is {lb_end:.2%} (medians over {len(pairs)} seeds)")
+t_lb, sb_then, lb_end = gu.experiments.equal_time(groups[sb_key], groups[lb_key])
+print(f"When LB finishes (after {t_lb:.1f} s), SB of the same seed has a test accuracy of "
+      f"{sb_then:.2%} (read between its records, {hs[0].epoch[1]:.0f} epochs apart); LB's final "
+      f"is {lb_end:.2%} (medians over {len(hs)} seeds)")
 
 # %% [markdown]
 # Per epoch, a large batch takes fewer steps; the printed training losses at the first record

@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -151,6 +152,21 @@ def difference(a: list[Run], b: list[Run], key: str = "test_acc",
                          f"{sorted(vb)} (one run per seed on each side)")
     seeds = sorted(va)
     return stats.paired([va[s] for s in seeds], [vb[s] for s in seeds], confidence)
+
+
+def equal_time(sb: list[History], lb: list[History]) -> tuple[float, float, float]:
+    """SB against LB at equal wall-clock time, paired by position (one seed each): for every
+    pair, SB's test accuracy read along the straight line between its records at the moment
+    its LB finished. Returns medians over pairs of (LB's finishing time in seconds, SB's test
+    accuracy then, LB's final test accuracy); medians, because other processes on a machine
+    can stretch a run's wall-clock time. Chapter 01."""
+    if len(sb) != len(lb) or not sb:
+        raise ValueError(f"equal_time() pairs SB and LB runs one to one; got {len(sb)} and "
+                         f"{len(lb)} histories")
+    rows = [(b.seconds[-1], float(np.interp(b.seconds[-1], a.seconds, a.test_acc)),
+             b.test_acc[-1]) for a, b in zip(sb, lb, strict=True)]
+    t, sb_then, lb_end = (statistics.median(col) for col in zip(*rows, strict=True))
+    return t, sb_then, lb_end
 
 
 @torch.no_grad()

@@ -142,14 +142,11 @@ def record(chapter: str, numbers: dict[str, float], curves: dict[str, dict] | No
     return path
 
 
-def run(chapter: str, mode: str | None = None) -> dict | None:
-    """The committed reference run of ``chapter`` (``"01"``) in ``mode``; without a mode, the
-    paper-mode one where there is one, else the standard-mode one; None where there is none."""
-    for m in (mode,) if mode else MODES:
-        path = resources.files("gaputils.results") / f"ch{chapter}_{m}.json"
-        if path.is_file():
-            return json.loads(path.read_text())
-    return None
+def run(chapter: str, mode: str) -> dict | None:
+    """The committed reference run of ``chapter`` (``"01"``) in ``mode``; None where there is
+    none."""
+    path = resources.files("gaputils.results") / f"ch{chapter}_{mode}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def runs(chapter: str) -> list[dict]:

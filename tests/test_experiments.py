@@ -233,3 +233,19 @@ def test_curvature_table_pairs_groups_and_scales():
     assert list(norms["LB"]) == names and norms["LB"][names[0]].shape == (3,)
     assert norms["LB"][names[0]][2] == pytest.approx(
         float(dict(first.named_parameters())[names[0]].norm()))
+
+
+def test_equal_time_reads_sb_between_its_records_when_lb_finishes():
+    def h(seconds, test_acc):
+        n = len(seconds)
+        return gu.train.History(epoch=list(range(n)), step=list(range(n)), train_loss=[0.1] * n,
+                                train_acc=[1.0] * n, test_loss=[0.2] * n, test_acc=test_acc,
+                                seconds=seconds, weight_distance=[0.0] * n, lr=[1e-3] * n)
+    sb = [h([0.0, 10.0, 20.0], [0.1, 0.8, 0.9]), h([0.0, 10.0, 20.0], [0.1, 0.6, 0.7]),
+          h([0.0, 40.0, 80.0], [0.1, 0.5, 0.9])]  # the last one stretched by another process
+    lb = [h([0.0, 5.0], [0.1, 0.85]), h([0.0, 15.0], [0.1, 0.75]), h([0.0, 6.0], [0.1, 0.8])]
+    t, sb_then, lb_end = experiments.equal_time(sb, lb)
+    # SB at LB's finish: 0.1 + 0.7 * 5/10 = 0.45, 0.6 + 0.1 * 5/10 = 0.65, 0.1 + 0.4 * 6/40 = 0.16
+    assert (t, lb_end) == (6.0, 0.8) and sb_then == pytest.approx(0.45)
+    with pytest.raises(ValueError, match="one to one"):
+        experiments.equal_time(sb, lb[:2])
