@@ -105,17 +105,21 @@ def _inputs(data: torch.Tensor | Data, batch_size: int, device) -> Iterator[torc
 @torch.no_grad()
 def recompute_bn(model: nn.Module, x: torch.Tensor | Data, batch_size: int = 256) -> None:
     """Re-estimate every BatchNorm's running mean and variance on ``x`` (inputs, an (x, y) pair
-    or a loader) with the current weights: the average over batches of ``batch_size`` (a
-    loader's own batches; cumulative, ``momentum=None``). Other layers stay in eval mode (no
+    or a loader) with the current weights: the average over batches - whole batches of
+    ``batch_size`` of a tensor, a loader's own batches - weighted by their sizes, so that a
+    loader's shorter last batch counts for what it holds. Other layers stay in eval mode (no
     dropout). The model is left in eval mode."""
     bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
     model.eval()
     saved = [m.momentum for m in bns]
     for m in bns:
         m.reset_running_stats()
-        m.momentum = None
         m.train()
+    seen = 0
     for xb in _inputs(x, batch_size, batches.device_of(model)):
+        seen += len(xb)
+        for m in bns:  # running <- running + (batch - running) * size / seen
+            m.momentum = len(xb) / seen
         model(xb)
     for m, momentum in zip(bns, saved, strict=True):
         m.momentum = momentum

@@ -49,7 +49,7 @@ def plain_log(*axes, minor: bool = True) -> None:
     5 x 10^2 - and, with ``minor``, the minor ticks whose leading digit is 2 or 5 (so that
     neighbouring labels do not collide); without it, the minor ticks stay unlabelled."""
     plain = plt.FuncFormatter(lambda v, _: f"{v:g}")
-    some = plt.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else "")
+    some = plt.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else "")
     for axis in axes:
         axis.set_major_formatter(plain)
         axis.set_minor_formatter(some if minor else plt.NullFormatter())
@@ -84,17 +84,19 @@ def image_grid(x: torch.Tensor, y: torch.Tensor, classes: Sequence[str],
 
 def curves(ax: plt.Axes, groups: dict[str, History | Sequence[History]], key: str = "test_acc",
            x: str = "epoch", style: str = "-", colors: Sequence[str] | None = None,
-           suffix: str = "") -> plt.Axes:
-    """Draw ``key`` against ``x`` for each labelled group of histories on ``ax``: the mean over
-    the group, with a band of +- 1 std (ddof=1) when it holds several runs."""
+           suffix: str = "", scale: float = 1.0, start: int = 0) -> plt.Axes:
+    """Draw ``key`` (times ``scale``, e.g. 100 for percent) against ``x`` for each labelled group
+    of histories on ``ax``, from record ``start`` on: the mean over the group, with a band of
+    +- 1 std (ddof=1) when it holds several runs. With ``x="seconds"`` the curve's x is the mean
+    time over the group's runs at each record."""
     for i, (label, hs) in enumerate(groups.items()):
         hs = [hs] if isinstance(hs, History) else list(hs)
         color = colors[i] if colors else f"C{i}"
         n = min(len(getattr(h, key)) for h in hs)
-        xs = np.mean([getattr(h, x)[:n] for h in hs], axis=0)
-        ys = np.array([getattr(h, key)[:n] for h in hs])
+        xs = np.mean([getattr(h, x)[start:n] for h in hs], axis=0)
+        ys = scale * np.array([getattr(h, key)[start:n] for h in hs])
         ax.plot(xs, ys.mean(0), style, color=color, label=f"{label}{suffix}",
-                marker="o" if n <= 15 else None, ms=3)
+                marker="o" if n - start <= 15 else None, ms=3)
         if len(hs) > 1:
             sd = ys.std(0, ddof=1)
             ax.fill_between(xs, ys.mean(0) - sd, ys.mean(0) + sd, color=color, alpha=0.2, lw=0)
@@ -112,70 +114,63 @@ def learning_curves(histories: dict[str, History | Sequence[History]],
     "seconds"). Several histories under one label are drawn as mean with a band of +- 1 std
     (ddof=1)."""
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, kind in ((ax_l, "loss"), (ax_a, "acc")):
-        curves(ax, histories, f"train_{kind}", x, "--", suffix=" (train)")
-        curves(ax, histories, f"test_{kind}", x, "-", suffix=" (test)")
+    for ax, kind, scale in ((ax_l, "loss", 1), (ax_a, "acc", 100)):
+        curves(ax, histories, f"train_{kind}", x, "--", suffix=" (train)", scale=scale)
+        curves(ax, histories, f"test_{kind}", x, "-", suffix=" (test)", scale=scale)
     ax_l.set(ylabel="cross-entropy (nats)", yscale="log", title="loss")
-    ax_a.set(ylabel="accuracy", title="accuracy")
+    lo, hi = ax_l.get_ylim()
+    plain_log(ax_l.yaxis, minor=hi / lo < 100)  # minor labels only where they do not crowd
+    ax_a.set(ylabel="accuracy (%)", title="accuracy")
     ax_a.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
 def epochs_and_seconds(groups: dict[str, Sequence[History]]) -> plt.Figure:
-    """Training loss per epoch, and test accuracy per epoch and per second of training, for
-    labelled groups of runs (mean +- 1 std, ddof=1). The accuracy axes start after the first record,
-    so that the differences near the end are visible."""
+    """Training loss against epochs, and test accuracy against epochs and against seconds of
+    training, for labelled groups of runs (mean +- 1 std, ddof=1). The accuracy panels start at
+    the first record after initialization (at chance, far below the rest), so that the
+    differences near the end are visible."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     colors = PAIR if len(groups) == 2 else None
     curves(axes[0], groups, "train_loss", "epoch", colors=colors).set(
-        yscale="log", ylabel="training loss (nats)", title="training loss per epoch")
-    low = min(min(h.test_acc[1:] or h.test_acc) for hs in groups.values() for h in hs)
-    top = max(max(h.test_acc) for hs in groups.values() for h in hs)
+        yscale="log", ylabel="training loss (nats)", title="training loss vs epochs")
     for ax, x in zip(axes[1:], ("epoch", "seconds"), strict=True):
-        curves(ax, groups, "test_acc", x, colors=colors).set(
-            ylabel="test accuracy", ylim=(low - 0.005, top + 0.005),
-            title=f"test accuracy per {'epoch' if x == 'epoch' else 'second'}")
+        curves(ax, groups, "test_acc", x, colors=colors, scale=100, start=1).set(
+            ylabel="test accuracy (%)", xlim=(0, None),
+            title=f"test accuracy vs {'epochs' if x == 'epoch' else 'training time'}")
+    axes[2].set_xlabel("training time (s, mean over seeds; evaluation excluded)")
     axes[2].legend()
     fig.tight_layout()
     return fig
 
 
 def batch_sweep(tables: dict[str, dict[int, dict]]) -> plt.Figure:
-    """Accuracy and gap against batch size, one line per labelled sweep: test accuracy (solid,
-    left axis) and training accuracy (dashed, right axis), and train - test in points.
+    """Final test accuracy, final training accuracy and the gap train - test (in points) against
+    batch size, one line per labelled sweep.
 
     ``tables`` maps a label (e.g. "40 epochs") to ``gu.experiments.summarize(runs)``; error
     bars are +- 1 std (ddof=1) over seeds."""
-    fig, (ax_a, ax_g) = plt.subplots(1, 2, figsize=(12, 4))
-    ax_t = ax_a.twinx()
-    sizes: set[int] = set()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    seeds = sorted({row["n"] for table in tables.values() for row in table.values()})
+    keys = {"test_acc": ("final test accuracy (%)", "test accuracy vs batch size (mean ± sd, "
+                         f"{'/'.join(map(str, seeds))} seeds)"),
+            "train_acc": ("final training accuracy (%)", "training accuracy vs batch size"),
+            "gap": ("train - test accuracy (points)", "generalization gap vs batch size")}
+    sizes = sorted({b for table in tables.values() for b in table})
     for i, (label, table) in enumerate(tables.items()):
         bs = sorted(table)
-        sizes.update(bs)
-        get = lambda k, j: np.array([table[b][k][j] for b in bs])
-        ax_a.errorbar(bs, 100 * get("test_acc", 0), 100 * get("test_acc", 1), color=f"C{i}",
-                      marker="o", capsize=3, label=f"{label}: test")
-        ax_t.errorbar(bs, 100 * get("train_acc", 0), 100 * get("train_acc", 1), color=f"C{i}",
-                      marker="s", ls="--", capsize=3, alpha=0.6, label=f"{label}: train")
-        ax_g.errorbar(bs, 100 * get("gap", 0), 100 * get("gap", 1), color=f"C{i}", marker="o",
-                      capsize=3, label=label)
-    for ax in (ax_a, ax_g):
+        for ax, key in zip(axes, keys, strict=True):
+            mean, sd = (100 * np.array([table[b][key][j] for b in bs]) for j in (0, 1))
+            ax.errorbar(bs, mean, sd, color=f"C{i}", marker="o", capsize=3, label=label)
+    for ax, (ylabel, title) in zip(axes, keys.values(), strict=True):
         ax.set_xscale("log", base=2)
-        ax.set_xticks(sorted(sizes), [str(b) for b in sorted(sizes)])
+        ax.set_xticks(sizes, [str(b) for b in sizes])
         ax.minorticks_off()
-        ax.set_xlabel("batch size (examples)")
-    lo, hi = ax_t.get_ylim()
-    ax_t.set(ylabel="final training accuracy (%, dashed)", ylim=(min(lo, 99), min(hi, 100.5)))
-    ax_t.spines["right"].set_visible(True)
-    seeds = sorted({row["n"] for table in tables.values() for row in table.values()})
-    ax_a.set(ylabel="final test accuracy (%, solid)",
-             title=f"accuracy vs batch size (mean ± sd, {'/'.join(map(str, seeds))} seeds)")
-    ax_a.legend(*[a + b for a, b in zip(ax_a.get_legend_handles_labels(),
-                                        ax_t.get_legend_handles_labels(), strict=True)],
-                fontsize=8, loc="lower left")
-    ax_g.set(ylabel="train - test accuracy (points)", title="generalization gap vs batch size")
-    ax_g.legend(fontsize=8)
+        ax.set(xlabel="batch size (examples)", ylabel=ylabel, title=title)
+    low, high = axes[1].get_ylim()
+    axes[1].set_ylim(low, min(high, 100.5))  # no room above 100% where every run fits
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -53,7 +53,9 @@ def explorer(run: Callable[..., plt.Figure], controls: dict, *, title: str = "",
     go.on_click(on_click)
     box = w.VBox([status, w.HBox(list(controls.values()) + [go]), out])
     box.run_button, box.output = go, out
-    display(box)
+    # a live frontend draws the widget view; a static copy shows this line, not the box's repr
+    display({**box._repr_mimebundle_(), "text/plain": f"[controls: {', '.join(controls)} - "
+             "they re-run the figure above in a live Jupyter kernel]"}, raw=True)
     return box
 
 

@@ -103,6 +103,9 @@ def test_reference_selection_table():
     unfit, slow = rows([0.05] * 3, train=0.98), rows([0.05, 0.051, 0.052], seconds=40.0)
     assert gu.reference.chosen_setting({"a": unfit, "b": steady, "c": slow}) == "b"
     assert gu.reference.chosen_setting({"a": unfit}) is None
+    marks = {line.split()[0]: line.split("  ")[-1] for line in gu.reference.selection_table(
+        {"a": unfit, "b": steady, "c": slow}).splitlines()[2:]}
+    assert marks == {"a": "out: fit", "b": "eligible <- chosen", "c": "out: time"}
 
 
 def test_test_sampling_se_on_known_predictions():
@@ -139,9 +142,12 @@ def test_explorer_shows_defaults_then_reruns(monkeypatch):
         return fig
 
     shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
     box = gu.widgets.explorer(run, {"a": w.IntSlider(value=1), "b": w.FloatSlider(value=2.0)})
     assert calls == [(1, 2.0)] and isinstance(shown[0], plt.Figure)
+    # the controls' view, and for a static copy a line naming them instead of the box's repr
+    assert shown[1]["application/vnd.jupyter.widget-view+json"]["model_id"] == box.model_id
+    assert "controls: a, b" in shown[1]["text/plain"]
     box.children[1].children[0].value = 5
     box.run_button.click()
     assert calls[-1] == (5, 2.0) and not box.run_button.disabled
@@ -154,7 +160,7 @@ def test_spectrum_explorer_defaults_to_the_chapters_broadening(monkeypatch):
     from gaputils.hessian import Density
 
     shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
     d = Density(np.zeros(3), np.zeros(3), [np.array([-1.0, 0.0, 99.0])],
                 [np.array([0.2, 0.7, 0.1])], 3)
     box = gu.widgets.spectrum_explorer({"SB": d}, {"SB": np.array([99.0, 3.0, 1.0])})

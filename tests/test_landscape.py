@@ -68,6 +68,16 @@ def test_recompute_bn_is_the_average_over_batches():
     torch.testing.assert_close(net[1].running_mean, h.mean(1).mean(0))
     torch.testing.assert_close(net[1].running_var, h.var(1, unbiased=True).mean(0))
     assert net[1].momentum == 0.1 and not net.training
+    # a loader's shorter last batch (10, 10, 5) counts by its size: the mean is that of all 25
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[:25], x[:25, 0]),
+                                         batch_size=10)
+    ls.recompute_bn(net, loader)
+    with torch.no_grad():
+        h = net[0](x[:25])
+    parts = h.split(10)
+    torch.testing.assert_close(net[1].running_mean, h.mean(0))
+    torch.testing.assert_close(net[1].running_var,
+                               sum(len(q) * q.var(0) for q in parts) / 25)
 
 
 def test_line_and_plane_points_are_where_they_say():

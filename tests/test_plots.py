@@ -111,3 +111,14 @@ def test_plain_log_labels_plain_numbers_and_only_the_minor_ticks_at_2_and_5():
     fig.canvas.draw()
     assert not any(t.get_text() for t in ax.xaxis.get_ticklabels(minor=True))
     plt.close(fig)
+
+
+def test_plain_log_labels_the_minor_ticks_of_2_and_5_below_1_too():
+    fig, ax = plt.subplots()
+    ax.set(yscale="log", ylim=(0.03, 3))
+    plots.plain_log(ax.yaxis)
+    fig.canvas.draw()
+    shown = lambda ticks: {t.get_text() for t in ticks if 0.03 <= t.get_position()[1] <= 3}
+    assert shown(ax.yaxis.get_majorticklabels()) == {"0.1", "1"}
+    assert shown(ax.yaxis.get_minorticklabels()) - {""} == {"0.05", "0.2", "0.5", "2"}
+    plt.close(fig)
