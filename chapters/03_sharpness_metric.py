@@ -174,7 +174,7 @@ causes = {v: {g: np.array([sh.adaptive(r.model, f1_train, eps=1e-3, **kw).value 
               for g, rs in f1_runs.items()} for v, kw in variants.items()}
 x_f1 = gu.params.flat(f1_runs["SB"][0].model).abs()
 kes = budget.keskar
-print(f"F1 (ours): SB {kes.sb}, LB {kes.lb} of {kes.n_train:,} images; "
+print(f"F1 (ours): SB {kes.sb}, LB {kes.lb} of {len(f1_ds.train[1]):,} images; "
       f"{x_f1.numel():,} parameters, "
       f"{float((x_f1 < 0.1).float().mean()):.1%} of them below 0.1 in absolute value")
 p_sb, p_lb = gu.reference.KESKAR_TABLE3["F1"]

@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"not written:\n{str(error)[-3000:]}", file=sys.stderr)
                 continue
             try:
-                command = f"python -m gaputils.reproduce --mode {mode} --chapter {int(chapter)}"
+                command = (f"python -m gaputils.reproduce --mode {mode} --chapter {int(chapter)}"
+                           + (f" --cache {args.cache}" if args.cache else ""))
                 res = result(chapter, recorded / f"ch{chapter}.json", mode, seconds, how,
                              command)
             except RuntimeError as e:

@@ -115,6 +115,15 @@ def test_reproduce_writes_what_chapters_record_and_reports_failures(tmp_path, ca
     assert "chapter 98 ran but recorded nothing" in err and "boom" in err
     assert "failed: chapter 98, 99" in err
     assert (tmp_path / "nb" / "99_broken.ipynb").exists()  # the failed run is kept to read
+    # a reused cache is part of the command that reproduces the run, and counted
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "run.json").write_text("{}")
+    assert reproduce.main(["--mode", "smoke", "--chapters", str(chapters), "--out", str(out),
+                           "--chapter", "97", "--cache", str(cache)]) == 0
+    got = json.loads((out / "ch97_smoke.json").read_text())
+    assert got["command"].endswith(f"--chapter 97 --cache {cache}")
+    assert got["cache"].startswith("held 1 cached runs")
 
 
 def test_reproduce_refuses_an_unknown_chapter():
