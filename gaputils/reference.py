@@ -207,7 +207,8 @@ def compare(chapter: str, numbers: dict[str, float], curves: dict[str, dict] | N
     """A chapter's key numbers and curves beside its committed reference runs (:func:`runs`):
     records them (:func:`record`) when ``gaputils.reproduce`` runs the chapter, prints a table
     of this run against each reference run (a column each, paper mode first), labelled with its
-    device, mode and date, says how closely this run agrees with the reference of its own mode,
+    device, mode and date, says how closely this run agrees with the reference of its own mode
+    (or that there is none),
     and draws each curve of all runs (when ``show``). Where the chapter has no reference run
     yet, the table's reference column is empty and a line says how to make one."""
     from . import runtime
@@ -228,8 +229,8 @@ def compare(chapter: str, numbers: dict[str, float], curves: dict[str, dict] | N
                      + "".join(f"{_fmt(got.get(k)):>22}" for _, got in cols))
     print("\n".join(lines))
     same = [r for r in refs if r["mode"] == mode]
-    if same:
-        print(agreement(numbers, same[0]["numbers"]))
+    print(agreement(numbers, same[0]["numbers"]) if same else
+          f"no reference run in {mode} mode is committed, so this run's agreement is not checked")
     if show and curves:
         from IPython.display import display
 
