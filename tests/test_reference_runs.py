@@ -51,7 +51,7 @@ def test_compare_prints_both_columns_and_the_label(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "reference run on x86_64, 2 CPU cores (standard mode, 2026-01-01, 2 min)" in out
     assert re.search(r"acc %\s+80\.5\s+91\.25", out) and re.search(r"new\s+3\s+-", out)
-    assert "agree" not in out  # other mode: no agreement, and a line that says so
+    assert "agree to the printed" not in out  # other mode: no agreement, a line saying so
     assert "no reference run in smoke mode is committed, so this run's agreement is not" in out
     monkeypatch.setattr(reference, "runs", lambda chapter: [])
     reference.compare("03", {"acc %": 80.5}, show=False)
