@@ -4,11 +4,16 @@
 output - visible in every notebook viewer, on GitHub and in executed copies - and below it the
 controls and a button; pressing the button calls ``run(**values)`` and shows its figure in place.
 Where ipywidgets is missing or no kernel runs, only the static figure is shown.
+
+Works with ipywidgets 7.7 (what Colab ships and imports at start) and 8, through their public
+API only. On Colab, ipywidgets 8 renders only through Colab's custom widget manager, which
+:func:`explorer` switches on when it finds that combination.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
@@ -33,6 +38,7 @@ def explorer(run: Callable[..., plt.Figure], controls: dict, *, title: str = "",
         import ipywidgets as w
     except ImportError:
         return None
+    _colab_widget_manager(w.__version__)
     out = w.Output()
     go = w.Button(description=button, button_style="primary")
     status = w.HTML(f"<b>{title}</b> the figure above uses the defaults; change them and press "
@@ -54,9 +60,27 @@ def explorer(run: Callable[..., plt.Figure], controls: dict, *, title: str = "",
     box = w.VBox([status, w.HBox(list(controls.values()) + [go]), out])
     box.run_button, box.output = go, out
     # a live frontend draws the widget view; a static copy shows this line, not the box's repr
-    display({**box._repr_mimebundle_(), "text/plain": f"[controls: {', '.join(controls)} - "
-             "they re-run the figure above in a live Jupyter kernel]"}, raw=True)
+    display(view_bundle(box, f"[controls: {', '.join(controls)} - they re-run the figure above "
+                             "in a live Jupyter kernel]"), raw=True)
     return box
+
+
+def view_bundle(widget, text: str) -> dict:
+    """The display data of ``widget``'s view (the widget-view MIME type that ipywidgets 7 and 8
+    both emit, version 2.0) with ``text`` as its plain-text fallback for static copies."""
+    view = {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+    return {"application/vnd.jupyter.widget-view+json": view, "text/plain": text}
+
+
+def _colab_widget_manager(version: str) -> bool:
+    """On Colab with ipywidgets >= 8, switch on Colab's custom widget manager (the only way
+    Colab renders them); ipywidgets 7 renders natively there. True if it was switched on."""
+    if "google.colab" not in sys.modules or int(version.split(".")[0]) < 8:
+        return False
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+    return True
 
 
 def batch_size_explorer(ds, setting, batch_sizes, epochs: float):
