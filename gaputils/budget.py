@@ -61,13 +61,18 @@ class Budget:
         return testbed.keskar(self.mode)
 
     @property
+    def hoffer(self) -> Setting:
+        """Hoffer et al.'s regime in this mode (chapter 06)."""
+        return testbed.hoffer(self.mode)
+
+    @property
     def vit(self) -> Setting:
         """The testbed with the tiny Vision Transformer (chapter 07)."""
         return testbed.vit(self.mode)
 
     def as_dict(self) -> dict:
         return asdict(self) | {"testbed": asdict(self.testbed), "keskar": asdict(self.keskar),
-                                  "vit": asdict(self.vit)}
+                                  "hoffer": asdict(self.hoffer), "vit": asdict(self.vit)}
 
 
 _BUDGETS = {

@@ -12,6 +12,7 @@ interval (:func:`gaputils.stats.fieller`).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import textwrap
@@ -72,35 +73,51 @@ def keskar_arms(setting: testbed.Setting, lambdas=(0.0, 1.0, 5.0), inner_steps: 
 
 
 def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = "sqrt",
-                ghost_sizes=(16, 64, 125, 250), warmup_epochs: float = 5.0) -> list[Arm]:
+                ghost_sizes=(16, 64, 125, 250), warmup_epochs: float | None = None,
+                names: tuple[str, ...] | None = None) -> list[Arm]:
     """The remedies of chapter 06 on ``setting``, all at LB: every non-empty subset of {learning
     rate scaled by ``rule`` ("LR"), Ghost BatchNorm over ghost batches of ``ghost`` (default
     SB's size; "GBN"), regime adaptation to SB's number of steps ("RA")}; Goyal et al.'s linear
-    scaling with ``warmup_epochs`` of warm-up; multiplicative gradient noise of SB's covariance
-    without and with RA; and Ghost BatchNorm at each of ``ghost_sizes`` (group "ghost size").
-    Every arm records ||w_t - w_0|| at every step. Chapter 06."""
+    scaling with ``warmup_epochs`` of warm-up (default: an eighth of the epochs), without and
+    with RA - the latter holds SB's noise temperature lr / B and SB's number of steps (group
+    "temperature"); multiplicative gradient noise of SB's covariance without and with RA; and
+    Ghost BatchNorm at each of ``ghost_sizes`` (group "ghost size"). Every arm records
+    ||w_t - w_0|| at every step. ``names`` keeps only the arms named. Chapter 06."""
     sb, lb = setting.sb, setting.lb
     ghost = ghost or sb
+    warmup = setting.epochs / 8 if warmup_epochs is None else warmup_epochs
     base = setting.config(lb, 0)
-    adapted = remedies.adapt_regime(base, lb / sb)
+    ra = lambda cfg: {k: getattr(remedies.adapt_regime(cfg, lb / sb), k)
+                      for k in ("epochs", "milestones", "warmup_epochs")
+                      if getattr(remedies.adapt_regime(cfg, lb / sb), k) != getattr(cfg, k)}
     parts = {"LR": {"lr": remedies.scale_lr(setting.lr, lb, sb, rule)},
-             "GBN": {"ghost_batch": ghost},
-             "RA": {k: getattr(adapted, k) for k in ("epochs", "milestones", "warmup_epochs")
-                    if getattr(adapted, k) != getattr(base, k)}}
+             "GBN": {"ghost_batch": ghost}, "RA": ra(base)}
     track = {"distance_every": 1}
     arms = []
     for k in (1, 2, 3):
         for subset in itertools.combinations(parts, k):
             options = track | {key: v for p in subset for key, v in parts[p].items()}
             arms.append(Arm("LB + " + " + ".join(subset), "ablation", lb, options))
-    linear = {"lr": remedies.scale_lr(setting.lr, lb, sb, "linear"),
-              "warmup_epochs": warmup_epochs}
+    linear = {"lr": remedies.scale_lr(setting.lr, lb, sb, "linear"), "warmup_epochs": warmup}
     arms.append(Arm("LB + linear LR, warm-up", "linear scaling", lb, track | linear))
-    arms += [Arm("LB + noise" + name, "noise", lb, track | {"noise_batch": sb} | ra)
-             for name, ra in (("", {}), (" + RA", parts["RA"]))]
+    arms.append(Arm("LB + linear LR, warm-up + RA", "temperature", lb,
+                    track | linear | ra(dataclasses.replace(base, **linear))))
+    arms += [Arm("LB + noise" + name, "noise", lb, track | {"noise_batch": sb} | ra_)
+             for name, ra_ in (("", {}), (" + RA", parts["RA"]))]
     arms += [Arm(f"LB + GBN {g}", "ghost size", lb, track | {"ghost_batch": g}, g)
              for g in ghost_sizes if g != ghost and g < lb]
+    if names is not None:
+        unknown = set(names) - {a.name for a in arms}
+        if unknown:
+            raise ValueError(f"no arm named {sorted(unknown)}; the arms: {[a.name for a in arms]}")
+        arms = [a for a in arms if a.name in names]
     return arms
+
+
+# The arms of chapter 06 in Hoffer's regime (gu.testbed.hoffer): Hoffer et al.'s Table 1, RA
+# alone, and the three that tell steps, noise covariance and temperature apart.
+HOFFER_REGIME_ARMS = ("LB + LR", "LB + GBN", "LB + LR + GBN", "LB + LR + GBN + RA", "LB + RA",
+                      "LB + LR + RA", "LB + noise + RA", "LB + linear LR, warm-up + RA")
 
 
 def beyond_arms(setting: testbed.Setting, sizes=(64, 125, 250, 500, 1000), rho: float = 0.05,

@@ -63,6 +63,23 @@ def test_testbed_and_keskar_settings_per_mode():
         gu.testbed.get("huge")
 
 
+
+def test_hoffers_regime_augments_clips_at_5_and_keeps_lb_at_most_a_tenth():
+    for m in gu.runtime.MODES:
+        h, tb = gu.testbed.hoffer(m), gu.testbed.get(m)
+        assert h.lb <= h.train_size // 10 and h.sb == tb.sb and h.model == tb.model
+        assert h.train_size > tb.train_size and (h.optimizer, h.lr) == (tb.optimizer, tb.lr)
+        for bs in (h.sb, h.lb):
+            cfg = h.config(bs, 0)
+            assert cfg.grad_clip == 5.0 and cfg.augment_shift == 2 and cfg.augment_flip
+            assert cfg.distance_every == 1
+        assert gu.budget(m).hoffer is h
+    described = gu.testbed.hoffer("standard").describe()
+    assert "augmented" in described and "clipped at 5" in described and "10% of" in described
+    # the testbed's runs keep their configuration (and cache keys): no clipping, no options
+    plain = gu.testbed.get("standard").config(500, 0).as_dict()
+    assert plain["grad_clip"] is None and "augment_shift" not in plain
+
 def fake_run(bs, seed, train_acc, test_acc):
     h = gu.train.History(epoch=[1.0], step=[10], train_loss=[0.1], train_acc=[train_acc],
                          test_loss=[0.2], test_acc=[test_acc], seconds=[2.0],

@@ -58,6 +58,16 @@ def test_augment_flip_mirrors_about_half():
     assert torch.all(same | mirrored) and 70 < int(mirrored.sum()) < 130
 
 
+
+def test_augment_returns_the_input_layout():
+    # loading gives one-channel images strides of the channels-last kind; a convolution picks
+    # its (much slower, on the CPU) kernel from the strides, so augmentation must keep them
+    x = torch.empty_strided((8, 1, 6, 5), (30, 1, 5, 1)).copy_(images())  # as loading gives
+    out = remedies.augment(x, torch.Generator().manual_seed(0), shift=2, flip=True)
+    assert out.stride() == x.stride()
+    wide = torch.randn(4, 3, 6, 6)
+    assert remedies.augment(wide, torch.Generator(), 1, True).stride() == wide.stride()
+
 # ---- conservative training ---------------------------------------------------------------
 
 

@@ -139,6 +139,17 @@ def test_hoffer_arms_cover_every_subset_and_adapt_the_regime():
     assert ra.ghost_batch == setting.sb and ra.distance_every == 1
     assert [a.x for a in arms.values() if a.group == "ghost size"] == [16, 64, 125, 250]
     assert arms["LB + noise"].options["noise_batch"] == setting.sb
+    # the temperature arm: SB's lr / B (linear scaling, warm-up an eighth of the run) and SB's
+    # number of steps
+    hot = setting.config(setting.lb, 0, **arms["LB + linear LR, warm-up + RA"].options)
+    assert hot.lr / setting.lb == pytest.approx(setting.lr / setting.sb)
+    assert hot.total_steps(2000) == ra.total_steps(2000)
+    assert hot.warmup_epochs == pytest.approx(hot.epochs / 8)
+    assert arms["LB + linear LR, warm-up"].options["warmup_epochs"] == 5.0  # its key of old
+    picked = study.hoffer_arms(setting, names=study.HOFFER_REGIME_ARMS)
+    assert [a.name for a in picked] == [n for n in arms if n in study.HOFFER_REGIME_ARMS]
+    with pytest.raises(ValueError, match="no arm named"):
+        study.hoffer_arms(setting, names=("LB + magic",))
 
 
 def test_run_keeps_curves_and_evaluations_and_merges_seed_splits():
