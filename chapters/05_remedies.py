@@ -90,26 +90,28 @@ print(f"this chapter trains every remedy with seeds {budget.remedy_seeds}")
 # %% [markdown]
 # ## The remedies, as options of one training loop
 #
-# Each remedy is a field of `gu.train.TrainConfig`, so `gu.train.fit` - the loop of every
-# chapter - runs it and the cache keeps it apart from plain runs (a field at its default is
-# left out of the cache key, so chapters 1-4's runs keep theirs). `gu.remedies` holds the
-# pieces:
+# Each remedy is an object of `gu.remedies` that plugs into `gu.train.fit` - the loop of every
+# chapter - through `TrainConfig(remedies=(...))`, and the cache keeps its runs apart from plain
+# ones (its fields enter the key; a run without remedies keeps the key it always had). A remedy
+# is a small frozen dataclass whose methods are hooks the loop calls - on every batch, in place
+# of the update step, after a step; the last section writes one in a cell. The book's:
 #
-# - **augmentation**, `augment_shift=2, augment_flip=True`: every image of the batch moves by
-#   up to 2 pixels each way (padded with intensity 0, the background) and half of them are
+# - **augmentation**, `gu.remedies.Augment(shift=2, flip=True)`: every image of the batch moves
+#   by up to 2 pixels each way (padded with intensity 0, the background) and half of them are
 #   mirrored, on the batch tensor;
-# - **conservative training**, `proximal=λ, inner_steps=3`: 3 steps of the run's optimizer on
-#   one batch's loss plus (λ/2) ||x - x_k||², x_k the weights the batch started from (so 3
-#   updates per step counted in the tables);
-# - **adversarial training**, `adv_eps=0.03` with `adv_steps=1` (FGSM) or `3` (PGD): half of
-#   the batch is replaced by adversarial versions within 0.03 of the [0, 1] intensity range in
-#   every pixel, made in eval mode (one or three extra gradient passes per step; the ratio of
-#   one half follows Goodfellow et al.'s equal weighting of clean and adversarial loss);
-# - **warm starting**, `batch_schedule=gu.remedies.warm_start(SB, LB, k, epochs)`: k epochs of
-#   SB, then LB, one optimizer throughout;
-# - **dynamic sampling**, `batch_schedule=gu.remedies.geometric(...)` or
-#   `increase_instead_of_decay(...)`: the batch grows during training, and each epoch covers
-#   the data exactly once.
+# - **conservative training**, `gu.remedies.Conservative(lam=λ, inner_steps=3)`: 3 steps of the
+#   run's optimizer on one batch's loss plus (λ/2) ||x - x_k||², x_k the weights the batch
+#   started from (so 3 updates per step counted in the tables);
+# - **adversarial training**, `gu.remedies.Adversarial(eps=0.03, steps=1)` (FGSM) or `steps=3`
+#   (PGD): half of the batch is replaced by adversarial versions within 0.03 of the [0, 1]
+#   intensity range in every pixel, made in eval mode (one or three extra gradient passes per
+#   step; the ratio of one half follows Goodfellow et al.'s equal weighting of clean and
+#   adversarial loss);
+# - **warm starting**, `gu.remedies.BatchSchedule(gu.remedies.warm_start(SB, LB, k, epochs))`:
+#   k epochs of SB, then LB, one optimizer throughout;
+# - **dynamic sampling**, `BatchSchedule(gu.remedies.geometric(...))` or
+#   `BatchSchedule(gu.remedies.increase_instead_of_decay(...))`: the batch grows during
+#   training, and each epoch covers the data exactly once.
 #
 # Two choices differ from Keskar et al. and are ours. Their runs used Adam, so their inner
 # solver was 3 Adam steps; our testbed trains with SGD and momentum, and an Adam inner solver
@@ -147,8 +149,8 @@ n = len(ds.train[1])
 configs = {"SB": setting.config(setting.sb, 0, n_train=n),
            "LB": setting.config(setting.lb, 0, n_train=n)}
 configs |= {a.name: setting.config(a.batch_size, 0, n_train=n, **a.options) for a in arms
-            if "batch_schedule" in a.options}
-fig = gu.plots.batch_schedules(configs, n)
+            if a.group in ("warm start", "dynamic sampling")}
+fig = gu.plots.batch_schedules({k: gu.remedies.profile(c, n) for k, c in configs.items()})
 
 # %% [markdown]
 # The warm starts switch from SB's 32 to LB's 500 at epoch k. Doubling grows the batch in

@@ -119,10 +119,11 @@ for name, f in fits.items():
 # does.
 
 # %% [markdown]
-# ## Three remedies, as options of the training loop
+# ## Three remedies in the training loop
 #
-# Each remedy is an option of `gu.train.fit`, as in chapter 5, so the loop is the book's one
-# loop and the cache keeps every combination apart.
+# Ghost BatchNorm is a remedy that plugs into `gu.train.fit`, as in chapter 5; the other two
+# change the run's learning rate and length. The loop is the book's one loop and the cache
+# keeps every combination apart.
 #
 # - **Learning-rate scaling**, `lr=gu.remedies.scale_lr(lr, LB, SB, "sqrt")`: the update's
 #   noise has covariance lr² Σ / B for per-example gradient covariance Σ; multiplying lr by
@@ -131,9 +132,9 @@ for name, f in fits.items():
 #   leaves LB about three quarters of SB's noise.) Goyal et al.'s linear rule (`"linear"`)
 #   keeps instead the mean displacement of one LB step equal to that of the SB steps it
 #   replaces, and needs a warm-up (`warmup_epochs`).
-# - **Ghost BatchNorm**, `ghost_batch=g`: every BatchNorm layer normalizes each chunk of g
-#   consecutive examples of the batch with that chunk's own mean and variance, so that a large
-#   batch sees the noisier statistics of small ones (below).
+# - **Ghost BatchNorm**, the remedy `gu.remedies.GhostBN(size=g)`: every BatchNorm layer
+#   normalizes each chunk of g consecutive examples of the batch with that chunk's own mean and
+#   variance, so that a large batch sees the noisier statistics of small ones (below).
 # - **Regime adaptation**, `gu.remedies.adapt_regime(config, LB / SB)`: epochs and every
 #   breakpoint of the schedule multiplied by |B_L| / |B_S|, so that LB takes as many steps as
 #   SB, with its learning-rate changes at the same steps. The testbed's cosine schedule is read
@@ -359,8 +360,8 @@ print(f"if a step of {lb} took as long as one of {sb} (a GPU that neither fills;
 #
 # Hoffer et al. also proposed, without reporting an experiment, to give the large batch the
 # small batch's gradient noise directly: multiply each example's gradient by random noise of
-# mean 1. `TrainConfig(noise_batch=SB)` does it. Each example's loss in a batch of B is
-# multiplied by z_n = 1 + e_n - mean(e), with e_n independent normal of variance
+# mean 1. The remedy `gu.remedies.MultiplicativeNoise(match=SB)` does it. Each example's loss
+# in a batch of B is multiplied by z_n = 1 + e_n - mean(e), with e_n independent normal of variance
 # s² = (B / b - 1) B / (B - 1) for the imitated batch size b: the multipliers sum to B, so the
 # batch's mean gradient is untouched, and the update's covariance over batches and noise is
 # then exactly that of a plain batch of b - for a loss whose per-example gradients do not
@@ -371,8 +372,8 @@ print(f"if a step of {lb} took as long as one of {sb} (a GPU that neither fills;
 # large: many examples get a negative weight - a step *up* their loss (printed).
 
 # %%
-s2 = gu.noise.matching_variance(lb, sb)
-z = gu.noise.multipliers(lb, s2, torch.Generator().manual_seed(0))
+s2 = gu.remedies.matching_variance(lb, sb)
+z = gu.remedies.multipliers(lb, s2, torch.Generator().manual_seed(0))
 print(f"s² = {s2:.2f}; one batch's multipliers: mean {z.mean():.3f}, sd {z.std():.2f}, "
       f"range [{z.min():.1f}, {z.max():.1f}], {(z < 0).float().mean():.0%} negative")
 noise_arms = ["LB", "LB + noise", "LB + GBN", "LB + noise + RA", "LB + RA", "LB + GBN + RA",

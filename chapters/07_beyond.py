@@ -83,7 +83,8 @@ print(f"reference: {ref['command']}\n  {ref['device']}, torch {ref['torch']}, {r
 # the running statistics - the ones used at test time - a second time, at perturbed weights. The
 # most used public SAM implementation leaves this to its users. `gu.sam.step` restores them, so
 # after a SAM step they equal those after the first pass alone (tested). In `gu.train.fit` SAM is
-# one option, `TrainConfig(sam_rho=0.05)`, with `sam_adaptive=True` for ASAM; we take Foret et
+# a remedy, `TrainConfig(remedies=(gu.remedies.SAM(rho=0.05),))`, with `adaptive=True` for
+# ASAM; we take Foret et
 # al.'s rho = 0.05 for SAM and Kwon et al.'s rho = 0.5 for ASAM (its ball is relative). Each arm
 # trains from the same initial weights as plain SB and LB; lambda_max and Keskar's sharpness
 # (eps = 1e-3) are measured on every seed. As in chapters 5 and 6, each arm is scored by its
@@ -138,7 +139,8 @@ def seconds(batch, steps, **options):
     return gu.train.fit(setting.build(ds), ds, cfg, progress=False).seconds[-1]
 
 
-kinds = {"plain": {}, "SAM": {"sam_rho": 0.05}, "ASAM": {"sam_rho": 0.5, "sam_adaptive": True}}
+kinds = {"plain": {}, "SAM": {"remedies": (gu.remedies.SAM(0.05),)},
+         "ASAM": {"remedies": (gu.remedies.SAM(0.5, adaptive=True),)}}
 costs, run_s = {}, {}
 for name, b, steps in (("SB", setting.sb, 200), ("LB", setting.lb, 20)):
     t = {k: min(seconds(b, steps, **o) for _ in range(3)) for k, o in kinds.items()}

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .data import Dataset
+from .remedies.base import code_digest
 from .runtime import cache_dir, mode
 from .train import History, TrainConfig, fit
 
@@ -118,11 +119,16 @@ def load(k: str, model: nn.Module, folder: Path | None = None) -> dict | None:
 
 
 def run_key(model: nn.Module, dataset: Dataset, config: TrainConfig,
-            tag: str = "") -> tuple[str, dict]:
+            tag: str = "", fit_kwargs: dict | None = None) -> tuple[str, dict]:
     """The cache key of training ``model`` (from its current weights) on ``dataset`` with
-    ``config``, and the parts it hashes (see :func:`fit_or_load`)."""
+    ``config``, and the parts it hashes (see :func:`fit_or_load`); a reader's ``optimizer`` or
+    ``step`` among ``fit_kwargs`` enters by a digest of its code."""
     parts = {"model": repr(model), "init": state_digest(model), "data": dataset.fingerprint,
              "config": config.as_dict(), "tag": tag}
+    own = {k: code_digest(v) for k, v in (fit_kwargs or {}).items()
+           if k in ("optimizer", "step") and v is not None}
+    if own:
+        parts["fit"] = own
     return key(parts), parts
 
 
@@ -131,11 +137,12 @@ def fit_or_load(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
     """``fit(model, dataset, config)``, or its cached result when one exists.
 
     The key hashes the architecture (``repr(model)``), the initial weights, the dataset's
-    fingerprint, the config, ``tag``, the run mode and the package version. On a hit the trained
+    fingerprint, the config (its remedies included), ``tag``, the run mode, the package version
+    and the code of an ``optimizer`` or ``step`` passed on to ``fit``. On a hit the trained
     weights are loaded into ``model`` and the stored History returned. A corrupt entry is
     reported and recomputed. Chapter 00.
     """
-    k, parts = run_key(model, dataset, config, tag)
+    k, parts = run_key(model, dataset, config, tag, fit_kwargs)
     try:
         record = load(k, model, folder)
     except CorruptEntry as err:

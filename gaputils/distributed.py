@@ -9,10 +9,10 @@ normalizes over its own B/W examples: that is Ghost BatchNorm with ghost size B/
 :class:`Parallel` keeps the running statistics equal to Ghost BatchNorm's by averaging them
 over the workers after every step (buffers are not broadcast from worker 0).
 
-Backends: NCCL on GPUs (one per worker, ``cuda:LOCAL_RANK``), gloo on the CPU. The remedies
-that draw random numbers per batch (augmentation, adversarial examples, multiplicative noise),
-dropout and batch-size schedules are refused: their draws would repeat across the workers'
-slices instead of continuing as in one process.
+Backends: NCCL on GPUs (one per worker, ``cuda:LOCAL_RANK``), gloo on the CPU. Remedies that
+declare ``data_parallel = False`` (those that draw random numbers per batch - augmentation,
+adversarial examples, multiplicative noise - and batch-size schedules) and dropout are refused:
+their draws would repeat across the workers' slices instead of continuing as in one process.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-_RANDOM_PER_BATCH = ("augment_shift", "augment_flip", "adv_eps", "noise_batch",
-                     "batch_schedule")
+from .remedies.base import not_data_parallel
 
 
 def world() -> tuple[int, int]:
@@ -68,7 +67,7 @@ class Parallel:
         self.net = model
         if self.size == 1:
             return
-        used = [f for f in _RANDOM_PER_BATCH if getattr(config, f)]
+        used = not_data_parallel(config.remedies)
         used += ["dropout"] if has_dropout(model) else []
         if used:
             raise ValueError(f"data-parallel training does not support {', '.join(used)}: "

@@ -1,23 +1,11 @@
-"""Gradient noise and the distance the weights travel (chapter 06).
+"""Gradient noise and the distance the weights travel (chapter 06). Hoffer et al.'s
+multiplicative gradient noise is a remedy: :mod:`gaputils.remedies.noise`.
 
-- :func:`multipliers` and :func:`matching_variance`: Hoffer et al.'s multiplicative gradient
-  noise. A large batch's update is the gradient of ``mean_n(z_n * loss_n)`` with random
-  per-example multipliers ``z_n`` of mean 1, chosen so that the update's covariance over batches
-  and noise equals that of a smaller batch's plain gradient. ``train.fit`` uses them when
-  ``TrainConfig.noise_batch`` is set.
 - :func:`log_fit`: the fit ``d(t) = a + b ln t`` of the weight distance ``||w_t - w_0||``
   against the step ``t`` (Hoffer et al.'s "ultra-slow diffusion"), with its R^2.
 - :func:`gradient_noise_scale` (from :func:`per_sample_gradients`) and
   :func:`batch_gradient_noise_scale`: McCandlish et al.'s B_simple = tr(Sigma) / |G|^2, two
   ways, each with a standard error (chapter 07).
-
-Why these multipliers. For a batch of B examples drawn uniformly without replacement from N,
-with per-example gradients g_n, population covariance S (divisor N), the plain mean gradient has
-covariance S (N - B) / (B (N - 1)). Weighting the examples by ``z = 1 + e - mean(e)``, e_n iid
-N(0, s2), leaves the mean gradient of every batch unchanged (the weights sum to B) and adds
-covariance s2 (B - 1) / B^2 times the batch's unbiased sample covariance, whose expectation is
-S N / (N - 1). The total equals the smaller batch b's covariance S (N - b) / (b (N - 1)) exactly
-when s2 = (B / b - 1) B / (B - 1), for every N (:func:`matching_variance`).
 """
 
 from __future__ import annotations
@@ -29,27 +17,6 @@ import numpy as np
 import torch
 
 from .stats import jackknife
-
-
-def matching_variance(batch_size: int, match: int) -> float:
-    """The variance s2 of the per-example multipliers that gives batches of ``batch_size`` the
-    gradient covariance of plain batches of ``match`` examples: (B / b - 1) B / (B - 1)
-    (module docstring). Chapter 06."""
-    if not 1 <= match <= batch_size or batch_size < 2:
-        raise ValueError(f"need 1 <= match <= batch_size and batch_size >= 2, got "
-                         f"match={match}, batch_size={batch_size}")
-    return (batch_size / match - 1) * batch_size / (batch_size - 1)
-
-
-def multipliers(batch_size: int, variance: float, generator: torch.Generator | None = None,
-                device=None, dtype=torch.float32) -> torch.Tensor:
-    """Per-example loss multipliers (batch_size,): ``1 + e - mean(e)`` with e iid normal of
-    ``variance`` - mean exactly 1 over the batch, covariance ``variance (I - 11^T / B)``. Drawn
-    on the CPU with ``generator`` (the same numbers on every device). Chapter 06."""
-    if variance < 0:
-        raise ValueError(f"variance must be >= 0, got {variance}")
-    e = torch.randn(batch_size, generator=generator, dtype=torch.float64) * math.sqrt(variance)
-    return (1 + e - e.mean()).to(device=device, dtype=dtype)
 
 
 def log_fit(steps: Sequence[float], distance: Sequence[float]) -> dict[str, float]:

@@ -491,29 +491,21 @@ def warm_starts(panels: dict[str, list[tuple[float, dict]]], epochs: float) -> p
     return fig
 
 
-def batch_schedules(configs: dict, n_train: int) -> plt.Figure:
-    """Batch size and learning rate per epoch of labelled TrainConfigs (plain or with a
-    ``batch_schedule``), and the optimizer steps each epoch takes. Chapter 05."""
-    from .remedies import epoch_sizes, per_epoch
-    from .train import epoch_factor
-
+def batch_schedules(profiles: dict[str, list[tuple[int, int, float, int]]]) -> plt.Figure:
+    """Batch size, learning rate and optimizer steps per epoch of labelled runs, from their
+    profiles (:func:`gaputils.remedies.schedules.profile`). Chapter 05."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
-    for i, (label, cfg) in enumerate(configs.items()):
-        epochs = int(cfg.epochs)
-        plan = per_epoch(cfg.batch_schedule or ((0, cfg.batch_size, 1.0),), epochs)
-        e = np.arange(epochs + 1)
-        sizes = [b for b, _ in plan]
-        lr = [cfg.lr * m * epoch_factor(cfg, k, k + 1) for k, (_, m) in enumerate(plan)]
-        steps = [len(epoch_sizes(n_train, min(b, n_train))) if cfg.batch_schedule
-                 else n_train // b for b in sizes]
-        for ax, v in zip(axes, (sizes, lr, steps), strict=True):
+    for i, (label, rows) in enumerate(profiles.items()):
+        e = np.arange(len(rows) + 1)
+        for ax, v in zip(axes, ([r[1] for r in rows], [r[2] for r in rows],
+                                [r[3] for r in rows]), strict=True):
             ax.step(e, v + v[-1:], where="post", color=f"C{i}", label=label)
     for ax, t, y in zip(axes, ("batch size", "learning rate (at each epoch's start)",
                                "optimizer steps in the epoch"),
                         ("examples", "learning rate", "steps"), strict=True):
         ax.set(yscale="log", xlabel="epoch", ylabel=f"{y} (log scale)", title=t)
     plain_log(axes[0].yaxis, axes[2].yaxis)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(configs),
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(profiles),
                fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig

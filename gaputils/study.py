@@ -23,6 +23,7 @@ import numpy as np
 from . import data, hessian, noise, remedies, sharpness, stats, testbed
 from .experiments import minimizers, train_runs
 from .measures import ratio_interval
+from .remedies.base import key_of
 from .runtime import mode
 from .train import evaluate
 
@@ -37,6 +38,13 @@ class Arm:
     batch_size: int
     options: dict = field(default_factory=dict)
     x: float | None = None
+
+    def described(self) -> dict[str, str]:
+        """The options as text, each remedy by its cache-key fields - what a result records."""
+        opts = dict(self.options)
+        flat = key_of(opts.pop("remedies", ())) | opts
+        return {k: str(tuple(tuple(e) for e in v) if k == "batch_schedule" else v)
+                for k, v in flat.items()}
 
 
 def keskar_arms(setting: testbed.Setting, lambdas=(0.0, 1.0, 5.0), inner_steps: int = 3,
@@ -53,21 +61,24 @@ def keskar_arms(setting: testbed.Setting, lambdas=(0.0, 1.0, 5.0), inner_steps: 
                          f"schedule is {setting.schedule!r}: build that arm with "
                          "gu.remedies.increase_instead_of_decay and your schedule's factor")
     sb, lb, epochs = setting.sb, setting.lb, int(setting.epochs)
-    aug = {"augment_shift": 2, "augment_flip": True}
+    aug = {"remedies": (remedies.Augment(shift=2, flip=True),)}
     cosine = lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs))
     arms = [Arm("LB + augmentation", "augmentation", lb, aug),
             Arm("SB + augmentation", "augmentation", sb, aug)]
     arms += [Arm(f"LB conservative λ={lam:g}", "conservative", lb,
-                 {"proximal": lam, "inner_steps": inner_steps}, lam) for lam in lambdas]
-    arms += [Arm(f"LB + {name} ε={adv_eps:g}", "robust", lb, {"adv_eps": adv_eps, "adv_steps": s})
+                 {"remedies": (remedies.Conservative(lam, inner_steps),)}, lam)
+             for lam in lambdas]
+    arms += [Arm(f"LB + {name} ε={adv_eps:g}", "robust", lb,
+                 {"remedies": (remedies.Adversarial(adv_eps, s),)})
              for name, s in (("FGSM", 1), (f"PGD-{pgd_steps}", pgd_steps))]
+    sched = lambda schedule: (remedies.BatchSchedule(schedule),)
     arms += [Arm(f"warm start k={k}", "warm start", sb,
-                 {"batch_schedule": remedies.warm_start(sb, lb, k, epochs)}, k)
+                 {"remedies": sched(remedies.warm_start(sb, lb, k, epochs))}, k)
              for k in warm_epochs]
     arms += [Arm(f"doubling every {double_every}", "dynamic sampling", sb,
-                 {"batch_schedule": remedies.geometric(sb, lb, double_every, epochs)}),
+                 {"remedies": sched(remedies.geometric(sb, lb, double_every, epochs))}),
              Arm("batch instead of decay", "dynamic sampling", sb,
-                 {"batch_schedule": remedies.increase_instead_of_decay(sb, lb, epochs, cosine),
+                 {"remedies": sched(remedies.increase_instead_of_decay(sb, lb, epochs, cosine)),
                   "schedule": "constant"})]
     return arms
 
@@ -91,7 +102,7 @@ def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = 
                       for k in ("epochs", "milestones", "warmup_epochs")
                       if getattr(remedies.adapt_regime(cfg, lb / sb), k) != getattr(cfg, k)}
     parts = {"LR": {"lr": remedies.scale_lr(setting.lr, lb, sb, rule)},
-             "GBN": {"ghost_batch": ghost}, "RA": ra(base)}
+             "GBN": {"remedies": (remedies.GhostBN(ghost),)}, "RA": ra(base)}
     track = {"distance_every": 1}
     arms = []
     for k in (1, 2, 3):
@@ -102,9 +113,11 @@ def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = 
     arms.append(Arm("LB + linear LR, warm-up", "linear scaling", lb, track | linear))
     arms.append(Arm("LB + linear LR, warm-up + RA", "temperature", lb,
                     track | linear | ra(dataclasses.replace(base, **linear))))
-    arms += [Arm("LB + noise" + name, "noise", lb, track | {"noise_batch": sb} | ra_)
+    noise = {"remedies": (remedies.MultiplicativeNoise(sb),)}
+    arms += [Arm("LB + noise" + name, "noise", lb, track | noise | ra_)
              for name, ra_ in (("", {}), (" + RA", parts["RA"]))]
-    arms += [Arm(f"LB + GBN {g}", "ghost size", lb, track | {"ghost_batch": g}, g)
+    arms += [Arm(f"LB + GBN {g}", "ghost size", lb,
+                 track | {"remedies": (remedies.GhostBN(g),)}, g)
              for g in ghost_sizes if g != ghost and g < lb]
     if names is not None:
         unknown = set(names) - {a.name for a in arms}
@@ -128,7 +141,8 @@ def beyond_arms(setting: testbed.Setting, sizes=(64, 125, 250, 500, 1000), rho: 
     root of B / SB ("sqrt") and linearly with ``warmup_epochs`` of warm-up ("linear"), each
     arm's ``x`` its batch size. Chapter 07."""
     sb, lb = setting.sb, setting.lb
-    arms = [Arm(f"{name} + {kind}", "sam", b, {"sam_rho": r, "sam_adaptive": kind == "ASAM"})
+    arms = [Arm(f"{name} + {kind}", "sam", b,
+                {"remedies": (remedies.SAM(r, adaptive=kind == "ASAM"),)})
             for name, b in (("SB", sb), ("LB", lb))
             for kind, r in (("SAM", rho), ("ASAM", asam_rho))]
     for b in sorted(s for s in sizes if s > sb):
@@ -248,7 +262,7 @@ def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | Non
         runs = train_runs(ds, [arm.batch_size], seeds, setting=setting, progress=False,
                           **(every | arm.options))
         out["arms"][arm.name] = {"group": arm.group, "batch_size": arm.batch_size, "x": arm.x,
-                                 "options": {k: str(v) for k, v in arm.options.items()},
+                                 "options": arm.described(),
                                  **_record(runs, data_, measure_seeds, curve_seeds, ds)}
     return out
 

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from . import data, models
+from .remedies import Augment, Remedy
 from .runtime import device
 from .runtime import mode as current_mode
 from .train import TrainConfig
@@ -29,9 +30,10 @@ class Setting:
     """How to train SB against LB. Sizes count examples; ``n_train=None`` is the whole set.
 
     ``model_kwargs`` is a tuple of (name, value) pairs (hashable), passed to ``models.build``;
-    ``options``, (name, value) pairs of :class:`~gaputils.train.TrainConfig` fields that every
-    run of the setting trains with (augmentation, say), and ``grad_clip`` the gradient-norm
-    clipping of every run (None: none).
+    every run of the setting trains with ``remedies`` (augmentation, say: objects of
+    :mod:`gaputils.remedies`) before any of its own, the :class:`~gaputils.train.TrainConfig`
+    fields in ``options`` ((name, value) pairs) and the gradient-norm clipping ``grad_clip``
+    (None: none).
     """
 
     name: str
@@ -51,6 +53,7 @@ class Setting:
     dataset: str = "fashion-mnist"
     model_kwargs: tuple[tuple[str, object], ...] = ()
     grad_clip: float | None = None
+    remedies: tuple[Remedy, ...] = ()
     options: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self):
@@ -81,9 +84,9 @@ class Setting:
     def config(self, batch_size: int, seed: int, *, n_train: int | None = None,
                **overrides) -> TrainConfig:
         """The training configuration of one run: the setting's optimizer, learning rate (the
-        same for every batch size), schedule, epochs, clipping and ``options``, evaluated every
-        ``eval_epochs`` epochs; ``overrides`` replace any field (``epochs``/``steps``, ``lr``,
-        ...)."""
+        same for every batch size), schedule, epochs, clipping, remedies and options,
+        evaluated every ``eval_epochs`` epochs; ``overrides`` replace any field
+        (``epochs``/``steps``, ``lr``, ...) but ``remedies``, which join the setting's."""
         n = n_train or self.train_size
         if "steps" in overrides and "epochs" not in overrides:
             overrides["epochs"] = None
@@ -92,6 +95,9 @@ class Setting:
                         weight_decay=self.weight_decay, schedule=self.schedule, seed=seed,
                         eval_every=max(1, self.eval_epochs * max(1, n // batch_size)),
                         grad_clip=self.grad_clip)
+        remedies = self.remedies + tuple(overrides.pop("remedies", ()))
+        if remedies:
+            settings["remedies"] = remedies
         return TrainConfig(**(settings | dict(self.options) | overrides))
 
     def describe(self) -> str:
@@ -110,13 +116,7 @@ class Setting:
                 f"seeds {', '.join(map(str, self.seeds))}")
 
     def _extras(self) -> list[str]:
-        opts = dict(self.options)
-        out = []
-        if opts.get("augment_shift") or opts.get("augment_flip"):
-            moves = [f"random shifts of up to {opts['augment_shift']} pixels"
-                     ] if opts.get("augment_shift") else []
-            out.append("every batch augmented with " + " and ".join(
-                moves + (["horizontal flips"] if opts.get("augment_flip") else [])))
+        out = [r.describe() for r in self.remedies]
         if self.grad_clip is not None:
             out.append(f"gradient norm clipped at {self.grad_clip:g}")
         return out
@@ -146,15 +146,15 @@ _KESKAR = {
 
 # Hoffer's regime (chapter 06): the rule is hoffer()'s docstring; the epochs were chosen by
 # data/reference/ch06_hoffer_selection.py (gaputils/results/ch06_hoffer_selection.json).
-_HOFFER_TRAINING = (("augment_shift", 2), ("augment_flip", True), ("distance_every", 1))
+_HOFFER_TRAINING = {"remedies": (Augment(shift=2, flip=True),), "options": (("distance_every", 1),)}
 _HOFFER = {
     "smoke": Setting("Hoffer's regime", "C1", n_train=640, n_test=256, sb=32, lb=64, epochs=1,
                      optimizer="sgd", lr=0.1, weight_decay=5e-4, seeds=(0, 1),
-                     model_kwargs=_NARROW_C1, grad_clip=5.0, options=_HOFFER_TRAINING),
+                     model_kwargs=_NARROW_C1, grad_clip=5.0, **_HOFFER_TRAINING),
     "standard": Setting("Hoffer's regime", "C1", n_train=5000, n_test=10_000, sb=32, lb=500,
                         epochs=10, optimizer="sgd", lr=0.1, weight_decay=5e-4,
                         seeds=tuple(range(8)), eval_epochs=1, model_kwargs=_NARROW_C1,
-                        grad_clip=5.0, options=_HOFFER_TRAINING),
+                        grad_clip=5.0, **_HOFFER_TRAINING),
 }
 _HOFFER["paper"] = _HOFFER["standard"].replace(seeds=tuple(range(10)))
 

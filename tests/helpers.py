@@ -27,6 +27,16 @@ def toy_dataset(n: int = 96, n_test: int = 48, shape=(1, 4, 4), classes: int = 3
                    (0.0,) * shape[0], (1.0,) * shape[0], "memory")
 
 
+MEAN, STD = (0.3,), (0.4,)
+
+
+def images(n=8, c=1, h=6, w=5, seed=0):
+    """Normalized (with MEAN, STD) random images (n, c, h, w) of intensities in [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    pixels = torch.rand(n, c, h, w, generator=g)
+    return (pixels - MEAN[0]) / STD[0]
+
+
 def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> None:
     """Write a uint8 array as an IDX file (the format of MNIST and Fashion-MNIST)."""
     header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(">" + "i" * array.ndim, *array.shape)

@@ -71,7 +71,7 @@ def test_two_workers_without_batchnorm_equal_one_process_at_the_same_batch(env, 
 
 
 def test_two_workers_with_batchnorm_equal_ghost_batchnorm_of_half_the_batch(env, capsys):
-    ghost = one_process(COMMON + WITH_BN + ["--ghost-batch", "32"], capsys)
+    ghost = one_process(COMMON + WITH_BN + ["--ghost-bn-size", "32"], capsys)
     plain = one_process(COMMON + WITH_BN, capsys)
     two = two_workers(COMMON + WITH_BN, env)
     assert_same(two, ghost)  # weights and running statistics
@@ -86,8 +86,12 @@ def test_what_cannot_run_data_parallel_is_refused(monkeypatch):
     with pytest.raises(ValueError, match="dropout"):
         gu.distributed.Parallel(net, config)
     net = gu.models.build("F1", (1, 28, 28), 10, width=8)
-    with pytest.raises(ValueError, match="augment_shift"):
-        gu.distributed.Parallel(net, gu.train.TrainConfig(batch_size=64, steps=1,
-                                                          augment_shift=2))
+    for remedy in (gu.remedies.Augment(), gu.remedies.Adversarial(),
+                   gu.remedies.MultiplicativeNoise(32), gu.remedies.BatchSchedule(((0, 64, 1.),))):
+        config = gu.train.TrainConfig(batch_size=64, epochs=1, remedies=(remedy,))
+        with pytest.raises(ValueError, match=type(remedy).__name__):
+            gu.distributed.Parallel(net, config)
+    safe = (gu.remedies.GhostBN(16), gu.remedies.SAM(), gu.remedies.Conservative())
+    assert gu.remedies.base.not_data_parallel(safe) == []
     with pytest.raises(ValueError, match="multiple of the 2 workers"):
         gu.distributed.Parallel(net, gu.train.TrainConfig(batch_size=63, steps=1))

@@ -71,14 +71,17 @@ def test_hoffers_regime_augments_clips_at_5_and_keeps_lb_at_most_a_tenth():
         assert h.train_size > tb.train_size and (h.optimizer, h.lr) == (tb.optimizer, tb.lr)
         for bs in (h.sb, h.lb):
             cfg = h.config(bs, 0)
-            assert cfg.grad_clip == 5.0 and cfg.augment_shift == 2 and cfg.augment_flip
+            assert cfg.grad_clip == 5.0 and cfg.remedies == (gu.remedies.Augment(2, True),)
             assert cfg.distance_every == 1
         assert gu.budget(m).hoffer is h
     described = gu.testbed.hoffer("standard").describe()
     assert "augmented" in described and "clipped at 5" in described and "10% of" in described
-    # the testbed's runs keep their configuration (and cache keys): no clipping, no options
+    # the testbed's runs keep their configuration (and cache keys): no clipping, no remedies;
+    # an arm's remedies join the setting's
     plain = gu.testbed.get("standard").config(500, 0).as_dict()
     assert plain["grad_clip"] is None and "augment_shift" not in plain
+    both = gu.testbed.hoffer("standard").config(500, 0, remedies=(gu.remedies.GhostBN(32),))
+    assert both.remedies == (gu.remedies.Augment(2, True), gu.remedies.GhostBN(32))
 
 def fake_run(bs, seed, train_acc, test_acc):
     h = gu.train.History(epoch=[1.0], step=[10], train_loss=[0.1], train_acc=[train_acc],

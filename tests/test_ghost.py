@@ -7,6 +7,7 @@ from torch import nn
 
 import gaputils as gu
 from gaputils.ghost import GhostBatchNorm1d, GhostBatchNorm2d, to_ghost, to_plain
+from gaputils.remedies import GhostBN
 from gaputils.train import TrainConfig, fit
 from tests.helpers import toy_dataset
 
@@ -127,7 +128,8 @@ def test_fit_with_ghost_batches_trains_differently_and_returns_plain_batchnorm()
     runs = {}
     for g in (0, 4, 16):
         net = _net()
-        fit(net, ds, TrainConfig(batch_size=16, lr=0.05, epochs=2, ghost_batch=g),
+        ghost = (GhostBN(g),) if g else ()
+        fit(net, ds, TrainConfig(batch_size=16, lr=0.05, epochs=2, remedies=ghost),
             progress=False)
         assert not any(hasattr(m, "ghost_size") for m in net.modules())
         runs[g] = gu.params.flat(net)

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 import gaputils as gu
 from gaputils import sam
-from gaputils.train import REMEDY_FIELDS, TrainConfig, fit
+from gaputils.remedies import SAM, Conservative
+from gaputils.train import TrainConfig, fit
 from tests.helpers import toy_dataset
 
 
@@ -101,14 +102,14 @@ def test_fit_with_sam_is_deterministic_and_a_cache_key_option():
     for rho in (0.05, 0.05, 0.0):
         torch.manual_seed(0)
         net = gu.models.build("C1", (1, 8, 8), 3, channels=(2, 3), hidden=(5,), dropout=0.0)
-        fit(net, ds, TrainConfig(batch_size=16, lr=0.05, epochs=2, sam_rho=rho, grad_clip=5.0),
-            progress=False)
+        fit(net, ds, TrainConfig(batch_size=16, lr=0.05, epochs=2, grad_clip=5.0,
+                                 remedies=(SAM(rho),)), progress=False)
         out.append(gu.params.flat(net))
     assert torch.equal(out[0], out[1]) and not torch.equal(out[0], out[2])
-    assert {"sam_rho", "sam_adaptive"} <= set(REMEDY_FIELDS)
+    assert TrainConfig(epochs=1, remedies=(SAM(0.05),)).as_dict()["sam_rho"] == 0.05
     assert "sam_rho" not in TrainConfig(epochs=1).as_dict()
-    with pytest.raises(ValueError, match="inner_steps"):
-        TrainConfig(epochs=1, sam_rho=0.05, inner_steps=3)
+    with pytest.raises(ValueError, match="SAM and Conservative both replace"):
+        TrainConfig(epochs=1, remedies=(SAM(0.05), Conservative(1.0, 3)))
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
@@ -116,7 +117,7 @@ def test_fit_with_sam_is_deterministic_and_a_cache_key_option():
 def test_sam_under_bf16_autocast_is_finite_deterministic_and_moves_bn_once(adaptive, device):
     ds = toy_dataset(n=256, n_test=64, shape=(1, 8, 8)).to(device)
     cfg = TrainConfig(batch_size=32, lr=0.05, optimizer="sgd", epochs=2, bf16=True,
-                      sam_rho=0.5 if adaptive else 0.05, sam_adaptive=adaptive,
+                      remedies=(SAM(0.5 if adaptive else 0.05, adaptive=adaptive),),
                       schedule="cosine", grad_clip=5.0)
     out = []
     for _ in range(2):

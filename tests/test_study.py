@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from helpers import toy_dataset  # noqa: E402
 from test_plots import labelled  # noqa: E402
 
-from gaputils import plots, stats, study, testbed  # noqa: E402
+from gaputils import plots, remedies, stats, study, testbed  # noqa: E402
 from gaputils.train import TrainConfig, evaluate  # noqa: E402
 
 SETTING = testbed.Setting("toy", "F1", n_train=96, n_test=48, sb=8, lb=32, epochs=2,
@@ -119,7 +119,7 @@ def test_run_trains_each_arm_from_the_plain_runs_start_and_figures_draw():
     colors = plots.arm_colors(list(rows))
     assert len(set(colors.values())) == len(colors)
     cfgs = {a.name: SETTING.config(a.batch_size, 0, n_train=96, **a.options) for a in arms}
-    labelled(plots.batch_schedules(cfgs, 96))
+    labelled(plots.batch_schedules({k: remedies.profile(c, 96) for k, c in cfgs.items()}))
     fig = plots.image_rows({"x": ds.train[0][:4], "d": ds.train[0][:4]}, (0.0,), (1.0,), n=4,
                            signed=["d"])
     assert [ax.get_ylabel() for ax in fig.axes[::4]] == ["x", "d"]
@@ -136,9 +136,9 @@ def test_hoffer_arms_cover_every_subset_and_adapt_the_regime():
     sb = setting.config(setting.sb, 0, n_train=2000)
     assert abs(ra.total_steps(2000) - sb.total_steps(2000)) <= 0.01 * sb.total_steps(2000)
     assert ra.lr == pytest.approx(setting.lr * (setting.lb / setting.sb) ** 0.5)
-    assert ra.ghost_batch == setting.sb and ra.distance_every == 1
+    assert ra.remedies == (remedies.GhostBN(setting.sb),) and ra.distance_every == 1
     assert [a.x for a in arms.values() if a.group == "ghost size"] == [16, 64, 125, 250]
-    assert arms["LB + noise"].options["noise_batch"] == setting.sb
+    assert arms["LB + noise"].options["remedies"] == (remedies.MultiplicativeNoise(setting.sb),)
     # the temperature arm: SB's lr / B (linear scaling, warm-up an eighth of the run) and SB's
     # number of steps
     hot = setting.config(setting.lb, 0, **arms["LB + linear LR, warm-up + RA"].options)
@@ -187,7 +187,7 @@ def test_run_keeps_curves_and_evaluations_and_merges_seed_splits():
 def test_beyond_arms_scale_the_learning_rate_by_each_rule():
     setting = testbed.get("standard")
     arms = {a.name: a for a in study.beyond_arms(setting, (64, 500, 1000))}
-    assert arms["LB + ASAM"].options == {"sam_rho": 0.5, "sam_adaptive": True}
+    assert arms["LB + ASAM"].options == {"remedies": (remedies.SAM(0.5, adaptive=True),)}
     assert arms["SB + SAM"].batch_size == setting.sb and "B=500" not in arms  # plain LB is LB
     assert arms["B=64, √ lr"].options["lr"] == pytest.approx(setting.lr * 2 ** 0.5)
     linear = arms["B=1000, linear lr"].options

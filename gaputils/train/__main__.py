@@ -1,7 +1,11 @@
 """Train one configuration from the command line; data-parallel under torchrun.
 
     python -m gaputils.train --model F1 --batch-size 4096 --lr 1e-3 --epochs 10
+    python -m gaputils.train --model C1 --batch-size 500 --sam --sam-rho 0.1 --ghost-bn-size 32
     torchrun --standalone --nproc_per_node=4 -m gaputils.train --model F1 --batch-size 4096 ...
+
+Every field of the training configuration is an option, and every remedy of gaputils.remedies
+a switch with one option per field (--help lists them).
 
 The run is cached like the chapters' runs (the key hashes model, initial weights, data, config
 and, for W > 1 workers, W); a second call loads it. Prints the final record and the cache
@@ -13,45 +17,98 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
+import re
 import sys
+from dataclasses import fields
 
 import torch
 import torch.distributed as dist
 
-from .. import cache, data, distributed, models, runtime
-from . import TrainConfig, fit
+from .. import cache, data, distributed, models, remedies, runtime
+from ..plan import SCHEDULES
+from . import OPTIMIZERS, TrainConfig, fit
+
+CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+
+
+def _kind(default, annotation: str):
+    """How argparse reads a field: its type from the default, or from a ``X | None`` hint."""
+    if isinstance(default, bool):
+        return {"action": argparse.BooleanOptionalAction}
+    if isinstance(default, tuple):
+        return {"type": ast.literal_eval}
+    if default is None:
+        kind = annotation.split("|")[0].strip()
+        return {"type": {"int": int, "float": float}.get(kind, ast.literal_eval)}
+    return {"type": type(default)}
+
+
+def _flag(*names: str) -> str:
+    return "--" + "-".join(n.replace("_", "-") for n in names)
+
+
+def remedy_classes() -> dict[str, type]:
+    """The book's remedies (:mod:`gaputils.remedies`) by command-line name."""
+    classes = [c for c in vars(remedies).values() if isinstance(c, type)
+               and issubclass(c, remedies.Remedy) and c is not remedies.Remedy]
+    return {re.sub(r"(?<=[a-z])(?=[A-Z])", "-", c.__name__).lower(): c for c in classes}
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options: the run's (model, data, caching), then one per field of TrainConfig, then
+    per remedy a switch and one option per field - all generated, so none is missing."""
     p = argparse.ArgumentParser(prog="python -m gaputils.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="F1", help=f"one of {', '.join(models.BUILDERS)}")
-    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
-                   help="a keyword of the model builder, e.g. batchnorm=False (repeatable)")
-    p.add_argument("--dataset", default="fashion-mnist")
-    p.add_argument("--n-train", type=int, default=None, help="training subset (default: all)")
-    p.add_argument("--n-test", type=int, default=None, help="test subset (default: all)")
-    p.add_argument("--batch-size", type=int, default=256, help="global batch, all workers")
-    p.add_argument("--lr", type=float, default=1e-3)
-    length = p.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=float, default=None, help="default 10")
-    length.add_argument("--steps", type=int, default=None)
-    p.add_argument("--optimizer", default="adam", choices=("adam", "sgd"))
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--schedule", default="constant", choices=("constant", "step", "cosine"))
-    p.add_argument("--ghost-batch", type=int, default=0, help="Ghost BatchNorm size (0: off)")
-    p.add_argument("--eval-every", type=int, default=None, help="steps (default: one epoch)")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (GPUs)")
-    p.add_argument("--float64", action="store_true",
-                   help="weights and inputs in float64 (exact comparisons, tests)")
-    p.add_argument("--seed", type=int, default=0, help="batch order")
-    p.add_argument("--init-seed", type=int, default=0, help="initial weights")
-    p.add_argument("--no-cache", action="store_true", help="train even if a result is cached")
+    run = p.add_argument_group("the run")
+    run.add_argument("--model", default="F1", help=f"one of {', '.join(models.BUILDERS)}")
+    run.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                     help="a keyword of the model builder, e.g. batchnorm=False (repeatable)")
+    run.add_argument("--dataset", default="fashion-mnist")
+    run.add_argument("--n-train", type=int, default=None, help="training subset (default: all)")
+    run.add_argument("--n-test", type=int, default=None, help="test subset (default: all)")
+    run.add_argument("--float64", action="store_true",
+                     help="weights and inputs in float64 (exact comparisons, tests)")
+    run.add_argument("--init-seed", type=int, default=0, help="initial weights")
+    run.add_argument("--no-cache", action="store_true", help="train even if a result is cached")
+    cfg = p.add_argument_group("training (gaputils.train.TrainConfig; --batch-size is the "
+                               "global batch of all workers; default --epochs 10)")
+    for f in fields(TrainConfig):
+        if f.name != "remedies":
+            cfg.add_argument(_flag(f.name), dest=f.name, default=f.default,
+                             choices=CHOICES.get(f.name), metavar=f.name.upper(),
+                             help=f"default {f.default!r}" + (
+                                 f"; one of {', '.join(CHOICES[f.name])}"
+                                 if f.name in CHOICES else ""),
+                             **_kind(f.default, str(f.type)))
+    for name, cls in remedy_classes().items():
+        group = p.add_argument_group(f"remedy {cls.__name__}", (cls.__doc__ or "").split(
+            "\n\n")[0].replace("``", "").replace("\n    ", " "))
+        group.add_argument(_flag(name), action="store_true", dest=f"use:{name}",
+                           help=f"train with {cls.__name__} (its fields at their defaults "
+                                "unless set below; setting one switches it on)")
+        for f in dataclasses.fields(cls):
+            group.add_argument(_flag(name, f.name), dest=f"{name}:{f.name}",
+                               default=argparse.SUPPRESS, help=f"default {f.default!r}",
+                               metavar=f.name.upper(), **_kind(f.default, str(f.type)))
     args = p.parse_args(argv)
-    if args.epochs is None and args.steps is None:
+    if (args.epochs is None) == (args.steps is None):
+        if args.steps is not None:
+            p.error("give --epochs or --steps, not both")
         args.epochs = 10.0
     return args
+
+
+def config_of(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig the options describe, with the remedies switched on."""
+    given = vars(args)
+    chosen = []
+    for name, cls in remedy_classes().items():
+        values = {k.split(":")[1]: v for k, v in given.items() if k.startswith(f"{name}:")}
+        if given[f"use:{name}"] or values:
+            chosen.append(cls(**values))
+    return TrainConfig(**{f.name: given[f.name] for f in fields(TrainConfig)
+                          if f.name != "remedies"}, remedies=tuple(chosen))
 
 
 def model_kwargs(pairs: list[str]) -> dict:
@@ -78,11 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                        **model_kwargs(args.model_arg)).to(dev)
     if args.float64:
         ds, net = ds.to(dev, torch.float64), net.double()
-    config = TrainConfig(batch_size=args.batch_size, lr=args.lr, epochs=args.epochs,
-                         steps=args.steps, optimizer=args.optimizer, momentum=args.momentum,
-                         weight_decay=args.weight_decay, schedule=args.schedule,
-                         ghost_batch=args.ghost_batch, eval_every=args.eval_every,
-                         bf16=args.bf16, seed=args.seed)
+    config = config_of(args)
     tag = ",".join([f"workers={size}"] * (size > 1) + ["float64"] * args.float64)
     k, parts = cache.run_key(net, ds, config, tag=tag)
     path = runtime.cache_dir() / f"{k}.json"
