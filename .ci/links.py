@@ -1,6 +1,8 @@
 """Where the book is published is one setting: ``[project.urls] Repository`` (and
 ``[tool.book] branch``) in pyproject.toml. This script derives every Colab and Binder badge and
-every chapter's Colab install URL from it, and checks or rewrites them.
+every chapter's Colab install cell from it - pinned to the tag of the package version
+(``v`` + ``gaputils/_version.py``), the edition the notebook was written for - and checks or
+rewrites them.
 
 Usage: python .ci/links.py [--check] [ROOT]. Without --check it rewrites README.md and
 chapters/*.py (then run: jupytext --sync chapters/*.py); with --check it lists every link that
@@ -22,7 +24,13 @@ COLAB = re.compile(r"https://colab\.research\.google\.com/github/[^/\s]+/[^/\s]+
                    r"/chapters/(\w+)\.ipynb")
 BINDER = re.compile(r"https://mybinder\.org/v2/gh/[^/\s]+/[^/\s]+/[^?\s]+\?labpath=chapters%2F"
                     r"(\w+)\.ipynb")
-INSTALL = re.compile(r'url = "git\+https://github\.com/[^"]+"')
+INSTALL = re.compile(r'repo, tag = "git\+https://github\.com/[^"]+", "v[^"]+"')
+
+
+def version(root: Path) -> str:
+    """The package version, from gaputils/_version.py."""
+    text = (root / "gaputils" / "_version.py").read_text()
+    return re.search(r'__version__ = "([^"]+)"', text).group(1)
 
 
 def setting(root: Path) -> tuple[str, str]:
@@ -36,16 +44,16 @@ def setting(root: Path) -> tuple[str, str]:
     return found.group(1), meta.get("tool", {}).get("book", {}).get("branch", "main")
 
 
-def expected(repo: str, branch: str) -> dict:
+def expected(repo: str, branch: str, tag: str = "") -> dict:
     return {"colab": lambda s: (f"https://colab.research.google.com/github/{repo}/blob/{branch}"
                                 f"/chapters/{s}.ipynb"),
             "binder": lambda s: (f"https://mybinder.org/v2/gh/{repo}/{branch}?labpath="
                                  f"chapters%2F{s}.ipynb"),
-            "install": f'url = "git+https://github.com/{repo}"'}
+            "install": f'repo, tag = "git+https://github.com/{repo}", "v{tag}"'}
 
 
-def rewrite(text: str, repo: str, branch: str) -> str:
-    want = expected(repo, branch)
+def rewrite(text: str, repo: str, branch: str, tag: str) -> str:
+    want = expected(repo, branch, tag)
     text = COLAB.sub(lambda m: want["colab"](m.group(1)), text)
     text = BINDER.sub(lambda m: want["binder"](m.group(1)), text)
     return INSTALL.sub(want["install"], text)
@@ -53,13 +61,14 @@ def rewrite(text: str, repo: str, branch: str) -> str:
 
 def problems(root: Path) -> list[str]:
     repo, branch = setting(root)
-    want = expected(repo, branch)
+    tag = version(root)
+    want = expected(repo, branch, tag)
     found = []
     chapters = sorted((root / "chapters").glob("[0-9][0-9]_*.py"))
     for path in [root / "README.md", *chapters]:
         text = path.read_text()
-        if rewrite(text, repo, branch) != text:
-            found.append(f"{path.relative_to(root)}: links disagree with {repo}@{branch} "
+        if rewrite(text, repo, branch, tag) != text:
+            found.append(f"{path.relative_to(root)}: links disagree with {repo}@{branch} v{tag} "
                          "(run: python .ci/links.py && jupytext --sync chapters/*.py)")
     readme = (root / "README.md").read_text()
     for path in chapters:
@@ -78,10 +87,11 @@ def main(argv: list[str]) -> int:
     root = Path(next((a for a in argv if not a.startswith("--")), "."))
     if not check:
         repo, branch = setting(root)
+        tag = version(root)
         for path in [root / "README.md", *sorted((root / "chapters").glob("[0-9][0-9]_*.py"))]:
             text = path.read_text()
-            if rewrite(text, repo, branch) != text:
-                path.write_text(rewrite(text, repo, branch))
+            if rewrite(text, repo, branch, tag) != text:
+                path.write_text(rewrite(text, repo, branch, tag))
                 print(f"rewrote {path}")
     found = problems(root)
     for p in found:

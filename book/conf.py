@@ -8,7 +8,7 @@ from pathlib import Path
 from shutil import copytree, ignore_patterns
 
 project = "The generalization gap of large-batch training"
-author = "the book's authors"
+author = "The generalization-gap book contributors"
 extensions = ["myst_nb"]
 nb_execution_mode = "off"  # build.py hands over notebooks it has executed
 nb_merge_streams = True  # one block per cell's printed output, as in Jupyter

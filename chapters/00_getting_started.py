@@ -37,11 +37,15 @@
 # %%
 import sys
 
-if "google.colab" in sys.modules:  # on Colab: install the book's helper package first
+if "google.colab" in sys.modules:  # on Colab: install the book's package, at this edition
     import subprocess
 
-    url = "git+https://github.com/generalization-gap/book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
+    repo, tag = "git+https://github.com/generalization-gap/book", "v0.2.0"
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"{repo}@{tag}"]).returncode:  # the tag is not published yet
+        subprocess.run([*pip, repo], check=True)
+    # keep trained networks between sessions, on Google Drive (chapter 0): uncomment
+    # import gaputils; gaputils.runtime.drive_cache()
 
 # %%
 import gaputils as gu
@@ -67,10 +71,11 @@ budget = gu.budget()
 # the whole chapter (`python -m gaputils.reproduce` makes them).
 #
 # **On Colab.** The badge at the top of each chapter opens it; its first code cell installs
-# `gaputils`, and torchvision downloads the data. Colab runs `standard` mode by default, even
-# on a GPU: `paper` mode's runs take hours, and Colab forgets the cache of trained networks when
-# the session ends. For `paper` mode, choose *Runtime -> Change runtime type -> GPU* and run
-# `import os; os.environ["GAPUTILS_MODE"] = "paper"` before `import gaputils`.
+# `gaputils`, and torchvision downloads the data. Every machine runs `standard` mode unless you
+# ask for another, a GPU included: `paper` mode's runs take hours, and Colab forgets the cache of
+# trained networks when the session ends. For `paper` mode, choose *Runtime -> Change runtime
+# type -> GPU* and run `import os; os.environ["GAPUTILS_MODE"] = "paper"` before
+# `import gaputils`.
 #
 # **On Binder.** The Binder badge builds the book's environment (`environment.yml`, `apt.txt`,
 # `postBuild`) with Fashion-MNIST installed from Debian's package; Binder gives a CPU, so the
@@ -95,9 +100,9 @@ budget = gu.budget()
 # ## Run modes
 #
 # A chapter never hard-codes a size. It asks `gu.budget()`, which answers for the current run
-# mode. The mode comes from the environment variable `GAPUTILS_MODE`; without it, `paper` is
-# chosen when a CUDA GPU is present (except on Colab) and `standard` otherwise. The test suite
-# sets `smoke`.
+# mode. The mode comes from the environment variable `GAPUTILS_MODE`; without it, it is
+# `standard` on every machine - on a GPU, `gu.setup` adds a line saying how to ask for `paper`
+# and what it costs. The test suite sets `smoke`.
 
 # %%
 print(f"current mode: {gu.mode()}\n")
@@ -231,7 +236,7 @@ gu.reference.compare("00", {
 # 1. `gu.setup(seed)` seeds every generator and reports the device, the mode, the data and the
 #    cache folder; `gu.budget()` holds every size a chapter uses.
 # 2. The mode (`smoke`, `standard`, `paper`) trades time for fidelity; it comes from
-#    `GAPUTILS_MODE` or, by default, from whether a GPU is present.
+#    `GAPUTILS_MODE`, and is `standard` unless you ask for another.
 # 3. `gu.data.load` returns normalized tensors on the device; `gu.train.fit` trains on them and
 #    returns a `History` of losses, accuracies, times and weight distances.
 #

@@ -39,11 +39,15 @@
 # %%
 import sys
 
-if "google.colab" in sys.modules:  # on Colab: install the book's helper package first
+if "google.colab" in sys.modules:  # on Colab: install the book's package, at this edition
     import subprocess
 
-    url = "git+https://github.com/generalization-gap/book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
+    repo, tag = "git+https://github.com/generalization-gap/book", "v0.2.0"
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"{repo}@{tag}"]).returncode:  # the tag is not published yet
+        subprocess.run([*pip, repo], check=True)
+    # keep trained networks between sessions, on Google Drive (chapter 0): uncomment
+    # import gaputils; gaputils.runtime.drive_cache()
 
 # %%
 import numpy as np
@@ -121,12 +125,12 @@ for setting in (testbed, keskar):
 
 # %%
 selection = gu.reference.load("ch01_selection")
-chosen = gu.reference.chosen_setting(selection["results"])
+chosen = gu.selection.chosen_setting(selection["results"])
 print(f"{selection['date']}, {selection['device']}; common to all: {selection['base']}\n")
 print("rule:", selection["rule"], "\n")
-print(gu.reference.selection_table(selection["results"]))
+print(gu.selection.selection_table(selection["results"]))
 print(f"\nchosen: {chosen} = {selection['candidates'][chosen]}")
-rows = gu.reference.selection_rows(selection["results"])
+rows = gu.selection.selection_rows(selection["results"])
 top = max(rows, key=lambda k: rows[k]["diff"].mean)
 print(f"largest mean validation difference: {gu.stats.signed(rows[top]['diff'].mean)} points "
       f"({top}, {rows[top]['seconds']:.0f} s for five pairs); "
@@ -146,7 +150,7 @@ print(f"largest mean validation difference: {gu.stats.signed(rows[top]['diff'].m
 #
 # ## Small batch against large batch
 #
-# `gu.experiments.minimizers()` trains SB and LB of the testbed for every seed, each pair from
+# `gu.runs.minimizers()` trains SB and LB of the testbed for every seed, each pair from
 # the same initial weights, and caches the results: the first run takes a few minutes on a
 # CPU in `standard` mode (an hour and a half on two cores in `paper` mode, nearly all of it
 # Keskar's full-size F1), later calls - here and in the later chapters - load the trained
@@ -156,14 +160,14 @@ print(f"largest mean validation difference: {gu.stats.signed(rows[top]['diff'].m
 
 # %%
 ds = testbed.load()
-runs = {"testbed": gu.experiments.minimizers(ds),
-        "Keskar F1": gu.experiments.minimizers(keskar.load(), setting=keskar)}
+runs = {"testbed": gu.runs.minimizers(ds),
+        "Keskar F1": gu.runs.minimizers(keskar.load(), setting=keskar)}
 if gu.mode() == "paper" and gu.data.locate("cifar10"):
     c1 = keskar.replace(name="Keskar C1", model="C1", dataset="cifar10", lb=5000)
-    runs["Keskar C1"] = gu.experiments.minimizers(c1.load(), setting=c1)
+    runs["Keskar C1"] = gu.runs.minimizers(c1.load(), setting=c1)
 elif gu.mode() == "paper":
     print("CIFAR-10 is not on disk (see the README's Data section): Keskar's C1 is left out\n")
-print(gu.experiments.gap_table(runs))
+print(gu.gaps.gap_table(runs))
 
 # %% [markdown]
 # Each row is mean ± standard deviation over seeds (ddof = 1); "train loss" is the final mean
@@ -175,13 +179,15 @@ print(gu.experiments.gap_table(runs))
 # The figure shows every seed's pair and the differences:
 
 # %%
-fig = gu.plots.paired_runs({k: (v["SB"], v["LB"]) for k, v in runs.items()})
+pairs = {k: (v["SB"], v["LB"]) for k, v in runs.items()}
+diffs = {k: gu.gaps.difference(sb, lb).scaled(100) for k, (sb, lb) in pairs.items()}
+fig = gu.plots.paired_runs(pairs, diffs)
 
 # %%
 sb_runs, lb_runs = runs["testbed"]["SB"], runs["testbed"]["LB"]
-d = gu.experiments.difference(sb_runs, lb_runs).scaled(100)
+d = gu.gaps.difference(sb_runs, lb_runs).scaled(100)
 train_min = min(r.final["train_acc"] for r in sb_runs + lb_runs)
-test_se = 100 * gu.experiments.test_sampling_se(sb_runs, lb_runs, ds)
+test_se = 100 * gu.gaps.test_sampling_se(sb_runs, lb_runs, ds)
 both = (d.se**2 + test_se**2) ** 0.5
 print(f"Testbed: the lowest final training accuracy of any run is {train_min:.2%}; "
       f"{'every run fits' if train_min >= 0.99 else 'not every run fits'} the training set.")
@@ -197,12 +203,12 @@ print(f"  Test-set sampling adds a standard error of {test_se:.2f} points (the s
       f"t = {d.mean / both:.2f}.")
 
 # %%
-dk = gu.experiments.difference(*runs["Keskar F1"].values()).scaled(100)
+dk = gu.gaps.difference(*runs["Keskar F1"].values()).scaled(100)
 noise = dk.lo <= 0 <= dk.hi
 print(f"Keskar's setting: SB - LB = {dk}.\n  Its interval " + (
     "contains zero: on this data the difference is not told apart from seed noise." if noise
     else "excludes zero."))
-_, paper_sb, paper_lb = gu.reference.KESKAR_TABLE2["F1"]
+_, paper_sb, paper_lb = gu.papers.KESKAR_TABLE2["F1"]
 print(f"Keskar et al. report {paper_sb - paper_lb:+.2f} points for F1 on MNIST (means over their "
       "runs; no paired interval).")
 
@@ -263,7 +269,7 @@ ratio = per_epoch[lb_key] / per_epoch[sb_key]
 print(f"An epoch of LB takes {ratio:.2f}x the time of an epoch of SB on {gu.device()}: LB is "
       + ("cheaper" if ratio < 0.95 else "dearer" if ratio > 1.05 else "about as dear")
       + " per epoch")
-t_lb, sb_then, lb_end = gu.experiments.equal_time(groups[sb_key], groups[lb_key])
+t_lb, sb_then, lb_end = gu.gaps.equal_time(groups[sb_key], groups[lb_key])
 print(f"When LB finishes (after {t_lb:.1f} s), SB of the same seed has a test accuracy of "
       f"{sb_then:.2%} (read between its records, {hs[0].epoch[1]:.0f} epochs apart); LB's final "
       f"is {lb_end:.2%} (medians over {len(hs)} seeds)")
@@ -290,10 +296,10 @@ print(f"When LB finishes (after {t_lb:.1f} s), SB of the same seed has a test ac
 
 # %%
 seeds = budget.sweep_seeds
-sweep = gu.experiments.train_runs(ds, budget.batch_sizes, seeds, epochs=budget.sweep_epochs)
-tables = {f"{budget.sweep_epochs} epochs": gu.experiments.summarize(sweep)}
+sweep = gu.runs.train_runs(ds, budget.batch_sizes, seeds, epochs=budget.sweep_epochs)
+tables = {f"{budget.sweep_epochs} epochs": gu.gaps.summarize(sweep)}
 fig = gu.plots.batch_sweep(tables)
-print(gu.experiments.sweep_table(tables))
+print(gu.gaps.sweep_table(tables))
 
 # %% [markdown]
 # Read the left panel with the middle one in mind: a run whose training accuracy is well
@@ -367,13 +373,13 @@ gu.reference.compare("01", {
 # 4. What is held fixed matters: at a fixed number of epochs a larger batch takes fewer steps.
 #    What an epoch costs at each batch size (printed above), and so the comparison per second,
 #    depends on the hardware.
-# 5. `gu.experiments.minimizers()` returns the cached SB and LB networks of the testbed, used
+# 5. `gu.runs.minimizers()` returns the cached SB and LB networks of the testbed, used
 #    in the chapters that follow.
 #
 # ## Exercises
 #
 # 1. Train the testbed with a constant learning rate (`testbed.replace(schedule="constant")`
-#    passed as `setting=` to `gu.experiments.minimizers`). Do SB and LB still fit the training
+#    passed as `setting=` to `gu.runs.minimizers`). Do SB and LB still fit the training
 #    set? What happens to SB - LB?
 # 2. Train the testbed with Adam at 0.001 (`optimizer="adam", lr=1e-3`, weight decay 0), as
 #    Keskar et al. did. Is there still a difference beyond seed noise?

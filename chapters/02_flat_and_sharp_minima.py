@@ -38,11 +38,15 @@
 # %%
 import sys
 
-if "google.colab" in sys.modules:  # on Colab: install the book's helper package first
+if "google.colab" in sys.modules:  # on Colab: install the book's package, at this edition
     import subprocess
 
-    url = "git+https://github.com/generalization-gap/book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
+    repo, tag = "git+https://github.com/generalization-gap/book", "v0.2.0"
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"{repo}@{tag}"]).returncode:  # the tag is not published yet
+        subprocess.run([*pip, repo], check=True)
+    # keep trained networks between sessions, on Google Drive (chapter 0): uncomment
+    # import gaputils; gaputils.runtime.drive_cache()
 
 # %%
 import copy
@@ -65,7 +69,7 @@ budget = gu.budget()
 # cross-entropy in eval mode, with BatchNorm's running statistics and no dropout.
 
 # %%
-tb = gu.experiments.testbed_minimizers()
+tb = gu.runs.testbed_minimizers()
 ds, runs, train, test, sb, lb = tb.ds, tb.runs, tb.train, tb.test, tb.sb, tb.lb
 n = len(train[1])
 print(f"{tb}; {gu.params.flat(sb).numel():,} parameters")
@@ -166,7 +170,7 @@ for bn in ("running", "recompute"):
     rise[bn] = {name: np.array([ls.loss_increase(r.model, train, distance, budget.probes,
                                                  bn=bn).mean() for r in group])
                 for name, group in runs.items()}
-    ratio[bn] = gu.measures.ratio_interval(rise[bn]["LB"], rise[bn]["SB"])
+    ratio[bn] = gu.stats.ratio_interval(rise[bn]["LB"], rise[bn]["SB"])
     r, lo, hi = ratio[bn]
     print(f"BN statistics {bn}: loss increase at t = {distance}: " + ", ".join(
         f"{k} {v.mean():.3f} ± {v.std(ddof=1):.3f}" for k, v in rise[bn].items())

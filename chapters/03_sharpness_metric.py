@@ -39,11 +39,15 @@
 # %%
 import sys
 
-if "google.colab" in sys.modules:  # on Colab: install the book's helper package first
+if "google.colab" in sys.modules:  # on Colab: install the book's package, at this edition
     import subprocess
 
-    url = "git+https://github.com/generalization-gap/book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
+    repo, tag = "git+https://github.com/generalization-gap/book", "v0.2.0"
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"{repo}@{tag}"]).returncode:  # the tag is not published yet
+        subprocess.run([*pip, repo], check=True)
+    # keep trained networks between sessions, on Google Drive (chapter 0): uncomment
+    # import gaputils; gaputils.runtime.drive_cache()
 
 # %%
 import copy
@@ -56,7 +60,7 @@ from gaputils import sharpness as sh
 
 gu.setup(seed=0)
 budget = gu.budget()
-tb = gu.experiments.testbed_minimizers()
+tb = gu.runs.testbed_minimizers()
 ds, runs, train, sb, lb = tb.ds, tb.runs, tb.train, tb.sb, tb.lb
 print(tb)
 
@@ -138,17 +142,17 @@ print(f"one ascent run reaches {share['SB']:.0%} of the highest value found for 
 # share their initial weights).
 
 # %%
-table = gu.measures.sharpness_table(runs, train, subspace_dim=budget.subspace_dim)
-print(gu.measures.format_sharpness_table(table))
-sharper = {key: gu.measures.ratio_interval(g["LB"], g["SB"])[1] > 1
+table = gu.flatness.sharpness_table(runs, train, subspace_dim=budget.subspace_dim)
+print(gu.flatness.format_sharpness_table(table))
+sharper = {key: gu.stats.ratio_interval(g["LB"], g["SB"])[1] > 1
            for key, g in table.items()}
 print(f"LB sharper beyond seed noise (interval above 1) in {sum(sharper.values())} of "
       f"{len(sharper)} rows")
-for net, (p_sb, p_lb) in gu.reference.KESKAR_TABLE3.items():
+for net, (p_sb, p_lb) in gu.papers.KESKAR_TABLE3.items():
     print(f"Keskar et al., Table 3, full space, eps 1e-3, {net}: SB {p_sb}, LB {p_lb} "
           f"(LB/SB {p_lb / p_sb:.0f})")
-paper = sorted(p_lb / p_sb for p_sb, p_lb in gu.reference.KESKAR_TABLE3.values())
-_, lo, hi = gu.measures.ratio_interval(*(table["full space", 1e-3][g] for g in ("LB", "SB")))
+paper = sorted(p_lb / p_sb for p_sb, p_lb in gu.papers.KESKAR_TABLE3.values())
+_, lo, hi = gu.stats.ratio_interval(*(table["full space", 1e-3][g] for g in ("LB", "SB")))
 where = "below" if hi < paper[0] else "above" if lo > paper[-1] else "overlapping"
 print(f"ours, full space, eps 1e-3: LB/SB in [{lo:.1f}, {hi:.1f}], {where} the paper's range "
       f"{paper[0]:.0f}-{paper[-1]:.0f}")
@@ -177,9 +181,9 @@ print(f"ours, full space, eps 1e-3: LB/SB in [{lo:.1f}, {hi:.1f}], {where} the p
 # measured at the top of the chapter on the testbed, not on F1. Each row changes one thing:
 
 # %%
-f1_ds = gu.experiments.dataset(budget.keskar)
-f1_runs = gu.experiments.minimizers(f1_ds, setting=budget.keskar)
-f1_train = gu.experiments.curvature_data(f1_ds)
+f1_ds = gu.runs.dataset(budget.keskar)
+f1_runs = gu.runs.minimizers(f1_ds, setting=budget.keskar)
+f1_train = gu.runs.curvature_data(f1_ds)
 variants = {"as above (running BN, box |x|+1, ascent)": {"eta": 1.0},
             "BN with batch statistics": {"eta": 1.0, "bn": "batch"},
             "box eps |x_i| (eta 1e-4, no +1)": {"eta": 1e-4}}
@@ -191,12 +195,12 @@ print(f"F1 (ours): SB {kes.sb}, LB {kes.lb} of {len(f1_ds.train[1]):,} images, {
       f"epochs; "
       f"{x_f1.numel():,} parameters, "
       f"{float((x_f1 < 0.1).float().mean()):.1%} of them below 0.1 in absolute value")
-p_sb, p_lb = gu.reference.KESKAR_TABLE3["F1"]
+p_sb, p_lb = gu.papers.KESKAR_TABLE3["F1"]
 print(f"full space, eps 1e-3, {len(f1_runs['SB'])} seeds; paper: SB {p_sb}, LB {p_lb}, "
       f"LB/SB {p_lb / p_sb:.0f}")
 f1_base = next(iter(causes.values()))["SB"].mean()
 for v, g in causes.items():
-    r, lo, hi = gu.measures.ratio_interval(g["LB"], g["SB"])
+    r, lo, hi = gu.stats.ratio_interval(g["LB"], g["SB"])
     factor = f"(x{g['SB'].mean() / f1_base:.2g})"
     hit = "contains" if lo <= p_lb / p_sb <= hi else "misses"
     print(f"  {v}\n      SB {g['SB'].mean():8.3g} {factor:<10} LB {g['LB'].mean():8.3g}   "
@@ -251,8 +255,8 @@ print("LB / SB at each eps:", np.round(curves["LB"] / curves["SB"], 2))
 # networks (full space, eps = 1e-3):
 
 # %%
-sweep = gu.experiments.train_runs(ds, budget.batch_sizes, budget.sweep_seeds,
-                                  epochs=budget.sweep_epochs)
+sweep = gu.runs.train_runs(ds, budget.batch_sizes, budget.sweep_seeds,
+                           epochs=budget.sweep_epochs)
 sweep_sharp = np.array([sh.keskar(r.model, train, eps=1e-3).value for r in sweep])
 batch = np.array([r.batch_size for r in sweep])
 train_loss = np.array([r.final["train_loss"] for r in sweep])
@@ -264,8 +268,8 @@ ax.set_xticks(budget.batch_sizes, [str(b) for b in budget.batch_sizes])
 ax.xaxis.set_minor_formatter(plt.NullFormatter())
 fig.colorbar(points, label="log10 final training loss (nats)")
 fig.tight_layout()
-batch_corr = gu.experiments.rank_correlation(batch, sweep_sharp)
-print("batch size vs sharpness:", gu.experiments.format_correlation(batch_corr))
+batch_corr = gu.stats.rank_correlation(batch, sweep_sharp)
+print("batch size vs sharpness:", gu.stats.format_correlation(batch_corr))
 
 # %% [markdown]
 # The printed Kendall's tau measures how consistently sharpness grows with the batch size
@@ -280,7 +284,7 @@ print("batch size vs sharpness:", gu.experiments.format_correlation(batch_corr))
 # %%
 lrs = budget.testbed.lr * np.array([1 / 3, 1, 3])
 pair = [budget.testbed.sb, budget.testbed.lb]
-by_lr = {lr: [sh.keskar(r.model, train, eps=1e-3).value for r in gu.experiments.train_runs(
+by_lr = {lr: [sh.keskar(r.model, train, eps=1e-3).value for r in gu.runs.train_runs(
     ds, pair, [0], epochs=budget.sweep_epochs, lr=float(lr))] for lr in lrs}
 for lr, (v_sb, v_lb) in by_lr.items():
     print(f"lr {lr:.3f}: SB {v_sb:8.1f}   LB {v_lb:8.1f}   LB/SB {v_lb / v_sb:.2f}")
@@ -311,10 +315,10 @@ print(f"LB is flatter than SB at lr {', '.join(flat)}" if flat else "LB is sharp
 # so they are not pooled).
 
 # %%
-narrow = gu.experiments.train_runs(ds, budget.batch_sizes, budget.sweep_seeds,
-                                   epochs=budget.sweep_epochs,
-                                   model_kwargs={"channels": (4, 8), "hidden": (64,),
-                                                 "dropout": 0.0})
+narrow = gu.runs.train_runs(ds, budget.batch_sizes, budget.sweep_seeds,
+                            epochs=budget.sweep_epochs,
+                            model_kwargs={"channels": (4, 8), "hidden": (64,),
+                                          "dropout": 0.0})
 narrow_sharp = np.array([sh.keskar(r.model, train, eps=1e-3).value for r in narrow])
 nets = {"C1 (8/16)": (sweep, sweep_sharp), "C1 narrow (4/8)": (narrow, narrow_sharp)}
 targets = {"test_acc": ("test accuracy", lambda r: r.final["test_acc"]),
@@ -331,9 +335,9 @@ for k, (rs, _) in nets.items():
 corr = {}
 for k, (rs, v) in nets.items():
     for key, (label, fn) in targets.items():
-        corr[k, key] = c = gu.experiments.rank_correlation(v, [fn(r) for r in rs])
+        corr[k, key] = c = gu.stats.rank_correlation(v, [fn(r) for r in rs])
         verdict = "excludes 0" if c["tau_lo"] > 0 or c["tau_hi"] < 0 else "includes 0"
-        print(f"{k:<17} vs {label:<22}: {gu.experiments.format_correlation(c)}; "
+        print(f"{k:<17} vs {label:<22}: {gu.stats.format_correlation(c)}; "
               f"tau's interval {verdict}")
 
 # %% tau is Kendall's rank correlation, rho Spearman's, each with its two-sided p-value; [markdown]
@@ -424,7 +428,7 @@ for label, (layer, alpha) in rescalings.items():
           f"adaptive {critique[label, 'adaptive']:.3f}")
 ad = {k: np.array([sh.adaptive(r.model, train, eps=1e-3).value for r in g])
       for k, g in runs.items()}
-ad_ratio = gu.measures.ratio_interval(ad["LB"], ad["SB"])
+ad_ratio = gu.stats.ratio_interval(ad["LB"], ad["SB"])
 print(f"adaptive sharpness, mean ± std (ddof=1) over {len(ad['SB'])} seeds: "
       f"SB {ad['SB'].mean():.3f} ± {ad['SB'].std(ddof=1):.3f}, "
       f"LB {ad['LB'].mean():.3f} ± {ad['LB'].std(ddof=1):.3f}; LB / SB {ad_ratio[0]:.2f} "

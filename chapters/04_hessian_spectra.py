@@ -38,11 +38,15 @@
 # %%
 import sys
 
-if "google.colab" in sys.modules:  # on Colab: install the book's helper package first
+if "google.colab" in sys.modules:  # on Colab: install the book's package, at this edition
     import subprocess
 
-    url = "git+https://github.com/generalization-gap/book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
+    repo, tag = "git+https://github.com/generalization-gap/book", "v0.2.0"
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"{repo}@{tag}"]).returncode:  # the tag is not published yet
+        subprocess.run([*pip, repo], check=True)
+    # keep trained networks between sessions, on Google Drive (chapter 0): uncomment
+    # import gaputils; gaputils.runtime.drive_cache()
 
 # %%
 import time
@@ -56,7 +60,7 @@ from gaputils import hessian
 
 gu.setup(seed=0)
 budget = gu.budget()
-tb = gu.experiments.testbed_minimizers()
+tb = gu.runs.testbed_minimizers()
 ds, runs, train, sb, lb = tb.ds, tb.runs, tb.train, tb.sb, tb.lb
 print(tb)
 
@@ -144,8 +148,8 @@ print(f"converged value {exact:.5f}; errors above the tolerance {tol:g}: " + ", 
 
 # %%
 probes = 6 * budget.probes
-curv = gu.measures.curvature_table(runs, train, probes)
-print(gu.measures.format_curvature_table(curv))
+curv = gu.flatness.curvature_table(runs, train, probes)
+print(gu.flatness.format_curvature_table(curv))
 
 # %% [markdown]
 # Where the intervals lie above 1, both numbers are larger for the LB minimizers, by the
@@ -163,11 +167,11 @@ print(gu.measures.format_curvature_table(curv))
 # far did they move from the shared starting point?
 
 # %%
-norms = gu.measures.weight_norms(runs, ds)
+norms = gu.flatness.weight_norms(runs, ds)
 for name, (size, moved) in norms.items():
     print(f"{name}: ||x|| {size.mean():.1f} ± {size.std(ddof=1):.1f}, distance from the "
           f"initial weights {moved.mean():.1f} ± {moved.std(ddof=1):.1f}")
-layers = gu.measures.layer_norms(runs)
+layers = gu.flatness.layer_norms(runs)
 print("(||w_SB|| / ||w_LB||)^2 per weight matrix, mean over seeds: " + ", ".join(
     f"{n} {((layers['SB'][n] / layers['LB'][n]) ** 2).mean():.2f}" for n in layers["SB"]))
 
@@ -180,8 +184,8 @@ print("(||w_SB|| / ||w_LB||)^2 per weight matrix, mean over seeds: " + ", ".join
 # trace, for every seed:
 
 # %%
-scaled = gu.measures.curvature_table(runs, train, probes, scale="weights")
-print(gu.measures.format_curvature_table(scaled, "D H D"))
+scaled = gu.flatness.curvature_table(runs, train, probes, scale="weights")
+print(gu.flatness.format_curvature_table(scaled, "D H D"))
 for w in ("lambda_max", "trace"):
     raw, free = curv[w]["ratio"][0], scaled[w]["ratio"][0]
     print(f"{w}: raw LB / SB {raw:.1f} = scale-free {free:.1f} x {raw / free:.1f} removed by "
@@ -209,7 +213,7 @@ for w in ("lambda_max", "trace"):
 dens = {f"{name} (seed 0)": hessian.density(r[0].model, train, num_runs=budget.probes,
                                             lanczos_steps=budget.lanczos_steps)
         for name, r in runs.items()}
-fig = gu.plots.spectra(dens, colors=gu.plots.PAIR, separate=True)
+fig = gu.plots.spectra(hessian.broadened(dens, separate=True), gu.plots.PAIR, separate=True)
 for name, d in dens.items():
     print(f"{name}: Ritz values from {min(t.min() for t in d.nodes):+.3g} to "
           f"{max(t.max() for t in d.nodes):.3g}")
@@ -255,8 +259,8 @@ for name, vals in top.items():
 # lambda_max track Keskar's metric at the paper's eps?
 
 # %%
-sweep = gu.experiments.train_runs(ds, budget.batch_sizes, budget.sweep_seeds,
-                                  epochs=budget.sweep_epochs)
+sweep = gu.runs.train_runs(ds, budget.batch_sizes, budget.sweep_seeds,
+                           epochs=budget.sweep_epochs)
 lmax = np.array([hessian.top_eigenvalues(r.model, train, k=1).values[0] for r in sweep])
 sharp = np.array([gu.sharpness.keskar(r.model, train, eps=1e-3).value for r in sweep])
 batch = np.array([r.batch_size for r in sweep])
@@ -269,8 +273,8 @@ gu.plots.plain_log(ax.xaxis, ax.yaxis)
 sizes = sorted(set(batch))
 fig.colorbar(points, label="batch size (log scale)").set_ticks(np.log2(sizes), labels=sizes)
 fig.tight_layout()
-corr = gu.experiments.rank_correlation(lmax, sharp)
-print("lambda_max vs sharpness:", gu.experiments.format_correlation(corr))
+corr = gu.stats.rank_correlation(lmax, sharp)
+print("lambda_max vs sharpness:", gu.stats.format_correlation(corr))
 
 # %% [markdown]
 # The rank correlation (printed, with its interval) says how consistently the two orderings agree,
@@ -291,10 +295,10 @@ print("lambda_max vs sharpness:", gu.experiments.format_correlation(corr))
 
 # %%
 eos_steps = 600 if gu.mode() != "smoke" else 40
-eos = {lr: gu.experiments.full_batch_gd(ds, lr, eos_steps, n=min(1000, len(ds.train[1])))
+eos = {lr: gu.stability.full_batch_gd(ds, lr, eos_steps, n=min(1000, len(ds.train[1])))
        for lr in (0.05, 0.1)}
 fig = gu.plots.edge_of_stability(eos)
-eos_summary = {lr: gu.experiments.edge_of_stability(h, lams, lr) for lr, (h, lams) in eos.items()}
+eos_summary = {lr: gu.stability.edge_of_stability(h, lams, lr) for lr, (h, lams) in eos.items()}
 for lr, e in eos_summary.items():
     where = f"at step {e['reached_step']}" if e["reached_step"] is not None else "never"
     print(f"lr {lr}: 2/lr = {e['threshold']:.0f}; lambda_max started at {e['first']:.2f} x 2/lr, "

@@ -44,11 +44,15 @@
 # %%
 import sys
 
-if "google.colab" in sys.modules:  # on Colab: install the book's helper package first
+if "google.colab" in sys.modules:  # on Colab: install the book's package, at this edition
     import subprocess
 
-    url = "git+https://github.com/generalization-gap/book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
+    repo, tag = "git+https://github.com/generalization-gap/book", "v0.2.0"
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"{repo}@{tag}"]).returncode:  # the tag is not published yet
+        subprocess.run([*pip, repo], check=True)
+    # keep trained networks between sessions, on Google Drive (chapter 0): uncomment
+    # import gaputils; gaputils.runtime.drive_cache()
 
 # %%
 import numpy as np
@@ -59,7 +63,7 @@ import gaputils as gu
 gu.setup(seed=0)
 budget = gu.budget()
 setting = budget.testbed
-ds = gu.experiments.dataset()
+ds = gu.runs.dataset()
 sb, lb, seeds = setting.sb, setting.lb, budget.hoffer_seeds
 print(setting.describe())
 print(f"this chapter trains Hoffer et al.'s remedies with seeds {seeds} "
@@ -90,12 +94,12 @@ print(f"this chapter trains Hoffer et al.'s remedies with seeds {seeds} "
 # %%
 sizes = [b for b in budget.batch_sizes if sb <= b <= lb]
 walk = dict(distance_every=1, eval_every=10**9)  # record every step, evaluate at the end
-walks = {f"B={r.batch_size}": r for r in gu.experiments.train_runs(ds, sizes, seeds[:1], **walk)}
+walks = {f"B={r.batch_size}": r for r in gu.runs.train_runs(ds, sizes, seeds[:1], **walk)}
 sqrt_lr = gu.remedies.scale_lr(setting.lr, lb, sb, "sqrt")
-(walks[f"B={lb}, √-scaled lr"],) = gu.experiments.train_runs(ds, [lb], seeds[:1], **walk,
-                                                             lr=sqrt_lr)
+(walks[f"B={lb}, √-scaled lr"],) = gu.runs.train_runs(ds, [lb], seeds[:1], **walk,
+                                                      lr=sqrt_lr)
 series = {name: (r.history.distance_step, r.history.distance) for name, r in walks.items()}
-fits = {name: gu.noise.fit_walk(t, d, last=t[max(2, len(t) // 2 - 1)])  # the first half
+fits = {name: gu.walk.fit_walk(t, d, last=t[max(2, len(t) // 2 - 1)])  # the first half
         for name, (t, d) in series.items()}
 fig = gu.plots.weight_distances(series, fits)
 for name, f in fits.items():
@@ -169,7 +173,7 @@ print(f"from BatchNorm on the whole batch: {(ghost(x) - bn(x)).abs().max():.2f}"
 # %% [markdown]
 # ## Hoffer et al.'s Table 1, on the testbed
 #
-# `gu.study.hoffer_arms` builds every combination of the three remedies at LB - LR scaling
+# `gu.arms.hoffer_arms` builds every combination of the three remedies at LB - LR scaling
 # (square root), Ghost BatchNorm with ghost batches of SB's size, regime adaptation - plus
 # Goyal et al.'s linear scaling, multiplicative noise, and a sweep of ghost batch sizes;
 # `gu.study.run` trains them from the same initial weights as plain SB and LB, evaluated ten
@@ -179,15 +183,15 @@ print(f"from BatchNorm on the whole batch: {(ghost(x) - bn(x)).abs().max():.2f}"
 # only the ones printed; everything else comes from the committed reference run below.
 
 # %%
-arms = gu.study.hoffer_arms(setting, ghost_sizes=budget.ghost_sizes)
+arms = gu.arms.hoffer_arms(setting, ghost_sizes=budget.ghost_sizes)
 adapted = lambda arm: "epochs" in arm.options  # regime adaptation lengthens the run
 live_arms = [a for a in arms if not adapted(a) or budget.hoffer_ra is None
              or a.name in budget.hoffer_ra]
 print(f"regime-adapted arms trained live: {[a.name for a in live_arms if adapted(a)]}")
 live = gu.study.run(live_arms, seeds, (), ds=ds, evals=10, curve_seeds=seeds[:1])
-rows = gu.study.summarize(live)
+rows = gu.scores.summarize(live)
 print(f"live: {len(seeds)} seed(s), {len(live_arms)} of {len(arms)} remedy arms, and SB and LB")
-print(gu.study.format_summary(rows, curvature=False))
+print(gu.scores.format_summary(rows, curvature=False))
 
 # %% [markdown]
 # With one seed, as in standard mode, these are single paired differences from plain LB, and
@@ -206,12 +210,12 @@ print(gu.study.format_summary(rows, curvature=False))
 
 # %%
 ref = gu.reference.load("ch06_train_longer")
-ref_rows = gu.study.summarize(ref)
+ref_rows = gu.scores.summarize(ref)
 n_ref = len(ref["seeds"])
 print(f"reference: {ref['command']}\n  {ref['device']}, torch {ref['torch']}, {ref['date']}, "
       f"{n_ref} seeds")
 table1 = ["SB", "LB", "LB + LR", "LB + LR + GBN", "LB + LR + GBN + RA"]
-print(gu.study.format_summary({k: ref_rows[k] for k in table1}, curvature=False))
+print(gu.scores.format_summary({k: ref_rows[k] for k in table1}, curvature=False))
 acc = lambda name: np.array(ref["arms"][name]["test_acc"])
 diff = lambda a, b: gu.stats.paired(acc(a), acc(b)).scaled(100)
 print(f"\ngap SB - LB (points):    {ref_rows['SB']['gain']}")
@@ -237,7 +241,7 @@ print(f"all three - SB (points): {diff('LB + LR + GBN + RA', 'SB')}")
 # %%
 ablation = ["SB", "LB"] + [n for n, r in ref_rows.items() if r["group"] == "ablation"]
 fig = gu.plots.forest(ref_rows, ablation, "every subset of {LR scaling, GBN, RA}")
-print(gu.study.findings({k: ref_rows[k] for k in ablation}))
+print(gu.scores.findings({k: ref_rows[k] for k in ablation}))
 print()
 for a, b in (("LB + LR + GBN", "LB + LR"), ("LB + LR + GBN", "LB + GBN"),
              ("LB + LR + GBN", "LB + LR + GBN + RA"), ("LB + RA", "LB")):
@@ -257,7 +261,7 @@ for a, b in (("LB + LR + GBN", "LB + LR"), ("LB + LR + GBN", "LB + GBN"),
 # from plain LB either:
 
 # %%
-print(f"LB + linear LR, warm-up: {gu.study.verdict(ref_rows['LB + linear LR, warm-up'])}")
+print(f"LB + linear LR, warm-up: {gu.scores.verdict(ref_rows['LB + linear LR, warm-up'])}")
 
 # %% [markdown]
 # ## LB with and without regime adaptation (question 10)
@@ -365,8 +369,8 @@ print(f"if a step of {lb} took as long as one of {sb} (a GPU that neither fills;
 # s² = (B / b - 1) B / (B - 1) for the imitated batch size b: the multipliers sum to B, so the
 # batch's mean gradient is untouched, and the update's covariance over batches and noise is
 # then exactly that of a plain batch of b - for a loss whose per-example gradients do not
-# depend on the rest of the batch (`gu.noise`'s docstring has the two lines of algebra;
-# `tests/test_noise.py` checks it by enumerating every batch of a small problem). With
+# depend on the rest of the batch (`gu.remedies.noise`'s docstring has the two lines of algebra;
+# `tests/test_remedy_noise.py` checks it by enumerating every batch of a small problem). With
 # BatchNorm, each example's gradient depends on its batch's statistics, so the match is
 # approximate, and SB's noisier batch statistics are not imitated at all. The multipliers are
 # large: many examples get a negative weight - a step *up* their loss (printed).
@@ -498,7 +502,7 @@ print(f"relative difference between the two gradients, ‖g₁ - g₂‖ / ‖g�
 # table says how closely this run agrees with the reference run of its own mode.
 
 # %%
-gu.reference.compare("06", gu.study.key_numbers(rows), {
+gu.reference.compare("06", gu.scores.key_numbers(rows), {
     f"distance walked, {k}": gu.reference.curve(*series[k], "step", "||w_t - w_0||")
     for k in (f"B={sb}", f"B={lb}")})
 

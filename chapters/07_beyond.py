@@ -41,11 +41,15 @@
 # %%
 import sys
 
-if "google.colab" in sys.modules:  # on Colab: install the book's helper package first
+if "google.colab" in sys.modules:  # on Colab: install the book's package, at this edition
     import subprocess
 
-    url = "git+https://github.com/generalization-gap/book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
+    repo, tag = "git+https://github.com/generalization-gap/book", "v0.2.0"
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"{repo}@{tag}"]).returncode:  # the tag is not published yet
+        subprocess.run([*pip, repo], check=True)
+    # keep trained networks between sessions, on Google Drive (chapter 0): uncomment
+    # import gaputils; gaputils.runtime.drive_cache()
 
 # %%
 import numpy as np
@@ -56,7 +60,7 @@ import gaputils as gu
 gu.setup(seed=0)
 budget = gu.budget()
 setting = budget.testbed
-ds = gu.experiments.dataset()
+ds = gu.runs.dataset()
 seeds = budget.beyond_seeds
 print(setting.describe())
 print(f"this chapter's live runs use seeds {seeds}; the reference run below has more")
@@ -92,10 +96,10 @@ print(f"reference: {ref['command']}\n  {ref['device']}, torch {ref['torch']}, {r
 # Fieller's interval); "±" in the tables is the standard deviation over seeds (ddof=1).
 
 # %%
-arms = gu.study.beyond_arms(setting, budget.scaling_sizes)
+arms = gu.arms.beyond_arms(setting, budget.scaling_sizes)
 sam_arms = [a for a in arms if a.group == "sam"]
 live = gu.study.run(sam_arms, seeds, seeds, ds=ds, n_curvature=budget.n_curvature)
-print(gu.study.format_summary(gu.study.summarize(live)))
+print(gu.scores.format_summary(gu.scores.summarize(live)))
 
 # %% [markdown]
 # With one seed, as in standard mode, these are single differences. The reference run has six
@@ -103,11 +107,11 @@ print(gu.study.format_summary(gu.study.summarize(live)))
 
 # %%
 study = ref["study"]
-rows = gu.study.summarize(study)
+rows = gu.scores.summarize(study)
 sam_names = ["SB", "LB", "SB + SAM", "SB + ASAM", "LB + SAM", "LB + ASAM"]
-print(gu.study.format_summary({k: rows[k] for k in sam_names}))
+print(gu.scores.format_summary({k: rows[k] for k in sam_names}))
 print()
-print(gu.study.findings({k: rows[k] for k in sam_names}))
+print(gu.scores.findings({k: rows[k] for k in sam_names}))
 for k in ("LB", "LB + SAM", "LB + ASAM"):
     r = rows[k]
     print(f"{k}: λmax x{r['lambda_max_vs_top']:.0f}, sharpness x{r['sharpness_vs_top']:.1f} of "
@@ -179,15 +183,15 @@ print(f"a run of LB + SAM: about {lb_sam:.0f} s, "
 # %%
 rule_arms = [a for a in arms if a.group != "sam"]
 live_rules = gu.study.run(rule_arms, seeds, (), ds=ds)
-sweep = gu.study.rule_sweep(study)
-fig = gu.plots.rule_sweep(sweep, gu.study.RULES, title=f"learning-rate rules "
+sweep = gu.scores.rule_sweep(study)
+fig = gu.plots.rule_sweep(sweep, gu.scores.RULES, title=f"learning-rate rules "
                           f"({len(study['seeds'])} seeds, 95% CIs)")
 for rule, points in sweep.items():
-    kept, worst = gu.study.largest_kept(points), min(points, key=lambda p: p[1])
-    print(f"{gu.study.RULES[rule]:<26} keeps SB's accuracy up to B = {kept}; lowest at "
+    kept, worst = gu.scores.largest_kept(points), min(points, key=lambda p: p[1])
+    print(f"{gu.scores.RULES[rule]:<26} keeps SB's accuracy up to B = {kept}; lowest at "
           f"B = {worst[0]}: {gu.stats.estimate_interval(*worst[1:4])} pts; "
           f"diverged runs: {sum(p[4] for p in points)}")
-live_kept = {r: gu.study.largest_kept(p) for r, p in gu.study.rule_sweep(live_rules).items()}
+live_kept = {r: gu.scores.largest_kept(p) for r, p in gu.scores.rule_sweep(live_rules).items()}
 print(f"live ({len(seeds)} seed(s); one seed: within 0.5 pts): {live_kept}")
 big = max(budget.scaling_sizes)
 print(f"the linear rule's learning rate at B = {big}: "
@@ -219,18 +223,18 @@ print(f"the linear rule's learning rate at B = {big}: "
 # learning rate until its training loss (on all 2,000 images, checked four times per epoch) is
 # at or below a target - `TrainConfig(stop_below=...)` - and tunes the rate as a practitioner
 # would: starting from the best rate of the next smaller batch, it doubles or halves while the
-# steps fall. `gu.noise.gradient_noise_scale` computes B_simple from per-example gradients
+# steps fall. `gu.noise_scale.gradient_noise_scale` computes B_simple from per-example gradients
 # (`torch.func.vmap` over `grad`, in eval mode: in training mode BatchNorm mixes the examples of
 # a batch, so per-example gradients do not exist there), with a jackknife standard error; the
 # tests check it against linear regression, where Σ and G are known in closed form, and against
-# McCandlish et al.'s two-batch-size estimator. `gu.scaling.study` does both, and measures
+# McCandlish et al.'s two-batch-size estimator. `gu.scaling.critical_batch` does both, and measures
 # B_simple along SB runs as their loss falls.
 
 # %%
 crit_setting = setting.replace(n_test=256)  # the test set plays no part here
-live_crit = gu.scaling.study(crit_setting.load(), budget.critical_sizes, seeds,
-                             budget.target_loss, seeds, budget.noise_levels, setting=crit_setting,
-                             max_epochs=budget.critical_epochs)
+live_crit = gu.scaling.critical_batch(crit_setting.load(), budget.critical_sizes, seeds,
+                                      budget.target_loss, seeds, budget.noise_levels,
+                                      setting=crit_setting, max_epochs=budget.critical_epochs)
 print(f"live, seed {seeds[0]}: steps to training loss {budget.target_loss:g} (tuned lr) - "
       + ", ".join(f"B={b}: {r['steps'][0]:.0f} (lr {r['lr']:g})"
                   for b, r in gu.scaling.best_steps(live_crit).items()))
@@ -314,10 +318,10 @@ print("B_simple at the first evaluation at or below each training loss, mean ± 
 vit = budget.vit
 print(vit.describe())
 live_vit = gu.study.run([], seeds, seeds, setting=vit, ds=ds, n_curvature=budget.n_curvature)
-print(f"live ({len(seeds)} seed(s)):\n{gu.study.format_summary(gu.study.summarize(live_vit))}")
+print(f"live ({len(seeds)} seed(s)):\n{gu.scores.format_summary(gu.scores.summarize(live_vit))}")
 vit_ref = ref["vit"]
-vit_rows = gu.study.summarize(vit_ref)
-print(f"reference:\n{gu.study.format_summary(vit_rows)}")
+vit_rows = gu.scores.summarize(vit_ref)
+print(f"reference:\n{gu.scores.format_summary(vit_rows)}")
 train_acc = {k: 100 * np.mean(vit_ref["arms"][k]["train_acc"]) for k in ("SB", "LB")}
 print(f"training accuracy: SB {train_acc['SB']:.1f}%, LB {train_acc['LB']:.1f}% "
       f"(mean of {len(vit_ref['seeds'])} seeds)")
@@ -336,7 +340,7 @@ print(f"gap SB - LB, ViT: {vit_rows['SB']['gain']}")
 # epochs):
 
 # %%
-f1_rows = gu.study.summarize(ref["f1"])
+f1_rows = gu.scores.summarize(ref["f1"])
 for name, r in (("ViT", vit_rows), ("F1", f1_rows), ("C1 (testbed)", rows)):
     lam = 1 / r["SB"]["lambda_max_ratio"][0]
     sharp = 1 / r["SB"]["sharpness_ratio"][0]
@@ -362,9 +366,9 @@ for name, r in (("ViT", vit_rows), ("F1", f1_rows), ("C1 (testbed)", rows)):
 # `gu.reparam.rescale`):
 
 # %%
-pair = gu.experiments.minimizers(ds)
+pair = gu.runs.minimizers(ds)
 lb_net = pair["LB"][0].model
-data = gu.experiments.curvature_data(ds)
+data = gu.runs.curvature_data(ds)
 lam = lambda net: gu.hessian.top_eigenvalues(net, data, k=1, tol=1e-2).values[0]
 adaptive = lambda net: gu.sharpness.adaptive(net, data, eps=1e-3).value
 predict = lambda net: net.eval()(ds.test[0]).detach()
@@ -400,10 +404,10 @@ for name, b_, a_ in zip(("λmax", "adaptive sharpness (%)"), before[1:], after[1
 
 # %%
 points = gu.questions.measured(gu.reference.load("ch05_remedies"), study)
-corr = {key: gu.experiments.rank_correlation(np.log(points[key]), points["test_acc"])
+corr = {key: gu.stats.rank_correlation(np.log(points[key]), points["test_acc"])
         for key in ("lambda_max", "sharpness")}
 for key, c in corr.items():
-    print(f"test accuracy against log {key}: {gu.experiments.format_correlation(c)}")
+    print(f"test accuracy against log {key}: {gu.stats.format_correlation(c)}")
 fig = gu.plots.measure_scatter(points)
 
 # %% [markdown]
@@ -467,9 +471,9 @@ print(gu.questions.table(lines))
 # table says how closely this run agrees with the reference run of its own mode.
 
 # %%
-rules = gu.study.key_numbers(gu.study.summarize(live_rules), "rules: ", skip=("SB", "LB"))
-gu.reference.compare("07", gu.study.key_numbers(gu.study.summarize(live)) | rules
-                     | gu.study.key_numbers(gu.study.summarize(live_vit), "ViT: "))
+rules = gu.scores.key_numbers(gu.scores.summarize(live_rules), "rules: ", skip=("SB", "LB"))
+gu.reference.compare("07", gu.scores.key_numbers(gu.scores.summarize(live)) | rules
+                     | gu.scores.key_numbers(gu.scores.summarize(live_vit), "ViT: "))
 
 # %% [markdown]
 # ## Summary
@@ -495,17 +499,21 @@ gu.reference.compare("07", gu.study.key_numbers(gu.study.summarize(live)) | rule
 #
 # 1. Train "LB + SAM" with rho = 0.02 and 0.1 for two seeds. Is 0.05 the best radius on the
 #    testbed, and does the best radius close more of the gap?
-# 2. Foret et al.'s m-sharpness: compute SAM's perturbation separately on chunks of m = 32
-#    examples of each LB batch (as data-parallel SAM does per worker). Does "LB + SAM" close more
-#    of the gap? Then turn off the restoration of BatchNorm's running statistics in
-#    `gu.sam.step` and compare: does that convention matter here?
-# 3. Measure B_simple with `gu.noise.batch_gradient_noise_scale` (two batch sizes, no
+# 2. Foret et al.'s m-sharpness: write a remedy (a subclass of `gu.remedies.Remedy`, as at the
+#    end of chapter 5) whose `step(ctx, closure)` hook computes SAM's perturbation separately on
+#    chunks of m = 32 examples of each LB batch (as data-parallel SAM does per worker), using
+#    `gu.sam.perturbation` and `gu.sam.frozen_batchnorm_statistics`. Does "LB + SAM" close
+#    more of the gap? Then write a variant that leaves the running statistics to move at the
+#    perturbed weights: does that convention matter here?
+# 3. Measure B_simple with `gu.noise_scale.batch_gradient_noise_scale` (two batch sizes, no
 #    per-example gradients) at the SB runs' target checkpoints. Does it agree with the
 #    per-example estimate?
 # 4. Repeat the critical-batch-size experiment with the target loss 0.1. How do B_crit and
 #    B_simple move?
-# 5. Train the ViT with AdamW (decoupled weight decay 0.05) and a warm-up, as ViTs usually are.
-#    Does the SB-LB difference change?
+# 5. Train the ViT with AdamW (decoupled weight decay 0.05) and a warm-up, as ViTs usually are:
+#    `gu.train.fit(..., optimizer=lambda params, cfg: torch.optim.AdamW(params, lr=cfg.lr,
+#    weight_decay=0.05))` (or `gu.cache.fit_or_load` with the same argument, which keys the
+#    run by the function's code). Does the SB-LB difference change?
 # 6. Compute the adaptive sharpness (`gu.sharpness.adaptive`) of the SB and LB minimizers of
 #    the testbed and of the ViT. Is LB still sharper once the weights' scale is factored out?
 # 7. Run full-batch gradient descent on the testbed's network (chapter 4's edge-of-stability
@@ -535,10 +543,10 @@ gu.reference.compare("07", gu.study.key_numbers(gu.study.summarize(live)) | rule
 # Check. Smoke: the code ran. Every mode: the claims the prose makes from the committed
 # reference hold in it. Standard and paper: the claims made from the live timing and
 # measurements.
-assert set(gu.study.summarize(live)) == {"SB", "LB"} | {a.name for a in sam_arms}
-assert set(gu.study.summarize(live_rules)) == {"SB", "LB"} | {a.name for a in rule_arms}
+assert set(gu.scores.summarize(live)) == {"SB", "LB"} | {a.name for a in sam_arms}
+assert set(gu.scores.summarize(live_rules)) == {"SB", "LB"} | {a.name for a in rule_arms}
 assert set(gu.scaling.best_steps(live_crit)) <= set(budget.critical_sizes)
-assert set(gu.study.summarize(live_vit)) == {"SB", "LB"}
+assert set(gu.scores.summarize(live_vit)) == {"SB", "LB"}
 assert len(lines) == 10 and all(any(ch.isdigit() for ch in t) for t in lines.values())
 assert rows["SB"]["gain"].lo > 0  # the gap, on the reference's seeds
 for k in ("LB + SAM", "LB + ASAM"):  # half to two thirds of the gap; not told from SB; sharp
@@ -552,7 +560,7 @@ assert rows["LB"]["lambda_max_vs_top"] > 40 and rows["LB + ASAM"]["gain"].lo < 0
 assert 0.95 < rows["LB + SAM"]["lambda_max_ratio"][2] < 1  # just below 1
 for k in ("SB + SAM", "SB + ASAM"):
     assert rows[k]["vs_top"].lo < 0 < rows[k]["vs_top"].hi, k
-assert all(gu.study.largest_kept(p) == 125 for p in sweep.values())  # every rule: 125
+assert all(gu.scores.largest_kept(p) == 125 for p in sweep.values())  # every rule: 125
 at = {rule: {p[0]: p for p in points} for rule, points in sweep.items()}
 assert all(-0.1 < at[rule][250][3] < 0 for rule in ("sqrt", "linear"))  # only just
 assert all(at[rule][b][3] < 0 for rule in at for b in (250, 500, 1000))  # worse from 250 on
@@ -584,7 +592,7 @@ assert abs(corr["sharpness"]["tau"]) < abs(corr["lambda_max"]["tau"])
 assert 150 < len(points["test_acc"]) < 250  # about two hundred minimizers
 flattest, worst = np.argsort(points["sharpness"])[:5], np.argsort(points["test_acc"])[:10]
 assert len(set(flattest) & set(worst)) >= 4  # the flattest by sharpness: among the worst
-every = gu.study.summarize(gu.reference.load("ch05_remedies")) | gu.study.summarize(study)
+every = gu.scores.summarize(gu.reference.load("ch05_remedies")) | gu.scores.summarize(study)
 aug = every.pop("SB + augmentation")  # several times sharper than SB, the most accurate arm
 assert aug["lambda_max_vs_top"] > 3 and aug["acc"][0] > max(r["acc"][0] for r in every.values())
 if gu.mode() != "smoke":  # one and a half to two and a half times the time per step

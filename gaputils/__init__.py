@@ -6,50 +6,58 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import torch
 
 from . import (  # noqa: E402
+    arms,
     cache,
     data,
-    experiments,
+    flatness,
+    gaps,
     ghost,
     hessian,
     landscape,
-    measures,
     models,
-    noise,
+    noise_scale,
+    papers,
     params,
+    plan,
     plots,
     questions,
     reference,
     remedies,
     reparam,
+    runs,
     sam,
     scaling,
+    scores,
+    selection,
     sharpness,
+    stability,
     stats,
     study,
     testbed,
     train,
+    walk,
     widgets,
 )
+from ._version import __version__  # noqa: E402, F401
 from .budget import Budget, budget  # noqa: E402
 from .runtime import cache_dir, data_dir, device, mode, seed_everything  # noqa: E402
 
-__all__ = ["Budget", "budget", "cache", "cache_dir", "data", "data_dir", "device", "experiments",
-           "ghost", "hessian", "landscape", "measures", "mode", "models", "noise", "params",
-           "plots", "questions", "reference", "remedies", "reparam", "sam", "scaling",
-           "seed_everything", "setup", "sharpness", "stats", "study", "testbed", "train", "widgets"]
+__all__ = ["Budget", "arms", "budget", "cache", "cache_dir", "data", "data_dir", "device",
+           "flatness", "gaps", "ghost", "hessian", "landscape", "mode", "models", "noise_scale",
+           "papers", "params", "plan", "plots", "questions", "reference", "remedies", "reparam",
+           "runs", "sam", "scaling", "scores", "seed_everything", "selection", "setup",
+           "sharpness", "stability", "stats", "study", "testbed", "train", "walk", "widgets"]
 
 
 def setup(seed: int = 0, verbose: bool = True) -> dict:
     """Seed every generator, apply the figure style and report where the book runs.
 
     Prints (and returns) the device, the run mode, where Fashion-MNIST was found and the cache
-    folder. Chapter 00.
+    folder; on a GPU in standard mode, how to ask for paper mode and what it costs. Chapter 00.
     """
-    import torch
-
     seed_everything(seed)
     plots.use_style()
     dev = device()
@@ -64,6 +72,10 @@ def setup(seed: int = 0, verbose: bool = True) -> dict:
         "torch": torch.__version__,
         "gaputils": __version__,
     }
+    if dev.type == "cuda" and info["mode"] == "standard":
+        info["paper mode"] = ("more seeds and the papers' full sizes, hours per chapter on a GPU "
+                              "(README: times); ask for it with GAPUTILS_MODE=paper before "
+                              "importing gaputils")
     if verbose:
         width = max(map(len, info))
         for k, v in info.items():

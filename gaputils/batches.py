@@ -192,8 +192,6 @@ def check(model: nn.Module, data: Data, loss_fn: LossFn | None = None, rtol: flo
     loss on its first ``n_check`` examples (eval mode) agree to ``rtol`` (relative): refuses a
     DataLoader that shuffles or augments, and a model with something random in forward even in
     eval mode. Chapter 04."""
-    from .hessian import gradient
-
     src = batches(data, model)
     (x1, y1), (x2, y2) = src.first(n_check), src.first(n_check)
     if x1.shape != x2.shape or not (torch.equal(x1, x2) and torch.equal(y1, y2)):
@@ -211,3 +209,43 @@ def check(model: nn.Module, data: Data, loss_fn: LossFn | None = None, rtol: flo
             f"{diff:.2e} (relative), in eval mode. Something random runs in forward (a module "
             "that ignores eval(), noise injection); remove it before trusting curvature "
             "results.")
+
+
+def trainable(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """The (name, parameter) pairs that require gradients; an error if there are none."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not named:
+        raise ValueError("the model has no trainable parameters")
+    return named
+
+
+class EvalMode:
+    """Inside, the model is in eval mode; on exit its mode is restored."""
+
+    def __init__(self, model: nn.Module):
+        self.model, self.was = model, model.training
+
+    def __enter__(self):
+        self.model.eval()
+
+    def __exit__(self, *exc):
+        self.model.train(self.was)
+
+
+def gradient(model: nn.Module, data: Data, chunk: int | None = None,
+             loss_fn: LossFn | None = None) -> tuple[float, torch.Tensor]:
+    """The mean loss (nats) and its gradient as one flat vector. Chapter 03."""
+    params = [p for _, p in trainable(model)]
+    total, n, grads = 0.0, 0, [torch.zeros_like(p) for p in params]
+    with EvalMode(model):
+        for xb, yb in batches(data, model, chunk):
+            loss = loss_sum(model, xb, yb, loss_fn)[0]
+            parts = torch.autograd.grad(loss, params, allow_unused=True)
+            for acc, g in zip(grads, parts, strict=True):
+                if g is not None:
+                    acc += g
+            total += float(loss.detach())
+            n += len(yb)
+    if n == 0:
+        raise ValueError("the data are empty")
+    return total / n, torch.cat([g.reshape(-1) for g in grads]) / n

@@ -39,44 +39,7 @@ from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
 from . import batches as _batches
-from .batches import Data, LossFn, loss_sum
-
-
-def _trainable(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    if not named:
-        raise ValueError("the model has no trainable parameters")
-    return named
-
-
-class _EvalMode:
-    def __init__(self, model: nn.Module):
-        self.model, self.was = model, model.training
-
-    def __enter__(self):
-        self.model.eval()
-
-    def __exit__(self, *exc):
-        self.model.train(self.was)
-
-
-def gradient(model: nn.Module, data: Data, chunk: int | None = None,
-             loss_fn: LossFn | None = None) -> tuple[float, torch.Tensor]:
-    """The mean loss (nats) and its gradient as one flat vector. Chapter 03."""
-    params = [p for _, p in _trainable(model)]
-    total, n, grads = 0.0, 0, [torch.zeros_like(p) for p in params]
-    with _EvalMode(model):
-        for xb, yb in _batches.batches(data, model, chunk):
-            loss = loss_sum(model, xb, yb, loss_fn)[0]
-            parts = torch.autograd.grad(loss, params, allow_unused=True)
-            for acc, g in zip(grads, parts, strict=True):
-                if g is not None:
-                    acc += g
-            total += float(loss.detach())
-            n += len(yb)
-    if n == 0:
-        raise ValueError("the data are empty")
-    return total / n, torch.cat([g.reshape(-1) for g in grads]) / n
+from .batches import Data, EvalMode, LossFn, gradient, loss_sum, trainable  # noqa: F401
 
 
 class HessianOperator:
@@ -95,7 +58,7 @@ class HessianOperator:
             raise ValueError(f"method must be 'auto', 'rr' or 'fr', got {method!r}")
         self.model, self.chunk, self.method, self.loss_fn = model, chunk, method, loss_fn
         self.data = _batches.batches(data, model, chunk)
-        named = _trainable(model)
+        named = trainable(model)
         self.names = [n for n, _ in named]
         self.params = [p for _, p in named]
         self.sizes = [p.numel() for p in self.params]
@@ -107,7 +70,7 @@ class HessianOperator:
         self._graph = None
         one = self.data.single() if method in ("auto", "rr") else None
         if one is not None:
-            with _EvalMode(model):  # one chunk: keep the gradient's graph for every product
+            with EvalMode(model):  # one chunk: keep the gradient's graph for every product
                 loss = loss_sum(model, *one, loss_fn)[0] / len(one[1])
                 self._graph = torch.autograd.grad(loss, self.params, create_graph=True,
                                                   allow_unused=True)
@@ -142,7 +105,7 @@ class HessianOperator:
                                         retain_graph=True, allow_unused=True)
             return self._flat(parts)
         out, n = [torch.zeros_like(p) for p in self.params], 0
-        with _EvalMode(self.model):
+        with EvalMode(self.model):
             for xb, yb in self.data:
                 loss = loss_sum(self.model, xb, yb, self.loss_fn)[0]
                 gs = torch.autograd.grad(loss, self.params, create_graph=True, allow_unused=True)
@@ -173,7 +136,7 @@ class HessianOperator:
             return jvp(lambda ps: grad(total)(ps, xb, yb), (params,), (tangent,))[1]
 
         out, n = torch.zeros_like(block), 0
-        with _EvalMode(self.model):
+        with EvalMode(self.model):
             for xb, yb in self.data:
                 res = vmap(one, in_dims=(0, None, None))(block, xb, yb)
                 out += torch.cat([res[k].reshape(len(block), -1) for k in self.names], 1)
@@ -423,6 +386,26 @@ def density(model: nn.Module, data: Data, num_runs: int = 5, lanczos_steps: int 
         weights.append(s[0] ** 2)
     grid, dens = broaden(nodes, weights, sigma, grid_points)
     return Density(grid, dens, nodes, weights, op.n_hvp)
+
+
+def default_broadening(densities) -> float:
+    """The default Gaussian broadening of spectral densities (:class:`Density`): 1% of the range
+    of all their nodes together. Chapter 04."""
+    nodes = [t for d in densities for t in d.nodes]
+    return 0.01 * max(max(t.max() for t in nodes) - min(t.min() for t in nodes), 1e-12)
+
+
+def broadened(densities: dict[str, Density], sigma: float | None = None,
+              separate: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+    """Per label, the density broadened with ``sigma`` - by default :func:`default_broadening`
+    of all densities together, or with ``separate`` of each on its own, so that a narrow
+    spectrum is not hidden under one wide Gaussian: ``(grid, density, sigma)``, what
+    :func:`gaputils.plots.spectra` draws. Chapter 04."""
+    out = {}
+    for label, d in densities.items():
+        width = sigma or default_broadening([d] if separate else densities.values())
+        out[label] = (*broaden(d.nodes, d.weights, width), width)
+    return out
 
 
 def broaden(nodes: list[np.ndarray], weights: list[np.ndarray], sigma: float | None = None,

@@ -149,7 +149,7 @@ def batch_sweep(tables: dict[str, dict[int, dict]]) -> plt.Figure:
     """Final test accuracy, final training accuracy and the gap train - test (in points) against
     batch size, one line per labelled sweep.
 
-    ``tables`` maps a label (e.g. "40 epochs") to ``gu.experiments.summarize(runs)``; error
+    ``tables`` maps a label (e.g. "40 epochs") to ``gu.gaps.summarize(runs)``; error
     bars are +- 1 std (ddof=1) over seeds."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     seeds = sorted({row["n"] for table in tables.values() for row in table.values()})
@@ -175,18 +175,18 @@ def batch_sweep(tables: dict[str, dict[int, dict]]) -> plt.Figure:
     return fig
 
 
-def paired_runs(pairs: dict[str, tuple[Sequence, Sequence]], key: str = "test_acc") -> plt.Figure:
+def paired_runs(pairs: dict[str, tuple[Sequence, Sequence]], differences: dict,
+                key: str = "test_acc") -> plt.Figure:
     """One panel per labelled setting: ``key`` (in percent) of the SB and LB run of every seed,
     joined by a line - runs of one seed share their initial weights - and the paired difference
-    SB - LB per seed with its mean and 95% t-interval. ``pairs`` maps a label to (SB runs, LB
-    runs), each a list of ``gu.experiments.Run``. Chapter 01."""
-    from . import experiments
-
+    SB - LB per seed with its mean and 95% t-interval (``differences[label]``, in points:
+    :func:`gaputils.gaps.difference`). ``pairs`` maps a label to (SB runs, LB runs), each a
+    list of ``gu.runs.Run``. Chapter 01."""
     fig, axes = plt.subplots(1, 2 * len(pairs), figsize=(5.5 * len(pairs), 4),
                              gridspec_kw={"width_ratios": [2, 1] * len(pairs)}, squeeze=False)
     for i, (label, (sb, lb)) in enumerate(pairs.items()):
         ax, ax_d = axes[0, 2 * i], axes[0, 2 * i + 1]
-        d = experiments.difference(sb, lb, key).scaled(100)  # checks the pairing by seed
+        d = differences[label]
         by = {r.seed: [100 * r.final[key]] for r in sb}
         for r in lb:
             by[r.seed].append(100 * r.final[key])
@@ -296,44 +296,33 @@ def scatter_groups(ax: plt.Axes, groups: dict[str, tuple[Sequence[float], Sequen
     return ax
 
 
-def broadening(densities) -> float:
-    """The default Gaussian broadening of spectral densities: 1% of the range of all their
-    nodes together. Chapter 04."""
-    nodes = [t for d in densities for t in d.nodes]
-    return 0.01 * max(max(t.max() for t in nodes) - min(t.min() for t in nodes), 1e-12)
-
-
-def density_axis(ax: plt.Axes, densities: dict, sigma: float,
-                 colors: dict[str, str] | None = None) -> plt.Axes:
-    """Draw ``{label: gu.hessian.density result}`` on ``ax``, broadened with ``sigma``, on a
-    log y-axis reaching eight decades below the highest peak. Chapter 04."""
-    from .hessian import broaden
-
+def density_axis(ax: plt.Axes, curves: dict[str, tuple], colors: dict[str, str] | None = None
+                 ) -> plt.Axes:
+    """Draw broadened spectral densities ``{label: (grid, density, sigma)}``
+    (:func:`gaputils.hessian.broadened`) on ``ax``, on a log y-axis reaching eight decades below
+    the highest peak. Chapter 04."""
     top = 0.0
-    for i, (label, d) in enumerate(densities.items()):
-        grid, dens = broaden(d.nodes, d.weights, sigma)
+    for i, (label, (grid, dens, _)) in enumerate(curves.items()):
         top = max(top, float(dens.max()))
         ax.semilogy(grid, np.maximum(dens, 1e-300), label=label,
                     color=colors[label] if colors else f"C{i}")
+    widths = sorted({f"{w:.2g}" for _, _, w in curves.values()})
     ax.set(xlabel="Hessian eigenvalue", ylabel="density (log scale)",
-           ylim=(top * 1e-8, top * 3), title=f"broadening {sigma:.2g}")
+           ylim=(top * 1e-8, top * 3), title=f"broadening {', '.join(widths)}")
     ax.legend()
     return ax
 
 
-def spectra(densities: dict, colors: Sequence[str] | None = None,
-            sigma: float | None = None, separate: bool = False) -> plt.Figure:
-    """Spectral densities (``gu.hessian.density`` results) on a log y-axis, one per label, all
-    broadened with the same ``sigma`` (default: :func:`broadening`). With ``separate=True``
-    each gets its own panel and, by default, its own sigma (1% of its own range), so a narrow
-    spectrum is not hidden under a single Gaussian. Chapter 04."""
-    groups = [[k] for k in densities] if separate else [list(densities)]
+def spectra(curves: dict[str, tuple], colors: Sequence[str] | None = None,
+            separate: bool = False) -> plt.Figure:
+    """Broadened spectral densities (:func:`gaputils.hessian.broadened`) on a log y-axis, one
+    per label, together or (``separate=True``) each in its own panel. Chapter 04."""
+    groups = [[k] for k in curves] if separate else [list(curves)]
     fig, axes = plt.subplots(1, len(groups), figsize=(8 if len(groups) == 1 else 12, 4),
                              squeeze=False)
-    palette = {k: colors[i] if colors else f"C{i}" for i, k in enumerate(densities)}
+    palette = {k: colors[i] if colors else f"C{i}" for i, k in enumerate(curves)}
     for ax, group in zip(axes[0], groups, strict=True):
-        part = {k: densities[k] for k in group}
-        density_axis(ax, part, sigma or broadening(part.values()), palette)
+        density_axis(ax, {k: curves[k] for k in group}, palette)
     fig.suptitle("spectral density (stochastic Lanczos quadrature)")
     fig.tight_layout()
     return fig
@@ -430,7 +419,7 @@ def _err(center: float, lo: float, hi: float) -> list[list[float]]:
 def remedy_summary(panels: dict[str, dict[str, dict]], base: str = "LB") -> plt.Figure:
     """Accuracy gain over plain LB (points, paired 95% CI) against lambda_max relative to LB
     (geometric-mean ratio, paired 95% CI, log scale), one marker per arm, one panel per
-    labelled :func:`gaputils.study.summarize` result. Chapter 05."""
+    labelled :func:`gaputils.scores.summarize` result. Chapter 05."""
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
     colors = arm_colors(max(panels.values(), key=len))
     for ax, (title, rows) in zip(axes[0], panels.items(), strict=True):
@@ -462,7 +451,7 @@ def warm_starts(panels: dict[str, list[tuple[float, dict]]], epochs: float) -> p
     """Warm starting against the number k of SB epochs before LB (plain LB, k = 0, is the
     dotted orange line; k = ``epochs`` is plain SB): test accuracy gain over LB, and
     lambda_max and Keskar's sharpness relative to LB, each with its paired 95% CI; one series
-    per labelled list of (k, row of :func:`gaputils.study.summarize`). Chapter 05."""
+    per labelled list of (k, row of :func:`gaputils.scores.summarize`). Chapter 05."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     ks_all: set[float] = set()
     for j, (label, points) in enumerate(panels.items()):
@@ -538,7 +527,7 @@ def weight_distances(series: dict[str, tuple[Sequence[int], Sequence[float]]],
                      fits: dict[str, dict] | None = None,
                      colors: dict[str, tuple] | None = None) -> plt.Figure:
     """||w_t - w_0|| against the step t on a log axis, one line per label, with the fitted
-    a + b ln t (``gu.noise.fit_walk`` results) dashed over the steps it was fitted on;
+    a + b ln t (``gu.walk.fit_walk`` results) dashed over the steps it was fitted on;
     ``colors`` maps labels to colours (default :func:`arm_colors`). Chapter 06."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     colors = colors or arm_colors(list(series))
@@ -620,7 +609,7 @@ def _error_history(h: History) -> History:
 def gain_sweep(points: list[tuple[float, dict]], xlabel: str, title: str,
                top: dict | None = None) -> plt.Figure:
     """Accuracy gain over plain LB (points, paired 95% CI) against a swept value on a log
-    axis; (x, row of :func:`gaputils.study.summarize`) pairs, plain LB's own x at 0 gain;
+    axis; (x, row of :func:`gaputils.scores.summarize`) pairs, plain LB's own x at 0 gain;
     ``top``, plain SB's row, dotted. Chapter 06."""
     fig, ax = plt.subplots(figsize=(7, 4))
     xs = [x for x, _ in points]
@@ -652,7 +641,7 @@ def rule_sweep(sweep: dict[str, list[tuple]], labels: dict[str, str], top: str =
                title: str = "") -> plt.Figure:
     """Test accuracy minus ``top``'s (points, paired 95% CI where there are seeds for one)
     against the batch size (log axis), one line per learning-rate rule of
-    :func:`gaputils.study.rule_sweep`; a run that diverged is marked with a cross.
+    :func:`gaputils.scores.rule_sweep`; a run that diverged is marked with a cross.
     Chapter 07."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for k, (rule, pts) in enumerate(sweep.items()):
@@ -684,9 +673,7 @@ def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]
     S(B) = S_min (1 + B_crit / B) fitted, its two asymptotes (E_min / B: perfect scaling;
     S_min: no gain) dashed, B_crit dotted. Right: the gradient noise scale B_simple (jackknife
     SE bars) against the training loss as an SB run trains, one line per seed, the target
-    dotted. Chapter 07."""
-    from .scaling import critical_curve
-
+    dotted; ``fit`` is :func:`gaputils.scaling.fit_critical`'s, its ``curve`` drawn. Chapter 07."""
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.5))
     sizes = np.array(sorted(best), dtype=float)
     for i, b in enumerate(sizes):
@@ -694,11 +681,11 @@ def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]
         ax.plot([b] * len(steps), steps, ".", color="0.5", label="one seed" if i == 0 else None)
         ax.plot(b, np.exp(np.mean(np.log(steps))), "o", mfc="none", color="k", ms=8,
                 label="geometric mean over seeds" if i == 0 else None)
-    grid = np.geomspace(sizes.min() / 1.5, sizes.max() * 1.5, 100)
-    ax.plot(grid, critical_curve(grid, fit["s_min"], fit["b_crit"]), color="C3",
+    grid, curve = fit["curve"]
+    ax.plot(grid, curve, color="C3",
             label=f"S_min (1 + B_crit / B): S_min = {fit['s_min']:.0f}, "
                   f"B_crit = {fit['b_crit']:.0f}")
-    ax.plot(grid, fit["e_min"] / grid, "--", color="C3", lw=0.8,
+    ax.plot(grid, fit["e_min"] / np.asarray(grid), "--", color="C3", lw=0.8,
             label="E_min / B (perfect scaling)")
     ax.axhline(fit["s_min"], ls="--", color="C3", lw=0.8, label="S_min (no gain)")
     ax.axvline(fit["b_crit"], ls=":", color="C3", label="B_crit")

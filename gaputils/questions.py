@@ -8,9 +8,11 @@ per question, every number in it computed here, none typed.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
-from . import experiments, stats, study
+from . import scores, stats, study
 
 QUESTIONS = {
     1: ("How sensitive is the sharpness metric to eps, batch size and learning rate?",
@@ -57,21 +59,21 @@ def answers(ch05: dict, ch06: dict, ch07: dict, eps_ratio: dict[str, float]) -> 
     keys ``study`` and ``vit``) and ``eps_ratio``, Keskar sharpness at eps 1e-3 over eps 5e-4
     per label (the chapter's live check). Accuracy differences in points, 95% intervals.
     Chapter 07."""
-    r5, r6 = study.summarize(ch05), study.summarize(ch06)
-    s7, vit = ch07["study"], study.summarize(ch07["vit"])
+    r5, r6 = scores.summarize(ch05), scores.summarize(ch06)
+    s7, vit = ch07["study"], scores.summarize(ch07["vit"])
     pts = measured(ch05, s7)
     plain = [n for n, a in s7["arms"].items() if n in ("SB", "LB") or a["group"] == "plain"]
     by_size = sorted((s7["arms"][n]["batch_size"], _gmean(s7, n, "sharpness")) for n in plain)
     at_lb = [_gmean(s7, n, "sharpness") for n, a in s7["arms"].items()
-             if a["batch_size"] == s7["arms"]["LB"]["batch_size"] and a["group"] in study.RULES]
+             if a["batch_size"] == s7["arms"]["LB"]["batch_size"] and a["group"] in scores.RULES]
     spread = lambda v: max(v) / min(v)
     sizes = f"{by_size[0][0]}-{by_size[-1][0]}"
     eps = ", ".join(f"{k} x{v:.1f}" for k, v in eps_ratio.items())
     drops = [study.peak(h) for h in study.histories(ch06, "LB + RA")]
-    acc_sharp = experiments.rank_correlation(np.log(pts["sharpness"]), pts["test_acc"])
-    acc_lam = experiments.rank_correlation(np.log(pts["lambda_max"]), pts["test_acc"])
-    lam_sharp = experiments.rank_correlation(np.log(pts["lambda_max"]),
-                                             np.log(pts["sharpness"]))
+    acc_sharp = stats.rank_correlation(np.log(pts["sharpness"]), pts["test_acc"])
+    acc_lam = stats.rank_correlation(np.log(pts["lambda_max"]), pts["test_acc"])
+    lam_sharp = stats.rank_correlation(np.log(pts["lambda_max"]),
+                                       np.log(pts["sharpness"]))
     warm = "; ".join(f"k={r['x']:g}: {r['fraction'].brief()}" for r in r5.values()
                      if r["group"] == "warm start")
     dyn = "; ".join(f"{n}: {r['fraction'].brief()}" for n, r in r5.items()
@@ -79,7 +81,7 @@ def answers(ch05: dict, ch06: dict, ch07: dict, eps_ratio: dict[str, float]) -> 
     acc6 = lambda n: np.array(ch06["arms"][n]["test_acc"])
     d6 = lambda a, b: stats.paired(acc6(a), acc6(b)).scaled(100)
     secs, steps = lambda n: r6[n]["seconds"], lambda n: r6[n]["steps"]
-    c1_gap = study.summarize(s7)["SB"]["gain"]
+    c1_gap = scores.summarize(s7)["SB"]["gain"]
     return {
         1: f"halving ε divides it by {eps}; over batch sizes {sizes} it spans "
            f"x{spread([v for _, v in by_size]):.1f}; at B = LB the learning-rate rules move it "
@@ -110,8 +112,6 @@ def answers(ch05: dict, ch06: dict, ch07: dict, eps_ratio: dict[str, float]) -> 
 
 def table(lines: dict[int, str], width: int = 100) -> str:
     """The questions and their answers as a text table, one block per question."""
-    import textwrap
-
     out = []
     for q, text in lines.items():
         question, where = QUESTIONS[q]

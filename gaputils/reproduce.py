@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from . import reference, runtime
 
 
@@ -56,8 +58,6 @@ def execute(path: Path, env: dict[str, str], timeout: int | None = None,
     import jupytext
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
-    from tqdm.auto import tqdm
-
     nb = jupytext.read(path)
     code = sum(c.cell_type == "code" for c in nb.cells)
     bar = tqdm(total=code, desc=path.stem, unit="cell", disable=not progress)
@@ -96,7 +96,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m gaputils.reproduce", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mode", choices=runtime.MODES, default=None,
-                   help="run mode (default: GAPUTILS_MODE, else paper on a GPU, else standard)")
+                   help="run mode (default: GAPUTILS_MODE, else standard)")
     p.add_argument("--chapter", type=int, action="append", default=None,
                    help="a chapter number (repeatable; default: every chapter)")
     p.add_argument("--chapters", type=Path, default=None,
@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         for chapter, path in todo.items():
             recorded = Path(tmp) / "record"
             env = {"GAPUTILS_MODE": mode, "GAPUTILS_CACHE": str(cache),
+                   "GAPUTILS_CHAPTER": chapter,  # its runs' ledger (gaputils.cache export)
                    reference.RECORD_ENV: str(recorded)}
             nb, seconds, error = execute(path, env, args.timeout)
             if args.executed:

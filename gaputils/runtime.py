@@ -39,6 +39,22 @@ def cache_dir() -> Path:
     return root / "cache" if root else Path.home() / ".cache" / "gaputils" / "runs"
 
 
+def drive_cache(folder: str = "gaputils-cache") -> Path:
+    """On Colab: mount Google Drive and keep the cache of trained runs in ``MyDrive/<folder>``
+    (``GAPUTILS_CACHE``), so that a new session loads the networks an earlier one trained.
+    Returns the folder. Chapter 00."""
+    if "google.colab" not in sys.modules:
+        raise RuntimeError("drive_cache() mounts Google Drive, which only Colab has; elsewhere "
+                           "set GAPUTILS_CACHE to a folder of your own")
+    from google.colab import drive
+
+    drive.mount("/content/drive")
+    path = Path("/content/drive/MyDrive") / folder
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["GAPUTILS_CACHE"] = str(path)
+    return path
+
+
 def device() -> torch.device:
     """The device to compute on: CUDA, then Apple MPS, then CPU.
 
@@ -61,24 +77,16 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
-def on_colab() -> bool:
-    """Whether this is a Google Colab kernel."""
-    return "google.colab" in sys.modules
-
-
 def mode() -> str:
     """The run mode: ``smoke``, ``standard`` or ``paper``.
 
-    Read from ``GAPUTILS_MODE``; without it, ``paper`` when a CUDA device is present, else
-    ``standard`` - and ``standard`` on Colab whatever its device, because paper mode's runs
-    take hours and Colab loses the cache with the session (set ``GAPUTILS_MODE=paper`` there
-    to ask for it). Any other value is an error that lists the three. Chapter 00.
+    Read from ``GAPUTILS_MODE``; without it, ``standard`` on every machine, GPU or not: paper
+    mode's runs take hours, and nobody should start them without asking (``gu.setup`` says how
+    on a GPU). Any other value is an error that lists the three. Chapter 00.
     """
     env = os.environ.get("GAPUTILS_MODE", "").strip().lower()
     if not env:
-        if on_colab():
-            return "standard"
-        return "paper" if device().type == "cuda" else "standard"
+        return "standard"
     if env not in MODES:
         raise ValueError(
             f"GAPUTILS_MODE={os.environ['GAPUTILS_MODE']!r} is not a run mode; "

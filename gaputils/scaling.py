@@ -5,11 +5,11 @@ McCandlish et al. (2018) found that the steps S and examples E = B S needed to r
 loss trade off as (S / S_min - 1)(E / E_min - 1) = 1, that is S(B) = S_min (1 + B_crit / B)
 with B_crit = E_min / S_min: below B_crit doubling the batch halves the steps (perfect
 scaling), above it the steps stop falling. They predicted B_crit from the gradient noise
-scale B_simple (:func:`gaputils.noise.gradient_noise_scale`) measured where the loss reaches
-the target. :func:`steps_to_target` trains every batch size until the training loss reaches a
-target (``TrainConfig.stop_below``, cached), tuning each batch size's learning rate;
-:func:`best_steps` picks the best, :func:`fit_critical` fits S(B), and :func:`noise_along`
-measures B_simple as the loss falls.
+scale B_simple (:func:`gaputils.noise_scale.gradient_noise_scale`) measured where the loss
+reaches the target. :func:`steps_to_target` trains every batch size until the training loss
+reaches a target (``TrainConfig.stop_below``, cached), tuning each batch size's learning rate;
+:func:`best_steps` picks the best, :func:`fit_critical` fits S(B), :func:`noise_along` measures
+B_simple as the loss falls, and :func:`critical_batch` runs the whole experiment.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from scipy.optimize import least_squares
 
-from . import data, noise, testbed
-from .experiments import train_runs
+from . import data, noise_scale, testbed
+from .runs import train_runs
 from .train import TrainConfig, fit
 
 
@@ -93,10 +94,9 @@ def critical_curve(batch_size, s_min: float, b_crit: float):
 def fit_critical(batch_sizes: Sequence[float], steps: Sequence[float]) -> dict[str, float]:
     """Least-squares fit of log S(B) = log S_min + log(1 + B_crit / B) to steps measured at
     several batch sizes (the relative error of every point counts the same). Returns
-    ``s_min`` (steps), ``b_crit`` (examples) and ``e_min`` = S_min B_crit (examples).
-    Chapter 07."""
-    from scipy.optimize import least_squares
-
+    ``s_min`` (steps), ``b_crit`` (examples), ``e_min`` = S_min B_crit (examples) and ``curve``,
+    the fitted S(B) on 100 batch sizes from a third below the smallest to half above the
+    largest. Chapter 07."""
     b, s = np.asarray(batch_sizes, dtype=float), np.asarray(steps, dtype=float)
     if len(b) < 3 or not np.all(np.isfinite(s) & (s > 0)):
         raise ValueError("fit_critical needs finite positive steps at three or more batch sizes")
@@ -104,14 +104,16 @@ def fit_critical(batch_sizes: Sequence[float], steps: Sequence[float]) -> dict[s
     start = [np.log(s.min()), np.log(np.median(b))]
     p = least_squares(resid, start).x
     s_min, b_crit = float(np.exp(p[0])), float(np.exp(p[1]))
-    return {"s_min": s_min, "b_crit": b_crit, "e_min": s_min * b_crit}
+    grid = np.geomspace(b.min() / 1.5, b.max() * 1.5, 100)
+    return {"s_min": s_min, "b_crit": b_crit, "e_min": s_min * b_crit,
+            "curve": (grid, critical_curve(grid, s_min, b_crit))}
 
 
 def noise_along(model, ds: data.Dataset, config: TrainConfig, losses: Sequence[float],
                 n: int = 1000, groups: int = 10) -> list[dict]:
     """Train ``model`` with ``config`` (not cached) and, the first time the training loss falls
     to each of ``losses`` (nats, decreasing), measure the gradient noise scale B_simple on the
-    first ``n`` training examples (:func:`gaputils.noise.gradient_noise_scale`, eval mode).
+    first ``n`` training examples (:func:`gaputils.noise_scale.gradient_noise_scale`, eval mode).
     Returns one dict per level reached: ``loss`` (the level), ``step``, ``train_loss``,
     ``b_simple`` and ``se`` (examples). Chapter 07."""
     levels, out = sorted(losses, reverse=True), []
@@ -122,7 +124,7 @@ def noise_along(model, ds: data.Dataset, config: TrainConfig, losses: Sequence[f
         for lv in reached:
             levels.remove(lv)
         if reached:
-            g = noise.gradient_noise_scale(net, sample, groups=groups)
+            g = noise_scale.gradient_noise_scale(net, sample, groups=groups)
             out.extend({"loss": lv, "step": history.step[-1], "train_loss":
                         history.train_loss[-1], "b_simple": g["b_simple"], "se": g["se"]}
                        for lv in reached)
@@ -141,10 +143,10 @@ def by_level(noise: dict[str, list[dict]]) -> dict[float, list[float]]:
     return out
 
 
-def study(ds: data.Dataset, sizes: Sequence[int], seeds: Sequence[int], target: float,
-          noise_seeds: Sequence[int] = (), levels: Sequence[float] = (),
-          setting: testbed.Setting | None = None, max_epochs: float = 30,
-          n: int = 1000) -> dict:
+def critical_batch(ds: data.Dataset, sizes: Sequence[int], seeds: Sequence[int], target: float,
+                   noise_seeds: Sequence[int] = (), levels: Sequence[float] = (),
+                   setting: testbed.Setting | None = None, max_epochs: float = 30,
+                   n: int = 1000) -> dict:
     """Chapter 07's critical-batch-size experiment on ``setting`` (default: the testbed):
     :func:`steps_to_target` at every batch size of ``sizes`` for ``seeds``, starting the
     learning-rate search at SB's rate scaled linearly down to the smallest size; then, for each

@@ -31,7 +31,7 @@ from torch import nn
 
 from . import batches
 from .batches import Data, LossFn, loss_sum
-from .hessian import gradient
+from .hessian import gradient, hvp
 from .landscape import BN_TYPES, restored
 from .params import flat, set_flat
 
@@ -316,8 +316,6 @@ def taylor_prediction(model: nn.Module, data: Data, eps: float,
     With D = diag(|x_i| + 1) and s = sign(g): first order 100 eps ||D g||_1 / (1 + f), reached
     at the vertex z = eps D s; second order adds 100 eps^2 (D s)^T H (D s) / (2 (1 + f)), the
     curvature at that vertex (one Hessian-vector product). Chapter 03."""
-    from .hessian import hvp
-
     f0, g = gradient(model, data, loss_fn=loss_fn)
     d = flat(model).abs() + 1
     vertex = d * torch.sign(g)

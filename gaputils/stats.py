@@ -189,3 +189,39 @@ def jackknife(values, estimate) -> float:
         raise ValueError("the jackknife needs at least two rows")
     loo = np.array([estimate(np.delete(values, i, axis=0)) for i in range(k)])
     return float(np.sqrt((k - 1) / k * ((loo - loo.mean()) ** 2).sum()))
+
+
+def rank_correlation(x: Iterable[float], y: Iterable[float], n_boot: int = 2000,
+                     seed: int = 0) -> dict[str, float]:
+    """Kendall's tau and Spearman's rho between ``x`` and ``y``, their two-sided p-values, and
+    95% percentile-bootstrap intervals (resampling the pairs ``n_boot`` times). Chapter 03."""
+    x, y = np.asarray(list(x), float), np.asarray(list(y), float)
+    tau, p_tau = _st.kendalltau(x, y)
+    rho, p_rho = _st.spearmanr(x, y)
+    rng = np.random.default_rng(seed)
+    boots = {"tau": [], "rho": []}
+    for _ in range(n_boot):
+        i = rng.integers(0, len(x), len(x))
+        if np.ptp(x[i]) == 0 or np.ptp(y[i]) == 0:
+            continue
+        boots["tau"].append(_st.kendalltau(x[i], y[i])[0])
+        boots["rho"].append(_st.spearmanr(x[i], y[i])[0])
+    ci = {k: np.nanpercentile(v, [2.5, 97.5]) if v else (np.nan, np.nan)
+          for k, v in boots.items()}
+    return {"n": len(x), "tau": float(tau), "p_tau": float(p_tau), "tau_lo": float(ci["tau"][0]),
+            "tau_hi": float(ci["tau"][1]), "rho": float(rho), "p_rho": float(p_rho),
+            "rho_lo": float(ci["rho"][0]), "rho_hi": float(ci["rho"][1])}
+
+
+def format_correlation(c: dict) -> str:
+    """One line for a :func:`rank_correlation` result."""
+    ci = lambda k: estimate_interval(c[k], c[k + "_lo"], c[k + "_hi"])
+    return (f"tau {ci('tau')} (p {c['p_tau']:.3f}), rho {ci('rho')} (p {c['p_rho']:.3f}), "
+            f"n = {c['n']}")
+
+
+def ratio_interval(a, b, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Geometric-mean ratio a / b of positive values paired by position, and its t-interval:
+    the paired difference of log values, exponentiated. Chapter 03."""
+    d = paired(np.log(np.asarray(a, float)), np.log(np.asarray(b, float)), confidence)
+    return float(np.exp(d.mean)), float(np.exp(d.lo)), float(np.exp(d.hi))

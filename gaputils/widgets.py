@@ -18,6 +18,11 @@ from collections.abc import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
+
+from . import hessian, plots
+from . import landscape as ls
+from .train import fit
 
 
 def explorer(run: Callable[..., plt.Figure], controls: dict, *, title: str = "",
@@ -88,10 +93,6 @@ def batch_size_explorer(ds, setting, batch_sizes, epochs: float):
     ``gu.testbed.Setting``: network, optimizer, schedule) for ``epochs`` on ``ds`` from a fixed
     start (seed 0) and see the learning curves. Chapter 01."""
     import ipywidgets as w
-    import torch
-
-    from . import plots
-    from .train import fit
 
     def run(batch_size: int, lr: float):
         torch.manual_seed(0)
@@ -117,9 +118,6 @@ def landscape_explorer(models: dict, data, span: float = 1.0, n: int = 21):
     """Pick a minimizer, a direction seed, a span and a resolution; see the filter-normalized
     1-D slice and, with "2-D" ticked, the plane. Chapter 02."""
     import ipywidgets as w
-
-    from . import landscape as ls
-    from . import plots
 
     def run(name: str, seed: int, span: float, n: int, two_d: bool):
         net = models[name]
@@ -150,17 +148,15 @@ def spectrum_explorer(densities: dict, eigenvalues: dict):
     the Gaussian broadening of the density (no new Hessian products). Chapter 04."""
     import ipywidgets as w
 
-    from . import plots
-
     def run(k: int, sigma: float):
         fig, (ax_d, ax_e) = plt.subplots(1, 2, figsize=(12, 4))
-        plots.density_axis(ax_d, densities, sigma)
+        plots.density_axis(ax_d, hessian.broadened(densities, sigma))
         plots.eigenvalue_bars({k_: v[:k] for k_, v in eigenvalues.items()}, ax=ax_e)
         fig.tight_layout()
         return fig
 
     largest = min(len(v) for v in eigenvalues.values())
-    width = plots.broadening(densities.values())  # the default of gu.plots.spectra
+    width = hessian.default_broadening(densities.values())  # the default of broadened()
     exp = float(np.log10(width))
     controls = {"k": w.IntSlider(value=largest, min=1, max=largest, description="eigenvalues"),
                 "sigma": w.FloatLogSlider(value=width, base=10, min=exp - 2, max=exp + 1,

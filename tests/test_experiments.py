@@ -3,7 +3,7 @@ import torch
 from helpers import toy_dataset
 
 import gaputils as gu
-from gaputils import cache, experiments, measures
+from gaputils import cache, flatness, gaps, stability, stats
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def small():
 
 def test_minimizers_share_the_start_and_come_from_the_cache(small, monkeypatch):
     ds = toy_dataset(n=64)
-    runs = experiments.minimizers(ds, setting=small)
+    runs = gu.runs.minimizers(ds, setting=small)
     assert [r.batch_size for r in runs["SB"]] == [8, 8]
     assert [r.batch_size for r in runs["LB"]] == [32, 32]
     assert [r.seed for r in runs["LB"]] == [0, 1]
@@ -28,7 +28,7 @@ def test_minimizers_share_the_start_and_come_from_the_cache(small, monkeypatch):
         raise AssertionError("trained again")
 
     monkeypatch.setattr(cache, "fit", no_fit)
-    again = experiments.minimizers(ds, setting=small)
+    again = gu.runs.minimizers(ds, setting=small)
     for a, b in zip(runs["LB"], again["LB"], strict=True):
         assert a.history == b.history
         for k, v in a.model.state_dict().items():
@@ -87,25 +87,25 @@ def fake_run(bs, seed, train_acc, test_acc):
     h = gu.train.History(epoch=[1.0], step=[10], train_loss=[0.1], train_acc=[train_acc],
                          test_loss=[0.2], test_acc=[test_acc], seconds=[2.0],
                          weight_distance=[1.0], lr=[1e-3])
-    return experiments.Run(bs, seed, torch.nn.Identity(), h)
+    return gu.runs.Run(bs, seed, torch.nn.Identity(), h)
 
 
 def test_summarize_and_difference():
     sb = [fake_run(8, 0, 1.0, 0.90), fake_run(8, 1, 1.0, 0.92)]
     lb = [fake_run(64, 0, 0.99, 0.86), fake_run(64, 1, 1.0, 0.87), fake_run(64, 2, 1.0, 0.88)]
-    table = experiments.summarize(sb + lb)
+    table = gaps.summarize(sb + lb)
     assert table[8]["test_acc"] == pytest.approx((0.91, 0.0141421356))
     assert table[64]["gap"][0] == pytest.approx(((0.99 - .86) + (1 - .87) + (1 - .88)) / 3)
     assert table[64]["n"] == 3
     with pytest.raises(ValueError, match="pairs runs by seed"):
-        experiments.difference(sb, lb)
+        gaps.difference(sb, lb)
     lb = lb[:2]
-    d = experiments.difference(sb, lb)  # paired: differences 0.04 and 0.05
+    d = gaps.difference(sb, lb)  # paired: differences 0.04 and 0.05
     assert d.paired and d.n == 2
     assert d.mean == pytest.approx(0.045) and d.se == pytest.approx(0.005)
-    text = experiments.gap_table({"Keskar F1": {"SB": sb, "LB": lb}})
+    text = gaps.gap_table({"Keskar F1": {"SB": sb, "LB": lb}})
     assert "91.00 ± 1.41" in text and "98.03 (MNIST)" in text and "+4.50 ± 0.50" in text
-    sweep = experiments.sweep_table({"a": table, "b": {8: table[8]}})
+    sweep = gaps.sweep_table({"a": table, "b": {8: table[8]}})
     assert "99.67 / 87.00, 10" in sweep
 
 
@@ -116,14 +116,14 @@ def test_reference_selection_table():
             {"seed": s, "batch_size": 500, "train_acc": train, "val_acc": 0.87 - g,
              "seconds": seconds})]
     steady, noisy = rows([0.010, 0.011, 0.012]), rows([0.0, 0.03, 0.006])
-    text = gu.reference.selection_table({"steady": steady, "noisy": noisy})
+    text = gu.selection.selection_table({"steady": steady, "noisy": noisy})
     assert "+1.10 ± 0.06" in text and "steady" in text.split("chosen")[0].splitlines()[-1]
     # the rule: largest lower end of the paired 95% interval among fitted, affordable ones
-    assert gu.reference.chosen_setting({"steady": steady, "noisy": noisy}) == "steady"
+    assert gu.selection.chosen_setting({"steady": steady, "noisy": noisy}) == "steady"
     unfit, slow = rows([0.05] * 3, train=0.98), rows([0.05, 0.051, 0.052], seconds=40.0)
-    assert gu.reference.chosen_setting({"a": unfit, "b": steady, "c": slow}) == "b"
-    assert gu.reference.chosen_setting({"a": unfit}) is None
-    marks = {line.split()[0]: line.split("  ")[-1] for line in gu.reference.selection_table(
+    assert gu.selection.chosen_setting({"a": unfit, "b": steady, "c": slow}) == "b"
+    assert gu.selection.chosen_setting({"a": unfit}) is None
+    marks = {line.split()[0]: line.split("  ")[-1] for line in gu.selection.selection_table(
         {"a": unfit, "b": steady, "c": slow}).splitlines()[2:]}
     assert marks == {"a": "out: fit", "b": "eligible <- chosen", "c": "out: time"}
 
@@ -142,9 +142,9 @@ def test_test_sampling_se_on_known_predictions():
             return torch.stack([right, 1 - right], 1)
 
     ds = gu.data.Dataset("toy", (x, y), (x, y), 2, ("a", "b"), (0.0,), (1.0,), "memory")
-    runs = lambda ks: [experiments.Run(8, s, Fixed(k), None) for s, k in enumerate(ks)]
+    runs = lambda ks: [gu.runs.Run(8, s, Fixed(k), None) for s, k in enumerate(ks)]
     # seed 0: SB right on 4, LB on 2 -> z = (0,0,1,1); seed 1: 3 vs 3 -> 0; mean z = (0,0,.5,.5)
-    se = experiments.test_sampling_se(runs([4, 3]), runs([2, 3]), ds)
+    se = gaps.test_sampling_se(runs([4, 3]), runs([2, 3]), ds)
     assert se == pytest.approx(torch.tensor([0, 0, 0.5, 0.5]).std().item() / 2)
 
 
@@ -192,16 +192,16 @@ def test_spectrum_explorer_defaults_to_the_chapters_broadening(monkeypatch):
 
 
 def test_rank_correlation_and_full_batch_gd():
-    c = experiments.rank_correlation([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5])
+    c = stats.rank_correlation([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5])
     assert c["n"] == 6 and 0 < c["tau"] < 1 and c["tau_lo"] <= c["tau"] <= c["tau_hi"]
-    perfect = experiments.rank_correlation(range(8), range(8))
+    perfect = stats.rank_correlation(range(8), range(8))
     assert perfect["tau"] == pytest.approx(1.0) and perfect["rho"] == pytest.approx(1.0)
-    assert "tau +1.00" in experiments.format_correlation(perfect)
+    assert "tau +1.00" in stats.format_correlation(perfect)
     ds = toy_dataset(n=64)
-    h, lams = experiments.full_batch_gd(ds, lr=0.1, steps=6, n=32, every=3,
-                                        model_kwargs={"width": 8, "depth": 1})
+    h, lams = stability.full_batch_gd(ds, lr=0.1, steps=6, n=32, every=3,
+                                      model_kwargs={"width": 8, "depth": 1})
     assert h.step == [0, 3, 6] and len(lams) == 3 and all(x > 0 for x in lams)
-    e = experiments.edge_of_stability(h, lams, lr=0.1)
+    e = stability.edge_of_stability(h, lams, lr=0.1)
     assert e["first"] == pytest.approx(lams[0] * 0.05) and e["steps"] == 6
     assert e["threshold"] == pytest.approx(20.0)
 
@@ -209,30 +209,30 @@ def test_rank_correlation_and_full_batch_gd():
 def test_edge_of_stability_summary():
     class H:
         step = [0, 10, 20, 30, 40]
-    e = experiments.edge_of_stability(H, [5.0, 9.0, 10.0, 11.0, 9.6], lr=0.2)  # 2/lr = 10
+    e = stability.edge_of_stability(H, [5.0, 9.0, 10.0, 11.0, 9.6], lr=0.2)  # 2/lr = 10
     assert e["first"] == pytest.approx(0.5) and e["reached_step"] == 20
     assert e["median"] == pytest.approx(1.0) and e["lo"] == pytest.approx(0.96)
     assert e["hi"] == pytest.approx(1.1) and e["last"] == pytest.approx(0.96)
-    never = experiments.edge_of_stability(H, [1.0] * 5, lr=0.2)
+    never = stability.edge_of_stability(H, [1.0] * 5, lr=0.2)
     assert never["reached_step"] is None and never["median"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="recorded steps"):
-        experiments.edge_of_stability(H, [1.0] * 4, lr=0.2)
+        stability.edge_of_stability(H, [1.0] * 4, lr=0.2)
 
 
 def test_ratio_interval_and_tables():
-    r, lo, hi = measures.ratio_interval([2.0, 4.0, 8.0], [1.0, 2.0, 4.0])
+    r, lo, hi = stats.ratio_interval([2.0, 4.0, 8.0], [1.0, 2.0, 4.0])
     assert r == pytest.approx(2.0) and lo == pytest.approx(2.0) and hi == pytest.approx(2.0)
-    r, lo, hi = measures.ratio_interval([2.0, 8.0], [1.0, 2.0])  # ratios 2 and 4
+    r, lo, hi = stats.ratio_interval([2.0, 8.0], [1.0, 2.0])  # ratios 2 and 4
     assert r == pytest.approx(8 ** 0.5) and lo < r < hi
     import numpy as np
     table = {("full space", 1e-3): {"SB": np.array([1.0, 2.0]), "LB": np.array([3.0, 8.0])}}
-    text = measures.format_sharpness_table(table)
+    text = flatness.format_sharpness_table(table)
     assert "1.50 ± 0.71" in text and "5.50 ± 3.54" in text and "3.46 [" in text
 
 
 def test_reference_results_ship_with_the_package():
     sel = gu.reference.load("ch01_selection")
-    assert sel["results"] and gu.reference.chosen_setting(sel["results"]) in sel["candidates"]
+    assert sel["results"] and gu.selection.chosen_setting(sel["results"]) in sel["candidates"]
     with pytest.raises(FileNotFoundError, match="ch01_selection"):
         gu.reference.load("no_such_result")
 
@@ -240,20 +240,20 @@ def test_reference_results_ship_with_the_package():
 def test_curvature_table_pairs_groups_and_scales():
     from helpers import trained
 
-    nets = {name: [experiments.Run(bs, s, trained(seed=s, bs=bs)[0], None) for s in (0, 1, 2)]
+    nets = {name: [gu.runs.Run(bs, s, trained(seed=s, bs=bs)[0], None) for s in (0, 1, 2)]
             for name, bs in (("SB", 4), ("LB", 48))}
     data_ = trained()[1].train
-    raw = measures.curvature_table(nets, data_, probes=6)
-    scaled = measures.curvature_table(nets, data_, probes=6, scale="weights")
+    raw = flatness.curvature_table(nets, data_, probes=6)
+    scaled = flatness.curvature_table(nets, data_, probes=6, scale="weights")
     for t in (raw, scaled):
         assert set(t) == {"lambda_max", "trace"} and len(t["trace"]["se"]["LB"]) == 3
         r, lo, hi = t["lambda_max"]["ratio"]
         assert lo <= r <= hi
     assert raw["lambda_max"]["SB"][0] != scaled["lambda_max"]["SB"][0]
-    text = measures.format_curvature_table(raw)
+    text = flatness.format_curvature_table(raw)
     assert "lambda_max" in text and "trace" in text and "3 pairs" in text
     assert max(len(line) for line in text.splitlines()) <= 100
-    norms = measures.layer_norms(nets)
+    norms = flatness.layer_norms(nets)
     first = nets["LB"][2].model
     names = [n for n, p in first.named_parameters() if p.dim() > 1]
     assert list(norms["LB"]) == names and norms["LB"][names[0]].shape == (3,)
@@ -270,8 +270,8 @@ def test_equal_time_reads_sb_between_its_records_when_lb_finishes():
     sb = [h([0.0, 10.0, 20.0], [0.1, 0.8, 0.9]), h([0.0, 10.0, 20.0], [0.1, 0.6, 0.7]),
           h([0.0, 40.0, 80.0], [0.1, 0.5, 0.9])]  # the last one stretched by another process
     lb = [h([0.0, 5.0], [0.1, 0.85]), h([0.0, 15.0], [0.1, 0.75]), h([0.0, 6.0], [0.1, 0.8])]
-    t, sb_then, lb_end = experiments.equal_time(sb, lb)
+    t, sb_then, lb_end = gaps.equal_time(sb, lb)
     # SB at LB's finish: 0.1 + 0.7 * 5/10 = 0.45, 0.6 + 0.1 * 5/10 = 0.65, 0.1 + 0.4 * 6/40 = 0.16
     assert (t, lb_end) == (6.0, 0.8) and sb_then == pytest.approx(0.45)
     with pytest.raises(ValueError, match="one to one"):
-        experiments.equal_time(sb, lb[:2])
+        gaps.equal_time(sb, lb[:2])

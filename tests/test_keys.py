@@ -12,7 +12,7 @@ import torch
 from helpers import toy_dataset
 
 import gaputils as gu
-from gaputils import cache, remedies, study, testbed
+from gaputils import cache, remedies, testbed
 from gaputils.train import TrainConfig
 
 BEFORE = json.loads((Path(__file__).parent / "data" / "keys_before_plugins.json").read_text())
@@ -21,8 +21,8 @@ R = remedies
 
 def standard_configs() -> dict[str, TrainConfig]:
     tb = testbed.get("standard")
-    arms = {a.name: a for a in study.keskar_arms(tb) + study.hoffer_arms(tb)
-            + study.beyond_arms(tb)}
+    arms = {a.name: a for a in gu.arms.keskar_arms(tb) + gu.arms.hoffer_arms(tb)
+            + gu.arms.beyond_arms(tb)}
     cfg = lambda name: tb.config(arms[name].batch_size, 0, n_train=2000, **arms[name].options)
     out = {name: cfg(name) for name in BEFORE["configs"] if name in arms}
     h = testbed.hoffer("standard")

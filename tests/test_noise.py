@@ -7,20 +7,20 @@ import numpy as np
 import pytest
 import torch
 
-from gaputils import noise
+from gaputils import noise_scale, walk
 
 
 def test_log_fit_recovers_a_line_in_log_t():
-    t = noise.log_spaced(10_000, 40)
+    t = walk.log_spaced(10_000, 40)
     assert t[0] == 1 and t[-1] == 10_000 and np.all(np.diff(t) > 0)
-    fit = noise.log_fit(t, 2.0 + 0.5 * np.log(t))
+    fit = walk.log_fit(t, 2.0 + 0.5 * np.log(t))
     assert fit["a"] == pytest.approx(2.0) and fit["b"] == pytest.approx(0.5)
     assert fit["r2"] == pytest.approx(1.0)
-    sqrt_walk = noise.log_fit(t, np.sqrt(t))  # a random walk grows faster than log t
+    sqrt_walk = walk.log_fit(t, np.sqrt(t))  # a random walk grows faster than log t
     assert sqrt_walk["r2"] < 0.9
-    assert math.isnan(noise.log_fit([1, 2, 3], [1.0, 1.0, 1.0])["r2"])
+    assert math.isnan(walk.log_fit([1, 2, 3], [1.0, 1.0, 1.0])["r2"])
     with pytest.raises(ValueError, match="step >= 1"):
-        noise.log_fit([0, 1, 2], [0.0, 1.0, 2.0])
+        walk.log_fit([0, 1, 2], [0.0, 1.0, 2.0])
 
 
 def _regression(n=20000, d=4, noise_sd=1.0, seed=0):
@@ -44,18 +44,19 @@ def _mse(out, y):
 
 def test_per_sample_noise_scale_matches_the_closed_form_of_linear_regression():
     model, data, truth = _regression()
-    est = noise.gradient_noise_scale(model, data, loss_fn=_mse, chunk=4096)
+    est = noise_scale.gradient_noise_scale(model, data, loss_fn=_mse, chunk=4096)
     assert abs(est["b_simple"] - truth) < 4 * est["se"] and est["se"] < 0.1 * truth
     x, y = data
-    rows = torch.cat(list(noise.per_sample_gradients(model, (x[:5], y[:5]), _mse)))
+    rows = torch.cat(list(noise_scale.per_sample_gradients(model, (x[:5], y[:5]), _mse)))
     want = ((x[:5] @ model.weight[0] - y[:5])[:, None] * x[:5]).detach()
     torch.testing.assert_close(rows, want)  # each row is that example's own gradient
 
 
 def test_the_two_batch_estimator_matches_the_closed_form_too():
     model, data, truth = _regression()
-    est = noise.batch_gradient_noise_scale(model, data, small=16, big=1024, repeats=400,
-                                           loss_fn=_mse, generator=torch.Generator().manual_seed(0))
+    est = noise_scale.batch_gradient_noise_scale(model, data, small=16, big=1024, repeats=400,
+                                                 loss_fn=_mse,
+                                                 generator=torch.Generator().manual_seed(0))
     assert abs(est["b_simple"] - truth) < 4 * est["se"] and est["se"] < 0.3 * truth
 
 
@@ -67,8 +68,8 @@ def test_the_two_estimators_agree_on_a_small_network():
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 16), torch.nn.BatchNorm1d(16),
                               torch.nn.ReLU(), torch.nn.Linear(16, 3))
     net.eval()
-    a = noise.gradient_noise_scale(net, ds.train)
-    b = noise.batch_gradient_noise_scale(net, ds.train, small=8, big=512, repeats=300,
-                                         generator=torch.Generator().manual_seed(1))
+    a = noise_scale.gradient_noise_scale(net, ds.train)
+    b = noise_scale.batch_gradient_noise_scale(net, ds.train, small=8, big=512, repeats=300,
+                                               generator=torch.Generator().manual_seed(1))
     assert abs(a["b_simple"] - b["b_simple"]) < 3 * math.hypot(a["se"], b["se"])
     assert net.training is False

@@ -9,7 +9,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from helpers import toy_dataset, trained  # noqa: E402
 
-from gaputils import experiments, hessian, landscape, plots  # noqa: E402
+import gaputils as gu  # noqa: E402
+from gaputils import gaps, hessian, landscape, plots  # noqa: E402
 from gaputils.train import History  # noqa: E402
 
 
@@ -34,14 +35,15 @@ def test_training_figures():
     labelled(plots.learning_curves(groups))
     labelled(plots.learning_curves(groups, x="seconds"))
     labelled(plots.epochs_and_seconds(groups))
-    runs = [experiments.Run(b, s, torch.nn.Identity(), history(0.01 * s))
+    runs = [gu.runs.Run(b, s, torch.nn.Identity(), history(0.01 * s))
             for b in (8, 64) for s in (0, 1)]
-    table = experiments.summarize(runs)
+    table = gaps.summarize(runs)
     labelled(plots.batch_sweep({"fixed epochs": table, "fixed steps": table}))
     sb, lb = [r for r in runs if r.batch_size == 8], [r for r in runs if r.batch_size == 64]
-    labelled(plots.paired_runs({"toy": (sb, lb), "again": (sb, lb)}))
+    d = gaps.difference(sb, lb).scaled(100)
+    labelled(plots.paired_runs({"toy": (sb, lb), "again": (sb, lb)}, {"toy": d, "again": d}))
     with pytest.raises(ValueError, match="pairs runs by seed"):
-        plots.paired_runs({"toy": (sb, lb[:1])})
+        gaps.difference(sb, lb[:1])
     fig, ax = plt.subplots()
     plots.scatter_groups(ax, {"a": ([1, 2], [3, 4])}, "x (unit)", "y (unit)")
     labelled(fig)
@@ -65,7 +67,9 @@ def test_landscape_and_spectrum_figures():
         plots.slices(ax, {"SB": [line], "LB": [line]}, style=("-",))
     labelled(plots.planes({"SB": landscape.plane(net, d, d * 0.5, ds.train, n=3)}))
     dens = {"SB": hessian.density(net, ds.train, num_runs=2, lanczos_steps=5)}
-    labelled(plots.spectra(dens))
+    labelled(plots.spectra(hessian.broadened(dens)))
+    labelled(plots.spectra(hessian.broadened(dens | {"LB": dens["SB"]}, separate=True),
+                           separate=True))
     ax = plots.eigenvalue_bars({"SB": np.array([3.0, 2.0, 1.0])})
     labelled(ax.figure)
 

@@ -35,7 +35,7 @@ def test_every_question_gets_an_answer_from_the_references():
     lines = questions.answers(*refs, eps_ratio={"SB": 2.0, "LB": 1.5})
     assert sorted(lines) == list(range(1, 11))
     assert "SB x2.0, LB x1.5" in lines[1]
-    r6 = gu.study.summarize(refs[1])
+    r6 = gu.scores.summarize(refs[1])
     g = r6["LB + GBN"]["gain"]
     assert f"GBN alone {g.mean:+.2f} [{g.lo:+.2f}, {g.hi:+.2f}]" in lines[7]
     text = questions.table(lines)

@@ -1,3 +1,4 @@
+import os
 import sys
 import types
 
@@ -22,16 +23,21 @@ def test_unknown_mode_lists_the_three(monkeypatch):
         gu.mode()
 
 
-def test_default_mode_follows_the_device(monkeypatch):
+def test_default_mode_is_standard_everywhere_and_setup_says_how_to_ask_for_paper(
+        monkeypatch, capsys):
     monkeypatch.delenv("GAPUTILS_MODE")
-    monkeypatch.setattr(runtime, "device", lambda: torch.device("cpu"))
-    assert gu.mode() == "standard"
-    monkeypatch.setattr(runtime, "device", lambda: torch.device("cuda"))
-    assert gu.mode() == "paper"
+    for dev in ("cpu", "cuda"):
+        monkeypatch.setattr(runtime, "device", lambda dev=dev: torch.device(dev))
+        assert gu.mode() == "standard"
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    assert gu.mode() == "standard"  # Colab: standard even with a GPU
+    assert gu.mode() == "standard"
     monkeypatch.setenv("GAPUTILS_MODE", "paper")
     assert gu.mode() == "paper"
+    monkeypatch.delenv("GAPUTILS_MODE")
+    monkeypatch.setattr(gu, "device", lambda: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda dev=None: "a GPU")
+    info = gu.setup(verbose=True)
+    assert "GAPUTILS_MODE=paper" in info["paper mode"] and "hours" in capsys.readouterr().out
 
 
 def test_device_override(monkeypatch):
@@ -71,3 +77,17 @@ def test_setup_reports(capsys, monkeypatch):
     for key in ("device", "mode", "fashion-mnist", "cache"):
         assert key in info and key in out
     assert info["mode"] == "smoke"
+
+
+def test_drive_cache_mounts_drive_on_colab_and_sets_the_cache(monkeypatch, tmp_path):
+    with pytest.raises(RuntimeError, match="only Colab"):
+        runtime.drive_cache()
+    mounted = []
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mounted.append)
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(runtime, "Path", lambda p: tmp_path / p.strip("/"))
+    path = runtime.drive_cache("runs")
+    assert mounted == ["/content/drive"] and path.is_dir()
+    assert os.environ["GAPUTILS_CACHE"] == str(path) and path.name == "runs"

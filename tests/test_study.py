@@ -11,7 +11,8 @@ import pytest  # noqa: E402
 from helpers import toy_dataset  # noqa: E402
 from test_plots import labelled  # noqa: E402
 
-from gaputils import plots, remedies, stats, study, testbed  # noqa: E402
+import gaputils as gu  # noqa: E402
+from gaputils import plots, remedies, scores, stats, study, testbed  # noqa: E402
 from gaputils.train import TrainConfig, evaluate  # noqa: E402
 
 SETTING = testbed.Setting("toy", "F1", n_train=96, n_test=48, sb=8, lb=32, epochs=2,
@@ -38,7 +39,7 @@ def fake_results():
 
 def test_summarize_scores_each_arm_by_paired_gain_and_fieller_fraction():
     res = fake_results()
-    rows = study.summarize(res)
+    rows = scores.summarize(res)
     a = res["arms"]
     acc = lambda k: np.array(a[k]["test_acc"])
     g = stats.paired(acc("half"), acc("LB")).scaled(100)
@@ -52,25 +53,25 @@ def test_summarize_scores_each_arm_by_paired_gain_and_fieller_fraction():
     assert rows["half"]["lambda_max_vs_top"] == pytest.approx(
         rows["half"]["lambda_max"] / rows["SB"]["lambda_max"])
     assert rows["none"]["gain"].mean == 0 and rows["none"]["fraction"].estimate == 0
-    table = study.format_summary(rows)
+    table = scores.format_summary(rows)
     assert all(name in table for name in a) and "sharpness / LB" in table
-    assert "λmax" not in study.format_summary(rows, curvature=False)
+    assert "λmax" not in scores.format_summary(rows, curvature=False)
     rows["a long remedy's name, 28 ch"] = rows.pop("half")
-    for text in (study.format_summary(rows), study.findings(rows)):
+    for text in (scores.format_summary(rows), scores.findings(rows)):
         assert max(len(line) for line in text.splitlines()) <= 100
-    text = study.findings(rows)
+    text = scores.findings(rows)
     assert "none" in text and "cannot be told from plain LB" in text.split("none")[1]
     assert not text.startswith("SB")
     assert "sb+                         against plain SB: +1.00 [+1.00, +1.00] pts" in text
 
 
 def test_key_numbers_are_mean_accuracy_and_fraction_per_row_less_the_skipped():
-    rows = study.summarize(fake_results())
-    keys = study.key_numbers(rows, "r: ", skip=("SB", "LB"))
+    rows = scores.summarize(fake_results())
+    keys = scores.key_numbers(rows, "r: ", skip=("SB", "LB"))
     assert keys["r: half: test accuracy %"] == pytest.approx(rows["half"]["acc"][0])
     assert keys["r: half: fraction of the gap"] == rows["half"]["fraction"].estimate
     assert not any(k.startswith(("r: SB:", "r: LB:")) for k in keys)
-    assert "SB: test accuracy %" in study.key_numbers(rows)
+    assert "SB: test accuracy %" in scores.key_numbers(rows)
 
 
 def test_verdicts_follow_the_intervals():
@@ -79,19 +80,19 @@ def test_verdicts_follow_the_intervals():
     most = stats.Ratio(0.8, 0.6, 1.0, True, 10)
     unknown = stats.Ratio(0.5, -np.inf, np.inf, False, 10)
     flat = (0.2, 0.1, 0.4)
-    assert study.verdict({"gain": sure, "fraction": most, "lambda_max_ratio": flat,
-                          "lambda_max_vs_top": 3.0, "n_measured": 3}) == (
+    assert scores.verdict({"gain": sure, "fraction": most, "lambda_max_ratio": flat,
+                           "lambda_max_vs_top": 3.0, "n_measured": 3}) == (
         "raises LB's test accuracy, closing more than half of the gap; a flatter minimizer "
         "than LB's (λmax x0.2 [0.1, 0.4] of LB's, x3 of SB's)")
-    assert study.verdict({"gain": unsure, "fraction": unknown}) == (
+    assert scores.verdict({"gain": unsure, "fraction": unknown}) == (
         "cannot be told from plain LB in test accuracy")
-    assert "unknown part" in study.verdict({"gain": sure, "fraction": unknown})
+    assert "unknown part" in scores.verdict({"gain": sure, "fraction": unknown})
     two = {"gain": sure, "fraction": most, "lambda_max_ratio": flat, "n_measured": 2}
-    assert "λmax" not in study.verdict(two)  # no curvature verdict on one degree of freedom
+    assert "λmax" not in scores.verdict(two)  # no curvature verdict on one degree of freedom
 
 
 def test_keskar_arms_are_valid_configs_with_distinct_names():
-    arms = study.keskar_arms(testbed.get("standard"))
+    arms = gu.arms.keskar_arms(testbed.get("standard"))
     assert len({a.name for a in arms}) == len(arms) == 13
     for a in arms:
         cfg = testbed.get("standard").config(a.batch_size, 0, n_train=2000, **a.options)
@@ -99,12 +100,12 @@ def test_keskar_arms_are_valid_configs_with_distinct_names():
     warm = [a for a in arms if a.group == "warm start"]
     assert [a.x for a in warm] == [2, 5, 10, 20]
     with pytest.raises(ValueError, match="cosine"):
-        study.keskar_arms(testbed.get("standard").replace(schedule="step"))
+        gu.arms.keskar_arms(testbed.get("standard").replace(schedule="step"))
 
 
 def test_run_trains_each_arm_from_the_plain_runs_start_and_figures_draw():
     ds = toy_dataset(n=96, shape=(1, 6, 6))
-    arms = study.keskar_arms(SETTING, lambdas=(1.0,), warm_epochs=(1,), double_every=1)
+    arms = gu.arms.keskar_arms(SETTING, lambdas=(1.0,), warm_epochs=(1,), double_every=1)
     res = study.run(arms, (0, 1), (0, 1), setting=SETTING, ds=ds, n_curvature=48)
     assert set(res["arms"]) == {"SB", "LB"} | {a.name for a in arms}
     for a in res["arms"].values():
@@ -112,7 +113,7 @@ def test_run_trains_each_arm_from_the_plain_runs_start_and_figures_draw():
     assert res["arms"]["warm start k=1"]["step"] == [12 + 3] * 2  # one SB and one LB epoch
     again = study.run(arms, (0, 1), (0, 1), setting=SETTING, ds=ds, n_curvature=48)
     assert again["arms"] == res["arms"]  # loaded from the cache, measured the same
-    rows = study.summarize(res)
+    rows = scores.summarize(res)
     labelled(plots.remedy_summary({"a": rows, "b": rows}))
     labelled(plots.warm_starts({"a": [(1, rows["warm start k=1"]), (2, rows["SB"])]}, 2))
     labelled(plots.accuracy_and_steps(rows, ["SB", "LB", "doubling every 1"]))
@@ -129,7 +130,7 @@ def test_run_trains_each_arm_from_the_plain_runs_start_and_figures_draw():
 
 def test_hoffer_arms_cover_every_subset_and_adapt_the_regime():
     setting = testbed.get("standard")
-    arms = {a.name: a for a in study.hoffer_arms(setting)}
+    arms = {a.name: a for a in gu.arms.hoffer_arms(setting)}
     ablation = [a for a in arms.values() if a.group == "ablation"]
     assert len(ablation) == 7 and len(set(arms)) == len(arms)
     ra = setting.config(setting.lb, 0, n_train=2000, **arms["LB + LR + GBN + RA"].options)
@@ -146,17 +147,17 @@ def test_hoffer_arms_cover_every_subset_and_adapt_the_regime():
     assert hot.total_steps(2000) == ra.total_steps(2000)
     assert hot.warmup_epochs == pytest.approx(hot.epochs / 8)
     assert arms["LB + linear LR, warm-up"].options["warmup_epochs"] == 5.0  # its key of old
-    picked = study.hoffer_arms(setting, names=study.HOFFER_REGIME_ARMS)
-    assert [a.name for a in picked] == [n for n in arms if n in study.HOFFER_REGIME_ARMS]
+    picked = gu.arms.hoffer_arms(setting, names=gu.arms.HOFFER_REGIME_ARMS)
+    assert [a.name for a in picked] == [n for n in arms if n in gu.arms.HOFFER_REGIME_ARMS]
     with pytest.raises(ValueError, match="no arm named"):
-        study.hoffer_arms(setting, names=("LB + magic",))
+        gu.arms.hoffer_arms(setting, names=("LB + magic",))
 
 
 def test_run_keeps_curves_and_evaluations_and_merges_seed_splits():
     ds = toy_dataset(n=96, shape=(1, 6, 6))
     setting = SETTING.replace(model="C1", model_kwargs=(("channels", (2, 3)), ("hidden", (6,)),
                                                          ("dropout", 0.0)))
-    arms = [a for a in study.hoffer_arms(setting, ghost_sizes=(4,))
+    arms = [a for a in gu.arms.hoffer_arms(setting, ghost_sizes=(4,))
             if a.name in ("LB + GBN + RA", "LB + noise", "LB + GBN 4")]
     parts = [study.run(arms, (s,), (), setting=setting, ds=ds, evals=4, curve_seeds=(0,))
              for s in (1, 0)]
@@ -174,7 +175,7 @@ def test_run_keeps_curves_and_evaluations_and_merges_seed_splits():
     assert h.test_acc == curve["test_acc"]
     with pytest.raises(ValueError, match="share seeds"):
         study.merge(parts[0], parts[0])
-    rows = study.summarize(merged)
+    rows = scores.summarize(merged)
     labelled(plots.forest(rows, ["SB", "LB", "LB + noise"], "t"))
     labelled(plots.regimes({n: study.histories(both, n) for n in ("SB", "LB + GBN + RA")}))
     labelled(plots.gain_sweep([(4, rows["LB + GBN 4"]), (32, rows["LB"])], "g", "t",
@@ -186,7 +187,7 @@ def test_run_keeps_curves_and_evaluations_and_merges_seed_splits():
 
 def test_beyond_arms_scale_the_learning_rate_by_each_rule():
     setting = testbed.get("standard")
-    arms = {a.name: a for a in study.beyond_arms(setting, (64, 500, 1000))}
+    arms = {a.name: a for a in gu.arms.beyond_arms(setting, (64, 500, 1000))}
     assert arms["LB + ASAM"].options == {"remedies": (remedies.SAM(0.5, adaptive=True),)}
     assert arms["SB + SAM"].batch_size == setting.sb and "B=500" not in arms  # plain LB is LB
     assert arms["B=64, √ lr"].options["lr"] == pytest.approx(setting.lr * 2 ** 0.5)
@@ -204,21 +205,21 @@ def test_rule_sweep_and_the_largest_batch_that_keeps_sb_accuracy():
                     "B=64, √ lr": {"group": "sqrt", "batch_size": 64,
                                    "test_acc": [0.81, 0.81, 0.80, 0.80]},
                     "SB + SAM": {"group": "sam", "batch_size": 32, "test_acc": sb}}}
-    sweep = study.rule_sweep(res)
+    sweep = scores.rule_sweep(res)
     assert list(sweep) == ["plain", "sqrt"]
     (b, mean, lo, hi, bad), (b2, mean2, *_) = sweep["plain"]
     assert (b, mean, bad) == (64, 0.0, 0) and b2 == 500 and mean2 == pytest.approx(-2.0)
-    assert study.largest_kept(sweep["plain"]) == 64
-    assert study.largest_kept(sweep["sqrt"]) == 64
+    assert scores.largest_kept(sweep["plain"]) == 64
+    assert scores.largest_kept(sweep["sqrt"]) == 64
     one = [(64, -0.3, math.nan, math.nan, 0), (128, -0.8, math.nan, math.nan, 0)]
-    assert study.largest_kept(one) == 64 and study.largest_kept(one[1:]) is None
+    assert scores.largest_kept(one) == 64 and scores.largest_kept(one[1:]) is None
 
 
 def test_a_diverged_arm_counts_with_the_network_it_left_and_is_not_measured():
     ds = toy_dataset(n=96, shape=(1, 6, 6))
     setting = SETTING.replace(model="C1", model_kwargs=(("channels", (2, 3)), ("hidden", (6,)),
                                                          ("dropout", 0.0)))
-    arm = study.Arm("LB, lr 1e6", "plain", setting.lb, {"lr": 1e6})
+    arm = gu.arms.Arm("LB, lr 1e6", "plain", setting.lb, {"lr": 1e6})
     with pytest.warns(RuntimeWarning, match="loss became"):
         res = study.run([arm], (0,), (0,), setting=setting, ds=ds, n_curvature=32)
     a = res["arms"]["LB, lr 1e6"]
@@ -228,4 +229,4 @@ def test_a_diverged_arm_counts_with_the_network_it_left_and_is_not_measured():
     (run,) = study.train_runs(ds, [setting.lb], (0,), setting=setting, lr=1e6, eval_every=max(
         1, round(setting.epochs * (96 // setting.lb))))
     assert a["test_acc"][0] == evaluate(run.model, *ds.test)[1]
-    assert study.summarize(res)["LB, lr 1e6"]["diverged"] == 1
+    assert scores.summarize(res)["LB, lr 1e6"]["diverged"] == 1

@@ -2,7 +2,7 @@
 
 The chapter trains every remedy with the seeds its time budget allows; a fraction of a gap of
 under a point needs more pairs than that. This script runs the same code (``gu.study``) with
-seeds 0-11 - plain SB and LB and every arm of ``gu.study.keskar_arms`` - and measures lambda_max
+seeds 0-11 - plain SB and LB and every arm of ``gu.arms.keskar_arms`` - and measures lambda_max
 and Keskar's sharpness on seeds 0-4. It writes ``gaputils/results/ch05_remedies.json``, which the
 chapter shows beside its live result, labelled with the device and date.
 
@@ -23,7 +23,7 @@ def main() -> None:
         raise SystemExit("run with GAPUTILS_MODE=standard (the reference is of that testbed)")
     setting = gu.testbed.get()
     t0 = time.time()
-    res = gu.study.run(gu.study.keskar_arms(setting), SEEDS, MEASURED, setting=setting,
+    res = gu.study.run(gu.arms.keskar_arms(setting), SEEDS, MEASURED, setting=setting,
                        progress=True)
     res |= {"command": "GAPUTILS_MODE=standard python data/reference/ch05_remedies.py",
             "mode": gu.mode(), **gu.reference.stamp(),

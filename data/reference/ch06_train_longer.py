@@ -33,13 +33,13 @@ import gaputils as gu
 ROOT = Path(__file__).parents[2]
 EVALS, CURVE_SEEDS = 10, (0, 1, 2)
 REGIMES = {"testbed": ("ch06_train_longer", gu.testbed.get, None),
-           "hoffer": ("ch06_hoffer_regime", gu.testbed.hoffer, gu.study.HOFFER_REGIME_ARMS)}
+           "hoffer": ("ch06_hoffer_regime", gu.testbed.hoffer, gu.arms.HOFFER_REGIME_ARMS)}
 
 
 def arms_of(regime: str, names: list[str] | None):
     _, setting_of, default = REGIMES[regime]
     setting = setting_of()
-    return setting, gu.study.hoffer_arms(setting, names=tuple(names) if names else default)
+    return setting, gu.arms.hoffer_arms(setting, names=tuple(names) if names else default)
 
 
 def folder(regime: str, names: list[str] | None) -> Path:

@@ -4,7 +4,7 @@ Three parts, each the chapter's own code with more seeds than its ten minutes al
 
 - ``run --seeds ...``: SAM and ASAM at SB and LB, and the learning-rate rules (unchanged,
   square root, linear with warm-up) at every batch size of ``budget.scaling_sizes``
-  (``gu.study.run`` on ``gu.study.beyond_arms``, lambda_max and sharpness measured for every
+  (``gu.study.run`` on ``gu.arms.beyond_arms``, lambda_max and sharpness measured for every
   seed), then SB and LB of the tiny ViT (``gu.testbed.vit``, measured too); one file per seed
   in ``/tmp/ch07_parts``, so the seeds can be split over processes;
 - ``control``: the ViT's experiment with Keskar's F1 in place of the ViT, for every seed;
@@ -40,7 +40,7 @@ OUT = Path(__file__).parents[2] / "gaputils" / "results" / "ch07_beyond.json"
 def run(seeds) -> None:
     budget = gu.budget()
     setting = budget.testbed
-    arms = gu.study.beyond_arms(setting, budget.scaling_sizes)
+    arms = gu.arms.beyond_arms(setting, budget.scaling_sizes)
     for seed in seeds:
         t0 = time.time()
         res = {"study": gu.study.run(arms, (seed,), (seed,), setting=setting, progress=True),
@@ -64,9 +64,9 @@ def critical() -> None:
     setting = budget.testbed.replace(n_test=256)  # the test set plays no part here
     ds = setting.load()
     t0 = time.time()
-    res = gu.scaling.study(ds, budget.critical_sizes, CRITICAL_SEEDS, budget.target_loss,
-                           NOISE_SEEDS, budget.noise_levels, setting=setting,
-                           max_epochs=budget.critical_epochs)
+    res = gu.scaling.critical_batch(ds, budget.critical_sizes, CRITICAL_SEEDS, budget.target_loss,
+                                    NOISE_SEEDS, budget.noise_levels, setting=setting,
+                                    max_epochs=budget.critical_epochs)
     res["wall_seconds"] = round(time.time() - t0)
     (PARTS / "critical.json").write_text(json.dumps(res))
     print(f"critical batch size done after {res['wall_seconds']} s", flush=True)

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from .. import batches, distributed
 from .. import plan as plans
@@ -332,8 +333,6 @@ def _fit(model, dataset, config, dev, progress, callback, factory, stepper) -> H
     rec = _Recorder(model, dataset, history)
     rec.record(0, 0.0, opt.param_groups[0]["lr"])
     show = (mode() != "smoke" if progress is None else progress) and par.rank == 0
-    from tqdm.auto import tqdm
-
     bar = tqdm(total=plan.total, unit="step", disable=not show, leave=True,
                desc=f"{config.optimizer} B={config.batch_size}"
                     + (f" on {par.size} workers" if par.size > 1 else ""))

@@ -1,9 +1,10 @@
-"""SB against LB, measured: paired tables of sharpness and curvature over the seeds of the
-testbed (chapters 02-04).
+"""How flat SB's and LB's minima are: paired tables of sharpness, curvature and weight norms over
+the seeds of the testbed (chapters 02-04).
 
 Each table holds one value per run and group ("SB", "LB"); runs of one seed share their initial
 weights, so groups are compared by the geometric-mean ratio of the paired values with a
-t-interval on their logarithms (:func:`ratio_interval`) - the values span orders of magnitude.
+t-interval on their logarithms (:func:`gaputils.stats.ratio_interval`) - the values span orders
+of magnitude.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import data, hessian, sharpness, stats, testbed
-from .experiments import Run, initial_model
 from .params import flat
+from .runs import Run, initial_model
 
 
 def sharpness_table(runs: dict[str, list[Run]], data_: tuple, eps_values=(1e-3, 5e-4),
@@ -31,20 +32,13 @@ def sharpness_table(runs: dict[str, list[Run]], data_: tuple, eps_values=(1e-3, 
     return table
 
 
-def ratio_interval(a, b, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Geometric-mean ratio a / b of positive values paired by position, and its t-interval:
-    the paired difference of log values, exponentiated. Chapter 03."""
-    d = stats.paired(np.log(np.asarray(a, float)), np.log(np.asarray(b, float)), confidence)
-    return float(np.exp(d.mean)), float(np.exp(d.lo)), float(np.exp(d.hi))
-
-
 def format_sharpness_table(table: dict[tuple, dict], a: str = "LB", b: str = "SB") -> str:
     """Mean ± std (ddof=1) per group and the geometric-mean ratio a / b with its paired 95%
     interval, one row per (space, eps) of :func:`sharpness_table`."""
     n = len(next(iter(table.values()))[a])
     lines = [f"{'space':<18}{'eps':>7}{b:>17}{a:>17}{f'{a}/{b} [95% CI], {n} pairs':>30}"]
     for (space, eps), g in table.items():
-        r, lo, hi = ratio_interval(g[a], g[b])
+        r, lo, hi = stats.ratio_interval(g[a], g[b])
         cell = lambda v: f"{v.mean():.2f} ± {v.std(ddof=1):.2f}"
         lines.append(f"{space:<18}{eps:>7.0e}{cell(g[b]):>17}{cell(g[a]):>17}"
                      f"{f'{r:.2f} [{lo:.2f}, {hi:.2f}]':>30}")
@@ -55,8 +49,8 @@ def curvature_table(runs: dict[str, list[Run]], data_: tuple, probes: int = 30,
                     scale: str | None = None, a: str = "LB", b: str = "SB") -> dict[str, dict]:
     """lambda_max (Lanczos, tol 1e-3) and the trace (Hutch++ with ``probes`` probes, and its
     standard error) of every run of groups ``a`` and ``b``, and the geometric-mean ratio a / b
-    over seeds with its paired 95% interval (:func:`ratio_interval`). ``scale="weights"``: the
-    same for D H D, D = diag(|x|). Chapter 04."""
+    over seeds with its paired 95% interval (:func:`gaputils.stats.ratio_interval`).
+    ``scale="weights"``: the same for D H D, D = diag(|x|). Chapter 04."""
     out = {"lambda_max": {}, "trace": {"se": {}}}
     for name in (b, a):
         tops = [hessian.top_eigenvalues(r.model, data_, k=1, scale=scale).values[0]
@@ -67,7 +61,7 @@ def curvature_table(runs: dict[str, list[Run]], data_: tuple, probes: int = 30,
         out["trace"][name] = np.array([t for t, _ in traces])
         out["trace"]["se"][name] = np.array([se for _, se in traces])
     for row in out.values():
-        row["ratio"] = ratio_interval(row[a], row[b])
+        row["ratio"] = stats.ratio_interval(row[a], row[b])
     return out
 
 

@@ -6,6 +6,12 @@ written atomically (temporary file, then rename), the JSON last, so a run killed
 leaves no entry that looks complete. On load the JSON must parse, its key and checksum must
 match, and the weights must load with ``weights_only=True`` into the model; anything else is
 reported as a warning and the run is recomputed - never silently used. Chapter 00.
+
+Two switches in the environment: ``GAPUTILS_NO_TRAIN=1`` makes a run that is not in the cache an
+error instead of a training run (to check that a chapter only loads); ``GAPUTILS_CHAPTER=NN``
+(set by ``gaputils.reproduce``) notes every run the chapter loads or trains in
+``<cache>/chapters/NN.keys``, which ``python -m gaputils.cache export --chapter NN`` bundles
+(:mod:`gaputils.cache.bundle`).
 """
 
 from __future__ import annotations
@@ -21,20 +27,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .data import Dataset
-from .remedies.base import code_digest
-from .runtime import cache_dir, mode
-from .train import History, TrainConfig, fit
+from ..data import Dataset
+from ..remedies.base import code_digest
+from ..runtime import cache_dir, mode
+from ..train import History, TrainConfig, fit
 
 
 class CorruptEntry(Exception):
     """A cache entry exists but cannot be trusted (reason in the message)."""
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def state_digest(model: nn.Module) -> str:
@@ -48,9 +48,16 @@ def state_digest(model: nn.Module) -> str:
     return h.hexdigest()
 
 
+# What a cached run's weights mean: changed only by a change to what training produces, not by
+# a new release, so that a reader's cache (and a downloaded bundle) survives an upgrade. It was
+# the package version until 0.1.0, hence the field's name in the key.
+RUNS_VERSION = "0.1.0"
+
+
 def key(parts: dict) -> str:
-    """Hex key of a JSON-serializable dict; the package version and run mode are added."""
-    full = dict(parts, gaputils_version=_version(), mode=mode())
+    """Hex key of a JSON-serializable dict; the runs' version (:data:`RUNS_VERSION`) and the run
+    mode are added."""
+    full = dict(parts, gaputils_version=RUNS_VERSION, mode=mode())
     blob = json.dumps(full, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
 
@@ -118,6 +125,24 @@ def load(k: str, model: nn.Module, folder: Path | None = None) -> dict | None:
     return entry["record"]
 
 
+NO_TRAIN, CHAPTER = "GAPUTILS_NO_TRAIN", "GAPUTILS_CHAPTER"
+
+
+def ledger(chapter: str, folder: Path | None = None) -> Path:
+    """The file that lists the runs chapter ``chapter`` ("02") used, one key per line."""
+    return Path(folder or cache_dir()) / "chapters" / f"{int(chapter):02d}.keys"
+
+
+def note(k: str, folder: Path | None = None) -> None:
+    """Add key ``k`` to the ledger of the chapter named by ``GAPUTILS_CHAPTER``, if set."""
+    chapter = os.environ.get(CHAPTER, "").strip()
+    if chapter:
+        path = ledger(chapter, folder)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            f.write(k + "\n")
+
+
 def run_key(model: nn.Module, dataset: Dataset, config: TrainConfig,
             tag: str = "", fit_kwargs: dict | None = None) -> tuple[str, dict]:
     """The cache key of training ``model`` (from its current weights) on ``dataset`` with
@@ -137,12 +162,13 @@ def fit_or_load(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
     """``fit(model, dataset, config)``, or its cached result when one exists.
 
     The key hashes the architecture (``repr(model)``), the initial weights, the dataset's
-    fingerprint, the config (its remedies included), ``tag``, the run mode, the package version
+    fingerprint, the config (its remedies included), ``tag``, the run mode, :data:`RUNS_VERSION`
     and the code of an ``optimizer`` or ``step`` passed on to ``fit``. On a hit the trained
     weights are loaded into ``model`` and the stored History returned. A corrupt entry is
     reported and recomputed. Chapter 00.
     """
     k, parts = run_key(model, dataset, config, tag, fit_kwargs)
+    note(k, folder)
     try:
         record = load(k, model, folder)
     except CorruptEntry as err:
@@ -151,6 +177,10 @@ def fit_or_load(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
         record = None
     if record is not None:
         return History.from_dict(record["history"])
+    if os.environ.get(NO_TRAIN, "").strip() not in ("", "0"):
+        raise RuntimeError(f"run {k} is not in the cache {Path(folder or cache_dir())} and "
+                           f"{NO_TRAIN} forbids training it: import a bundle that holds it "
+                           f"(python -m gaputils.cache import ...) or unset {NO_TRAIN}")
     history = fit(model, dataset, config, **fit_kwargs)
     save(k, model, {"history": history.to_dict(), "parts": parts}, folder)
     return history

@@ -1,0 +1,142 @@
+"""The arms of chapters 05-07: each a way to train on a setting - a batch size and the
+:class:`~gaputils.train.TrainConfig` fields (remedies among them) that make the remedy - built
+by one function per chapter (:func:`keskar_arms`, :func:`hoffer_arms`, :func:`beyond_arms`).
+:func:`gaputils.study.run` trains them; :mod:`gaputils.scores` scores them."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from dataclasses import dataclass, field
+
+from . import remedies, testbed
+from .remedies.base import key_of
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One way to train on the testbed: ``batch_size`` and TrainConfig ``options``; ``x`` is
+    the value its group sweeps (lambda, SB epochs of a warm start), if any."""
+
+    name: str
+    group: str
+    batch_size: int
+    options: dict = field(default_factory=dict)
+    x: float | None = None
+
+    def described(self) -> dict[str, str]:
+        """The options as text, each remedy by its cache-key fields - what a result records."""
+        opts = dict(self.options)
+        flat = key_of(opts.pop("remedies", ())) | opts
+        return {k: str(tuple(tuple(e) for e in v) if k == "batch_schedule" else v)
+                for k, v in flat.items()}
+
+
+def keskar_arms(setting: testbed.Setting, lambdas=(0.0, 1.0, 5.0), inner_steps: int = 3,
+                adv_eps: float = 0.03, pgd_steps: int = 3, warm_epochs=(2, 5, 10, 20),
+                double_every: int = 8) -> list[Arm]:
+    """The remedies of chapter 05 on ``setting``: augmentation (shifts of up to 2 pixels and
+    flips) at LB and SB; conservative training at every lambda of ``lambdas`` with
+    ``inner_steps`` steps per batch; FGSM and ``pgd_steps``-step PGD at ``adv_eps`` on half of
+    each batch; warm starts of ``warm_epochs`` SB epochs; and two batch schedules - doubling
+    from SB every ``double_every`` epochs, and Smith et al.'s batch growth in place of the
+    cosine decay. Chapter 05."""
+    if setting.schedule != "cosine":
+        raise ValueError(f"keskar_arms grows the batch in place of a cosine decay; the setting's "
+                         f"schedule is {setting.schedule!r}: build that arm with "
+                         "gu.remedies.increase_instead_of_decay and your schedule's factor")
+    sb, lb, epochs = setting.sb, setting.lb, int(setting.epochs)
+    aug = {"remedies": (remedies.Augment(shift=2, flip=True),)}
+    cosine = lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs))
+    arms = [Arm("LB + augmentation", "augmentation", lb, aug),
+            Arm("SB + augmentation", "augmentation", sb, aug)]
+    arms += [Arm(f"LB conservative λ={lam:g}", "conservative", lb,
+                 {"remedies": (remedies.Conservative(lam, inner_steps),)}, lam)
+             for lam in lambdas]
+    arms += [Arm(f"LB + {name} ε={adv_eps:g}", "robust", lb,
+                 {"remedies": (remedies.Adversarial(adv_eps, s),)})
+             for name, s in (("FGSM", 1), (f"PGD-{pgd_steps}", pgd_steps))]
+    sched = lambda schedule: (remedies.BatchSchedule(schedule),)
+    arms += [Arm(f"warm start k={k}", "warm start", sb,
+                 {"remedies": sched(remedies.warm_start(sb, lb, k, epochs))}, k)
+             for k in warm_epochs]
+    arms += [Arm(f"doubling every {double_every}", "dynamic sampling", sb,
+                 {"remedies": sched(remedies.geometric(sb, lb, double_every, epochs))}),
+             Arm("batch instead of decay", "dynamic sampling", sb,
+                 {"remedies": sched(remedies.increase_instead_of_decay(sb, lb, epochs, cosine)),
+                  "schedule": "constant"})]
+    return arms
+
+
+def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = "sqrt",
+                ghost_sizes=(16, 64, 125, 250), warmup_epochs: float | None = None,
+                names: tuple[str, ...] | None = None) -> list[Arm]:
+    """The remedies of chapter 06 on ``setting``, all at LB: every non-empty subset of {learning
+    rate scaled by ``rule`` ("LR"), Ghost BatchNorm over ghost batches of ``ghost`` (default
+    SB's size; "GBN"), regime adaptation to SB's number of steps ("RA")}; Goyal et al.'s linear
+    scaling with ``warmup_epochs`` of warm-up (default: an eighth of the epochs), without and
+    with RA - the latter holds SB's noise temperature lr / B and SB's number of steps (group
+    "temperature"); multiplicative gradient noise of SB's covariance without and with RA; and
+    Ghost BatchNorm at each of ``ghost_sizes`` (group "ghost size"). Every arm records
+    ||w_t - w_0|| at every step. ``names`` keeps only the arms named. Chapter 06."""
+    sb, lb = setting.sb, setting.lb
+    ghost = ghost or sb
+    warmup = setting.epochs / 8 if warmup_epochs is None else warmup_epochs
+    base = setting.config(lb, 0)
+    ra = lambda cfg: {k: getattr(remedies.adapt_regime(cfg, lb / sb), k)
+                      for k in ("epochs", "milestones", "warmup_epochs")
+                      if getattr(remedies.adapt_regime(cfg, lb / sb), k) != getattr(cfg, k)}
+    parts = {"LR": {"lr": remedies.scale_lr(setting.lr, lb, sb, rule)},
+             "GBN": {"remedies": (remedies.GhostBN(ghost),)}, "RA": ra(base)}
+    track = {"distance_every": 1}
+    arms = []
+    for k in (1, 2, 3):
+        for subset in itertools.combinations(parts, k):
+            options = track | {key: v for p in subset for key, v in parts[p].items()}
+            arms.append(Arm("LB + " + " + ".join(subset), "ablation", lb, options))
+    linear = {"lr": remedies.scale_lr(setting.lr, lb, sb, "linear"), "warmup_epochs": warmup}
+    arms.append(Arm("LB + linear LR, warm-up", "linear scaling", lb, track | linear))
+    arms.append(Arm("LB + linear LR, warm-up + RA", "temperature", lb,
+                    track | linear | ra(dataclasses.replace(base, **linear))))
+    noise = {"remedies": (remedies.MultiplicativeNoise(sb),)}
+    arms += [Arm("LB + noise" + name, "noise", lb, track | noise | ra_)
+             for name, ra_ in (("", {}), (" + RA", parts["RA"]))]
+    arms += [Arm(f"LB + GBN {g}", "ghost size", lb,
+                 track | {"remedies": (remedies.GhostBN(g),)}, g)
+             for g in ghost_sizes if g != ghost and g < lb]
+    if names is not None:
+        unknown = set(names) - {a.name for a in arms}
+        if unknown:
+            raise ValueError(f"no arm named {sorted(unknown)}; the arms: {[a.name for a in arms]}")
+        arms = [a for a in arms if a.name in names]
+    return arms
+
+
+# The arms of chapter 06 in Hoffer's regime (gu.testbed.hoffer): Hoffer et al.'s Table 1, RA
+# alone, and the three that tell steps, noise covariance and temperature apart.
+HOFFER_REGIME_ARMS = ("LB + LR", "LB + GBN", "LB + LR + GBN", "LB + LR + GBN + RA", "LB + RA",
+                      "LB + LR + RA", "LB + noise + RA", "LB + linear LR, warm-up + RA")
+
+
+def beyond_arms(setting: testbed.Setting, sizes=(64, 125, 250, 500, 1000), rho: float = 0.05,
+                asam_rho: float = 0.5, warmup_epochs: float = 5.0) -> list[Arm]:
+    """The arms of chapter 07 on ``setting``: SAM (radius ``rho``) and ASAM (``asam_rho``) at
+    SB and at LB (group "sam"), and at every batch size of ``sizes`` above SB: the setting's
+    learning rate unchanged ("plain"; plain LB is the study's own LB), scaled by the square
+    root of B / SB ("sqrt") and linearly with ``warmup_epochs`` of warm-up ("linear"), each
+    arm's ``x`` its batch size. Chapter 07."""
+    sb, lb = setting.sb, setting.lb
+    arms = [Arm(f"{name} + {kind}", "sam", b,
+                {"remedies": (remedies.SAM(r, adaptive=kind == "ASAM"),)})
+            for name, b in (("SB", sb), ("LB", lb))
+            for kind, r in (("SAM", rho), ("ASAM", asam_rho))]
+    for b in sorted(s for s in sizes if s > sb):
+        if b != lb:
+            arms.append(Arm(f"B={b}", "plain", b, {}, b))
+        arms.append(Arm(f"B={b}, √ lr", "sqrt", b,
+                        {"lr": remedies.scale_lr(setting.lr, b, sb, "sqrt")}, b))
+        arms.append(Arm(f"B={b}, linear lr", "linear", b,
+                        {"lr": remedies.scale_lr(setting.lr, b, sb, "linear"),
+                         "warmup_epochs": warmup_epochs}, b))
+    return arms

@@ -1,0 +1,126 @@
+"""The book's recurring experiment: one network trained with several batch sizes and seeds
+from the same starting point, cached, so later chapters reuse the minimizers (chapter 01).
+
+``minimizers()`` returns the small-batch (SB) and large-batch (LB) runs of the testbed (or of
+any :class:`gu.testbed.Setting`); ``train_runs`` trains any grid of batch sizes and seeds;
+``testbed_minimizers()`` adds the fixed data that chapters 02-04 measure them on. How the runs
+compare is :mod:`gaputils.gaps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import cache, data, testbed
+from .budget import Budget
+from .budget import budget as current_budget
+from .runtime import mode
+from .train import History
+
+
+@dataclass
+class Run:
+    """One trained network: its batch size, seed, trained weights and history."""
+
+    batch_size: int
+    seed: int
+    model: nn.Module
+    history: History
+
+    @property
+    def final(self) -> dict:
+        return self.history.final()
+
+
+def dataset(setting: testbed.Setting | None = None) -> data.Dataset:
+    """The data of ``setting`` (default: the testbed) on ``gu.device()`` - the same examples in
+    every chapter."""
+    return (setting or testbed.get()).load()
+
+
+def curvature_data(ds: data.Dataset, b: Budget | None = None,
+                   split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``b.n_curvature`` examples of a split: the fixed data on which chapters 02-04
+    evaluate landscapes, sharpness and Hessians."""
+    b = b or current_budget()
+    x, y = ds.train if split == "train" else ds.test
+    return x[:b.n_curvature], y[:b.n_curvature]
+
+
+def train_runs(ds: data.Dataset, batch_sizes: Iterable[int], seeds: Iterable[int], *,
+               setting: testbed.Setting | None = None, progress: bool | None = None,
+               **overrides) -> list[Run]:
+    """Train the network of ``setting`` (default: the testbed) for every (batch size, seed),
+    cached; runs with the same seed start from the same weights. ``overrides`` replace fields
+    of the training configuration (``epochs``, ``steps``, ``lr``, ...; see
+    :meth:`Setting.config`), and ``model_kwargs=...`` the network's options. One progress bar
+    counts the runs (loaded ones pass in an instant)."""
+    setting = setting or testbed.get()
+    if "model_kwargs" in overrides:
+        setting = setting.replace(model_kwargs=tuple(overrides.pop("model_kwargs").items()))
+    grid = [(bs, s) for s in seeds for bs in batch_sizes]
+    show = mode() != "smoke" if progress is None else progress
+    runs = []
+    for bs, seed in tqdm(grid, desc=f"{setting.model} runs", unit="run", disable=not show):
+        torch.manual_seed(seed)
+        net = setting.build(ds)
+        cfg = setting.config(bs, seed, n_train=len(ds.train[1]), **overrides)
+        history = cache.fit_or_load(net, ds, cfg, tag=setting.model, progress=False)
+        runs.append(Run(bs, seed, net, history))
+    return runs
+
+
+def minimizers(ds: data.Dataset | None = None, *,
+               setting: testbed.Setting | None = None) -> dict[str, list[Run]]:
+    """The SB and LB runs of ``setting`` (default: the testbed of the run mode), every seed in
+    ``setting.seeds``, trained once and then loaded from the cache. Chapter 01."""
+    setting = setting or testbed.get()
+    ds = ds if ds is not None else setting.load()
+    return {name: train_runs(ds, [bs], setting.seeds, setting=setting)
+            for name, bs in (("SB", setting.sb), ("LB", setting.lb))}
+
+
+def initial_model(ds: data.Dataset, seed: int, setting: testbed.Setting | None = None
+                  ) -> nn.Module:
+    """The untrained network that every run of ``seed`` starts from. Chapter 04."""
+    torch.manual_seed(seed)
+    return (setting or testbed.get()).build(ds)
+
+
+@dataclass
+class Minimizers:
+    """The testbed's SB and LB minimizers (every seed) and the fixed data chapters 02-04 measure
+    them on: the first ``budget.n_curvature`` training and test examples."""
+
+    ds: data.Dataset
+    runs: dict[str, list[Run]]
+    train: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+
+    @property
+    def sb(self) -> nn.Module:
+        """The SB network of the first seed."""
+        return self.runs["SB"][0].model
+
+    @property
+    def lb(self) -> nn.Module:
+        """The LB network of the first seed."""
+        return self.runs["LB"][0].model
+
+    def __str__(self) -> str:
+        return (f"{len(self.runs['SB'])} SB and {len(self.runs['LB'])} LB minimizers of the "
+                f"testbed; measured on {len(self.train[1]):,} training examples")
+
+
+def testbed_minimizers(b: Budget | None = None) -> Minimizers:
+    """Chapter 01's SB and LB minimizers of the testbed (trained once, then loaded from the
+    cache) with the data of chapters 02-04. Chapter 02."""
+    ds = dataset()
+    return Minimizers(ds, minimizers(ds), curvature_data(ds, b), curvature_data(ds, b, "test"))
+
+

@@ -1,0 +1,181 @@
+"""Remedies scored against plain SB and LB over seeds (chapters 05-07): per arm, its paired gain
+over LB, the fraction of the SB - LB gap it closes (Fieller's interval), its curvature against
+LB's; tables and verdicts in words read from the intervals. Takes the results of
+:func:`gaputils.study.run` (live or committed)."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import numpy as np
+
+from . import stats
+
+RULES = {"plain": "learning rate unchanged", "sqrt": "√ scaling",
+         "linear": "linear scaling + warm-up"}
+
+
+def rule_sweep(results: dict, top: str = "SB", base: str = "LB") -> dict[str, list[tuple]]:
+    """Per learning-rate rule of :func:`beyond_arms` ("plain", "sqrt", "linear"; plain
+    ``base`` counts as plain): ``(batch size, mean, lo, hi, diverged runs)`` of the paired
+    test accuracy difference from ``top`` (points, 95% t-interval; ``nan`` bounds with one
+    seed), sorted by batch size. Chapter 07."""
+    arms, out = results["arms"], {}
+    ref = np.array(arms[top]["test_acc"])
+    for name, a in arms.items():
+        group = "plain" if name == base else a["group"]
+        if group not in RULES or name == top:
+            continue
+        acc = np.array(a["test_acc"])
+        if len(acc) > 1:
+            d = stats.paired(acc, ref).scaled(100)
+            trio = (d.mean, d.lo, d.hi)
+        else:
+            trio = (float(100 * (acc - ref).mean()), math.nan, math.nan)
+        out.setdefault(group, []).append((a["batch_size"], *trio,
+                                          int(sum(a.get("diverged", [])))))
+    return {g: sorted(out[g]) for g in RULES if g in out}
+
+
+def largest_kept(points: list[tuple], tolerance: float = 0.5) -> int | None:
+    """The largest batch size up to which every point of a :func:`rule_sweep` rule keeps
+    ``top``'s accuracy: its 95% interval reaches zero or above (not measurably worse), or,
+    with one seed and no interval, it is within ``tolerance`` points below. ``None`` if the
+    smallest already loses. Chapter 07."""
+    kept = None
+    for b, mean, _lo, hi, _ in points:
+        ok = hi >= 0 if math.isfinite(hi) else mean >= -tolerance
+        if not ok:
+            break
+        kept = b
+    return kept
+
+
+def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dict]:
+    """Per arm: test accuracy (mean, std ddof=1, in %), the paired gain over ``base`` (points,
+    :func:`gaputils.stats.paired`), the fraction of the ``top`` - ``base`` gap it closes
+    (:func:`gaputils.stats.fieller`), the paired difference from ``top`` ("vs_top", points),
+    the geometric-mean ratios of lambda_max and sharpness to ``base`` over the measured seeds
+    (paired t-interval on logs) and of the geometric means to ``top``'s ("lambda_max_vs_top",
+    "sharpness_vs_top"), the mean steps and the median training seconds (robust to a
+    run slowed by other work on the machine). With one seed, an arm gets its difference from
+    ``base`` ("diff", points) and no intervals."""
+    arms = results["arms"]
+    lb, sb = np.array(arms[base]["test_acc"]), np.array(arms[top]["test_acc"])
+    rows = {}
+    for name, a in arms.items():
+        acc = np.array(a["test_acc"])
+        row = {"group": a["group"], "x": a.get("x"), "batch_size": a["batch_size"],
+               "n": len(acc), "n_measured": len(a["lambda_max"]),
+               "acc": stats.mean_std(100 * acc),
+               "steps": float(np.mean(a["step"])), "seconds": float(np.median(a["seconds"])),
+               "diverged": int(sum(a.get("diverged", [])))}
+        scored = name != base and len(acc) > 1
+        if name != base and not scored:  # one seed: the difference, without an interval
+            row["diff"] = float(100 * (acc - lb).mean())
+        if scored:
+            row["gain"] = stats.paired(acc, lb).scaled(100)
+        if scored and name != top:
+            row["fraction"] = stats.fieller(acc - lb, sb - lb)
+            row["vs_top"] = stats.paired(acc, sb).scaled(100)
+        for key in ("lambda_max", "sharpness"):
+            v = np.array(a[key])
+            row[key] = float(np.exp(np.log(v).mean())) if len(v) else math.nan
+            if name != base and len(v) > 1:
+                row[key + "_ratio"] = stats.ratio_interval(v, np.array(arms[base][key]))
+        rows[name] = row
+    for row in rows.values():  # geometric means relative to plain SB's, over measured seeds
+        for key in ("lambda_max", "sharpness"):
+            row[key + "_vs_top"] = row[key] / rows[top][key]
+    return rows
+
+
+def _columns(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A plain-text table: the first column left-aligned, the others right-aligned, each as
+    wide as its widest cell, two spaces apart."""
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    line = lambda cells: "  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+                                   for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+    return [line(head), "-" * len(line(head))] + [line(r).rstrip() for r in rows]
+
+
+def format_summary(rows: dict[str, dict], curvature: bool = True) -> str:
+    """The summary table of :func:`summarize`: per arm its test accuracy (mean ± std over seeds),
+    gain over LB and fraction of the gap closed, steps and median seconds per run; with
+    ``curvature``, a second table of lambda_max and sharpness against LB's (geometric-mean
+    ratios with 95% intervals) takes the steps and seconds. Each stays within 100 characters."""
+    acc, curv = [], []
+    for name, r in rows.items():
+        g, f = r.get("gain"), r.get("fraction")
+        gain = (g.brief() if g else f"{stats.signed(r['diff'])} (one seed)" if "diff" in r else "")
+        frac = "" if f is None else f.brief()
+        ratio = lambda k: f"{r[k][0]:.2g} [{r[k][1]:.2g}, {r[k][2]:.2g}]" if k in r else ""
+        mean = f"{r['acc'][0]:.2f}" + (f" ± {r['acc'][1]:.2f}" if r["n"] > 1 else "")
+        cost = [f"{r['steps']:.0f}", f"{r['seconds']:.1f}"]
+        acc.append([name, mean, gain, frac] + ([] if curvature else cost))
+        curv.append([name, ratio("lambda_max_ratio"), ratio("sharpness_ratio")] + cost)
+    head = ["arm", "test acc %", "gain over LB, pts", "fraction of gap"]
+    out = _columns(head + ([] if curvature else ["steps", "median s"]), acc)
+    if curvature:
+        out += [""] + _columns(["arm", "λmax / LB", "sharpness / LB", "steps", "median s"], curv)
+    note = "brackets: 95% intervals (paired t; Fieller's for the fraction)"
+    if curvature:
+        note += ";\nλmax and sharpness: ratios of geometric means over seeds"
+    return "\n".join(out + [note])
+
+
+def verdict(row: dict) -> str:
+    """What a row of :func:`summarize` supports, in words read from its 95% intervals: the
+    accuracy gain over LB, the fraction of the gap, and lambda_max against LB's (only with
+    three or more measured seeds)."""
+    g, f = row["gain"], row["fraction"]
+    acc = ("raises LB's test accuracy" if g.lo > 0 else "lowers LB's test accuracy" if g.hi < 0
+           else "cannot be told from plain LB in test accuracy")
+    if f.bounded and f.lo >= 1:
+        acc += ", closing at least the whole gap"
+    elif f.bounded and f.lo > 0.5:
+        acc += ", closing more than half of the gap"
+    elif g.lo > 0:
+        acc += (", closing an unknown part of the gap" if not f.bounded
+                else f", closing between {max(f.lo, 0):.0%} and {f.hi:.0%} of the gap")
+    ratio = row.get("lambda_max_ratio")
+    if ratio is None or row["n_measured"] < 3:  # an interval on one degree of freedom
+        return acc
+    curv = ("a flatter minimizer than LB's" if ratio[2] < 1 else "a sharper one" if ratio[1] > 1
+            else "lambda_max not told apart from LB's")
+    return (f"{acc}; {curv} (λmax x{ratio[0]:.2g} [{ratio[1]:.2g}, {ratio[2]:.2g}] of LB's, "
+            f"x{row['lambda_max_vs_top']:.2g} of SB's)")
+
+
+def findings(rows: dict[str, dict], base: str = "LB", top: str = "SB") -> str:
+    """One paragraph per remedy, wrapped at 100 characters: :func:`verdict` for the arms that
+    change LB's training; for a remedy applied at SB's fixed batch size, its paired difference
+    from plain SB."""
+    lines = []
+    for name, r in rows.items():
+        if name in (base, top):
+            continue
+        at_top = (r["batch_size"] == rows[top]["batch_size"]
+                  and r["group"] not in ("warm start", "dynamic sampling"))
+        d = r["vs_top"]
+        text = (f"against plain {top}: {d.brief()} pts" if at_top
+                else verdict(r))
+        lines.append(textwrap.fill(text, 100, initial_indent=f"{name:<28}",
+                                   subsequent_indent=" " * 28))
+    return "\n".join(lines)
+
+
+def key_numbers(rows: dict[str, dict], prefix: str = "",
+                skip: tuple[str, ...] = ()) -> dict[str, float]:
+    """Per row of :func:`summarize` not named in ``skip``: the mean test accuracy (%) and, where
+    it is defined, the estimated fraction of the gap closed - what chapters 05-07 set beside
+    their reference runs (``gu.reference.compare``)."""
+    out = {}
+    for name, r in rows.items():
+        if name in skip:
+            continue
+        out[f"{prefix}{name}: test accuracy %"] = r["acc"][0]
+        if r.get("fraction") is not None:
+            out[f"{prefix}{name}: fraction of the gap"] = r["fraction"].estimate
+    return out
