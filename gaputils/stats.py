@@ -5,6 +5,9 @@
   seed) are compared by their *paired* differences: the mean difference, its standard error
   ``sd(d) / sqrt(n)`` and a Student-t interval on ``n - 1`` degrees of freedom.
 - Runs that share nothing are compared with Welch's standard error and degrees of freedom.
+- Many comparisons against one baseline form a *family*, declared before the run; each
+  verdict ("helps", "hurts", "not told apart at N seeds") is drawn from Holm's correction over
+  the family (:func:`family`), never from a threshold chosen after seeing the numbers.
 """
 
 from __future__ import annotations
@@ -90,6 +93,80 @@ def _interval(mean: float, se: float, df: float, confidence: float) -> tuple[flo
     if not (se > 0 and df > 0):
         return (mean, mean) if se == 0 else (math.nan, math.nan)
     return mean - q * se, mean + q * se
+
+
+def p_value(d: Difference) -> float:
+    """The two-sided p-value of a :class:`Difference` (its t on its degrees of freedom)."""
+    if math.isnan(d.t) or d.df <= 0:
+        return math.nan
+    return float(2 * _st.t.sf(abs(d.t), d.df)) if math.isfinite(d.t) else 0.0
+
+
+def holm(pvalues: Iterable[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values: sorted ascending, the i-th (0-based) of m is
+    multiplied by m - i, made non-decreasing, capped at 1, and returned in the input order.
+    Reject where the adjusted p-value is below alpha: the family-wise error rate is then at
+    most alpha whatever the dependence between the tests. Chapter 05."""
+    p = np.asarray(list(pvalues), dtype=float)
+    if p.size == 0 or np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError(f"holm() needs p-values in [0, 1], got {p.tolist()}")
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order]).clip(max=1.0)
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One comparison of a family (:func:`family`): the raw paired difference (95%), its
+    p-value, Holm's adjusted p-value, the interval at the level Holm's step gives this
+    comparison (``corrected``; it excludes zero where its raw p-value passes that step), and the
+    verdict in words, drawn from the adjusted p-value."""
+
+    name: str
+    raw: Difference
+    p: float
+    p_holm: float
+    corrected: Difference
+    verdict: str
+    family_size: int
+
+    def line(self) -> str:
+        """``mean [raw 95%] [Holm], p raw -> adjusted (of m): verdict``."""
+        c = self.corrected
+        return (f"{self.raw.brief()} Holm [{signed(c.lo)}, {signed(c.hi)}], p {self.p:.3f} -> "
+                f"{self.p_holm:.3f} (of {self.family_size}): {self.verdict}")
+
+
+def family(differences: dict[str, Difference], alpha: float = 0.05,
+           words: tuple[str, str] = ("helps", "hurts")) -> dict[str, Verdict]:
+    """Holm's correction over a family of paired comparisons against one baseline, declared
+    before the run (the keys: every comparison a verdict may be drawn from). A comparison whose
+    adjusted p-value is below ``alpha`` is ``words[0]`` if its mean is above zero, ``words[1]``
+    if below; otherwise "not told apart at N seeds". Chapter 05."""
+    if not differences:
+        raise ValueError("a family needs at least one comparison")
+    names = list(differences)
+    p = np.array([p_value(differences[k]) for k in names])
+    if np.any(np.isnan(p)):
+        bad = [k for k, v in zip(names, p, strict=True) if np.isnan(v)]
+        raise ValueError(f"no p-value for {bad}: each comparison needs two or more seeds")
+    adjusted = holm(p)
+    rank = np.empty(len(p), dtype=int)
+    rank[np.argsort(p, kind="stable")] = np.arange(len(p))
+    out = {}
+    for i, k in enumerate(names):
+        d = differences[k]
+        level = 1 - alpha / (len(p) - rank[i])
+        lo, hi = _interval(d.mean, d.se, d.df, level)
+        corrected = Difference(d.mean, d.se, lo, hi, d.t, d.df, d.n, d.paired, level)
+        n = d.n if isinstance(d.n, int) else min(d.n)
+        said = (words[0] if d.mean > 0 else words[1]) if adjusted[i] < alpha else (
+            f"not told apart at {n} seeds")
+        out[k] = Verdict(k, d, float(p[i]), float(adjusted[i]), corrected, said, len(p))
+    return out
 
 
 def t_interval(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float]:

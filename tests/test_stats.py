@@ -117,3 +117,41 @@ def test_signed_numbers_never_print_minus_zero():
     assert r.brief() == f"+0.50 [{stats.signed(r.lo)}, {stats.signed(r.hi)}]"
     den = np.array([1.0, -0.8, 0.5, -0.6, 0.2])
     assert stats.fieller(den * 0.5 + 0.01, den).brief().endswith(" [unbounded]")
+
+
+def test_holm_matches_a_hand_computation_and_statsmodels():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: 0.005 x4 = 0.02; 0.01 x3 = 0.03; 0.03 x2 = 0.06; 0.04 x1 = 0.04 -> max-accumulated
+    np.testing.assert_allclose(stats.holm(p), [0.03, 0.06, 0.06, 0.02])
+    multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        q = rng.uniform(0, 0.2, rng.integers(1, 15))
+        np.testing.assert_allclose(stats.holm(q), multipletests(q, method="holm")[1])
+    with pytest.raises(ValueError, match="p-values"):
+        stats.holm([0.1, 1.5])
+
+
+def test_a_family_draws_each_verdict_from_holms_correction():
+    z = np.linspace(-1, 1, 10)
+    z = (z - z.mean()) / z.std(ddof=1)  # exactly mean 0, sd 1: t = mean * sqrt(10) / sd
+    base = np.sin(np.arange(10.0))  # the paired baseline cancels out
+    arms = {"big": base + 2 + 0.3 * z, "small": base + 0.26 + 0.35 * z,
+            "worse": base - 1.5 + 0.3 * z, "none": base + 0.01 + 0.3 * z}
+    diffs = {k: stats.paired(v, base) for k, v in arms.items()}
+    fam = stats.family(diffs)
+    raw = {k: stats.p_value(d) for k, d in diffs.items()}
+    assert raw["small"] < 0.05 < 3 * raw["small"]  # significant alone, not in a family of 4
+    assert fam["small"].verdict == "not told apart at 10 seeds"
+    assert fam["big"].verdict == "helps" and fam["worse"].verdict == "hurts"
+    assert fam["none"].verdict == "not told apart at 10 seeds"
+    adj = dict(zip(diffs, stats.holm(list(raw.values())), strict=True))
+    for k, v in fam.items():
+        assert v.p_holm == pytest.approx(adj[k]) and v.p == pytest.approx(raw[k])
+        assert (v.p_holm < 0.05) == (v.verdict in ("helps", "hurts"))
+        assert v.corrected.lo <= v.raw.lo and v.corrected.hi >= v.raw.hi  # never narrower
+    assert fam["small"].corrected.lo < 0 < fam["small"].raw.lo  # the correction widens it
+    from scipy import stats as st  # a p-value is scipy's paired t-test's
+
+    assert raw["small"] == pytest.approx(st.ttest_rel(arms["small"], base).pvalue)
+    assert "Holm" in fam["big"].line() and "helps" in fam["big"].line()
