@@ -77,9 +77,10 @@ def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = 
     SB's size; "GBN"), regime adaptation to SB's number of steps ("RA")}; Goyal et al.'s linear
     scaling with ``warmup_epochs`` of warm-up (default: an eighth of the epochs), without and
     with RA - the latter holds SB's noise temperature lr / B and SB's number of steps (group
-    "temperature"); multiplicative gradient noise of SB's covariance without and with RA; and
-    Ghost BatchNorm at each of ``ghost_sizes`` (group "ghost size"). Every arm records
-    ||w_t - w_0|| at every step. ``names`` keeps only the arms named. Chapter 06."""
+    "temperature"); plain SB trained for as many epochs as LB + RA (group "control": what
+    training longer does for SB); multiplicative gradient noise of SB's covariance without and
+    with RA; and Ghost BatchNorm at each of ``ghost_sizes`` (group "ghost size"). Every arm
+    records ||w_t - w_0|| at every step. ``names`` keeps only the arms named. Chapter 06."""
     sb, lb = setting.sb, setting.lb
     ghost = ghost or sb
     warmup = setting.epochs / 8 if warmup_epochs is None else warmup_epochs
@@ -99,6 +100,8 @@ def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = 
     arms.append(Arm("LB + linear LR, warm-up", "linear scaling", lb, track | linear))
     arms.append(Arm("LB + linear LR, warm-up + RA", "temperature", lb,
                     track | linear | ra(dataclasses.replace(base, **linear))))
+    arms.append(Arm("SB, LB + RA's epochs", "control", sb, track | {
+        k: v for k, v in parts["RA"].items() if k != "warmup_epochs"}))
     noise = {"remedies": (remedies.MultiplicativeNoise(sb),)}
     arms += [Arm("LB + noise" + name, "noise", lb, track | noise | ra_)
              for name, ra_ in (("", {}), (" + RA", parts["RA"]))]
@@ -114,9 +117,11 @@ def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = 
 
 
 # The arms of chapter 06 in Hoffer's regime (gu.testbed.hoffer): Hoffer et al.'s Table 1, RA
-# alone, and the three that tell steps, noise covariance and temperature apart.
+# alone, the three that tell steps, noise covariance and temperature apart, and SB trained as
+# long as LB + RA (the control that tells "closes the gap" from "training longer helps both").
 HOFFER_REGIME_ARMS = ("LB + LR", "LB + GBN", "LB + LR + GBN", "LB + LR + GBN + RA", "LB + RA",
-                      "LB + LR + RA", "LB + noise + RA", "LB + linear LR, warm-up + RA")
+                      "LB + LR + RA", "LB + noise + RA", "LB + linear LR, warm-up + RA",
+                      "SB, LB + RA's epochs")
 
 
 def beyond_arms(setting: testbed.Setting, sizes=(64, 125, 250, 500, 1000), rho: float = 0.05,

@@ -147,6 +147,8 @@ def test_hoffer_arms_cover_every_subset_and_adapt_the_regime():
     assert hot.total_steps(2000) == ra.total_steps(2000)
     assert hot.warmup_epochs == pytest.approx(hot.epochs / 8)
     assert arms["LB + linear LR, warm-up"].options["warmup_epochs"] == 5.0  # its key of old
+    control = setting.config(setting.sb, 0, **arms["SB, LB + RA's epochs"].options)
+    assert control.epochs == ra.epochs and control.batch_size == setting.sb  # SB, trained as long
     picked = gu.arms.hoffer_arms(setting, names=gu.arms.HOFFER_REGIME_ARMS)
     assert [a.name for a in picked] == [n for n in arms if n in gu.arms.HOFFER_REGIME_ARMS]
     with pytest.raises(ValueError, match="no arm named"):
