@@ -41,7 +41,8 @@ class Budget:
     lambdas: tuple[float, ...]  # conservative training's lambda sweep
     warm_epochs: tuple[int, ...]  # SB epochs before LB in the warm starts
     hoffer_seeds: tuple[int, ...]  # seeds of Hoffer et al.'s remedies (chapter 06)
-    hoffer_ra: tuple[str, ...] | None  # which regime-adapted arms run live (None: all)
+    hoffer_live: tuple[str, ...] | None  # the testbed's long (regime-adapted) arms run live
+    hoffer_regime_live: tuple[str, ...] | None  # the arms of Hoffer's regime run live
     ghost_sizes: tuple[int, ...]  # ghost batch sizes of the sweep
     beyond_seeds: tuple[int, ...]  # seeds of chapter 07's live runs (SAM, scaling, ViT)
     scaling_sizes: tuple[int, ...]  # batch sizes of the linear-against-sqrt comparison
@@ -80,7 +81,8 @@ _BUDGETS = {
         mode="smoke", batch_sizes=(32, 128), sweep_epochs=1, sweep_seeds=(0,), n_curvature=256,
         grid=5, alphas=5, probes=2, subspace_dim=10, lanczos_steps=5, top_k=2, intro_epochs=1,
         remedy_seeds=(0, 1), remedy_measured=1, lambdas=(5.0,), warm_epochs=(1,),
-        hoffer_seeds=(0, 1), hoffer_ra=None, ghost_sizes=(16, 64), beyond_seeds=(0,),
+        hoffer_seeds=(0, 1), hoffer_live=None, hoffer_regime_live=None, ghost_sizes=(16, 64),
+        beyond_seeds=(0,),
         scaling_sizes=(64, 128), critical_sizes=(16, 32, 64), target_loss=1.5,
         critical_epochs=3, noise_levels=(2.0, 1.5),
     ),
@@ -89,7 +91,8 @@ _BUDGETS = {
         sweep_seeds=(0, 1), n_curvature=1000, grid=21, alphas=25, probes=5, subspace_dim=100,
         lanczos_steps=40, top_k=10, intro_epochs=2, remedy_seeds=(0, 1), remedy_measured=2,
         lambdas=(0.0, 5.0), warm_epochs=(2, 10), hoffer_seeds=(0,),
-        hoffer_ra=("LB + RA", "LB + LR + GBN + RA"), ghost_sizes=(16, 64, 125, 250),
+        hoffer_live=(), hoffer_regime_live=("LB + LR", "LB + GBN", "LB + LR + GBN", "LB + RA"),
+        ghost_sizes=(16, 64, 125, 250),
         beyond_seeds=(0,), scaling_sizes=(64, 125, 250, 500, 1000),
         critical_sizes=(8, 16, 32, 64, 125, 250, 500, 1000), target_loss=0.3,
         critical_epochs=30, noise_levels=(1.0, 0.7, 0.5, 0.3, 0.2),
@@ -99,7 +102,8 @@ _BUDGETS = {
         sweep_seeds=(0, 1, 2), n_curvature=2048, grid=41, alphas=25, probes=10,
         subspace_dim=100, lanczos_steps=100, top_k=20, intro_epochs=2,
         remedy_seeds=tuple(range(10)), remedy_measured=5, lambdas=(0.0, 1.0, 5.0),
-        warm_epochs=(2, 5, 10, 20), hoffer_seeds=tuple(range(10)), hoffer_ra=None,
+        warm_epochs=(2, 5, 10, 20), hoffer_seeds=tuple(range(10)), hoffer_live=None,
+        hoffer_regime_live=None,
         ghost_sizes=(16, 64, 125, 250), beyond_seeds=tuple(range(10)),
         scaling_sizes=(64, 125, 250, 500, 1000),
         critical_sizes=(8, 16, 32, 64, 125, 250, 500, 1000), target_loss=0.3,

@@ -40,6 +40,7 @@ from torch.func import functional_call, grad, jvp, vmap
 
 from . import batches as _batches
 from .batches import Data, EvalMode, LossFn, gradient, loss_sum, trainable  # noqa: F401
+from .runtime import progress
 
 
 class HessianOperator:
@@ -196,7 +197,9 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor, st
     q_basis = torch.zeros(min(steps, 16), n, dtype=v0.dtype, device=v0.device)
     alpha, beta = [], []
     q = v0 / v0.norm()
+    bar = progress(steps, "Lanczos", "step", least=20)
     for j in range(steps):
+        bar.update()
         if j == len(q_basis):  # grow the basis by doubling, not all at once
             q_basis = torch.cat([q_basis, torch.zeros_like(q_basis[:min(j, steps - j)])])
         q_basis[j] = q
@@ -214,6 +217,7 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor, st
         q = w / b
         if stop is not None and stop(np.array(alpha), np.array(beta)):
             break
+    bar.close()
     k = len(alpha)
     return np.array(alpha), np.array(beta[:k]), q_basis[:k]
 
@@ -333,12 +337,19 @@ def trace(model: nn.Module, data: Data, num_probes: int = 30, method: str = "hut
     op.check_deterministic()
     g = torch.Generator().manual_seed(seed)
 
+    bar = progress(num_probes, "trace", "product", least=20)
+
     def apply(z):  # H on a block, in pieces of ``block`` rows
-        return torch.cat([op.matmat(z[i:i + block]) for i in range(0, len(z), block)])
+        out = []
+        for i in range(0, len(z), block):
+            out.append(op.matmat(z[i:i + block]))
+            bar.update(len(out[-1]))
+        return torch.cat(out)
 
     if method == "hutchinson":
         z = _rademacher((num_probes, op.n), g, op.dtype, op.device)
         samples = (z * apply(z)).sum(1).double().cpu().numpy()
+        bar.close()
         return float(samples.mean()), float(samples.std(ddof=1) / math.sqrt(len(samples)))
     if num_probes < 6:
         raise ValueError("hutch++ needs at least 6 probes (3 x 2)")
@@ -351,6 +362,7 @@ def trace(model: nn.Module, data: Data, num_probes: int = 30, method: str = "hut
     hz = apply(z)
     hz = hz - (hz @ q) @ q.T
     samples = (z * hz).sum(1).double().cpu().numpy()
+    bar.close()
     return exact + float(samples.mean()), float(samples.std(ddof=1) / math.sqrt(len(samples)))
 
 

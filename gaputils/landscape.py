@@ -21,6 +21,7 @@ from torch import nn
 from . import batches
 from .batches import Data, LossFn
 from .params import flat, set_flat
+from .runtime import progress
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
@@ -208,8 +209,10 @@ def _grid(model: nn.Module, directions: list[torch.Tensor], coords: np.ndarray,
     if any(d.shape != x0.shape for d in directions):
         raise ValueError(f"a direction must be a flat vector of {x0.numel()} entries")
     losses, accs = [], []
+    bar = progress(len(coords), "landscape", "point", least=50)
     with restored(model):
         for c in coords:
+            bar.update()
             point = x0.clone()
             for coef, d in zip(c, directions, strict=True):
                 point.add_(d, alpha=float(coef))
@@ -217,6 +220,7 @@ def _grid(model: nn.Module, directions: list[torch.Tensor], coords: np.ndarray,
             loss, acc = batches.evaluate(model, data, loss_fn)
             losses.append(loss)
             accs.append(acc)
+    bar.close()
     return np.asarray(losses), np.asarray(accs)
 
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
+from .runtime import progress
 from .stats import jackknife
 
 
@@ -61,7 +62,9 @@ def gradient_noise_scale(model, data: tuple, loss_fn=None, groups: int = 10,
     if n < 2 * groups:
         raise ValueError(f"need at least {2 * groups} examples for {groups} groups, got {len(y)}")
     sums, sq = [], []
+    bar = progress(groups, "noise scale", "group", least=5)
     for k in range(groups):
+        bar.update()
         part = (x[k::groups][:n // groups], y[k::groups][:n // groups])
         s1, s2 = 0, 0.0
         for g in per_sample_gradients(model, part, loss_fn, chunk):
@@ -69,6 +72,7 @@ def gradient_noise_scale(model, data: tuple, loss_fn=None, groups: int = 10,
             s1, s2 = s1 + g.sum(0), s2 + float((g ** 2).sum())
         sums.append(s1.cpu().numpy())
         sq.append(s2)
+    bar.close()
     rows = np.concatenate([np.array(sums), np.array(sq)[:, None]], 1)
 
     def estimate(r):

@@ -548,27 +548,50 @@ def weight_distances(series: dict[str, tuple[Sequence[int], Sequence[float]]],
 
 
 def forest(rows: dict[str, dict], names: Sequence[str], title: str,
-           base: str = "LB", top: str = "SB") -> plt.Figure:
+           base: str = "LB", top: str = "SB", family: dict | None = None,
+           ax: plt.Axes | None = None) -> plt.Figure:
     """One line per arm: its paired accuracy gain over ``base`` (points, 95% CI), with the
-    ``top`` arm's gain (the whole gap) dotted; the steps each arm took in the labels.
-    Chapter 06."""
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.4))
+    ``top`` arm's gain (the whole gap) dotted; the steps each arm took in the labels. With
+    ``family`` (:func:`gaputils.scores.verdicts`) each arm also gets its Holm interval (the
+    wide pale bar), and a filled marker where the corrected verdict tells it from ``base``,
+    an open one where it does not. Chapter 06."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.4))
     colors = arm_colors(list(rows))
     for i, name in enumerate(names):
         g = rows[name].get("gain")
         y, err = (g.mean, _err(g.mean, g.lo, g.hi)) if g else (0.0, None)
-        ax.errorbar([y], [i], xerr=err, fmt="o", color=colors[name], capsize=3, ms=6)
+        v = (family or {}).get(name)
+        if v is not None:
+            c = v.corrected
+            ax.plot([c.lo, c.hi], [i, i], color=colors[name], lw=6, alpha=0.25,
+                    solid_capstyle="butt")
+        told = v is None or not v.verdict.startswith("not told")
+        ax.errorbar([y], [i], xerr=err, fmt="o", color=colors[name], capsize=3, ms=6,
+                    mfc=colors[name] if told else "white")
     ax.set_yticks(range(len(names)), [f"{n} ({rows[n]['steps']:.0f})" for n in names],
                   fontsize=8)
     ax.invert_yaxis()
     ax.axvline(0, color=LB_COLOR, lw=0.8, ls=":")
-    if top in rows:
+    if top in rows and rows[top].get("gain") is not None:
         ax.axvline(rows[top]["gain"].mean, color=SB_COLOR, lw=0.8, ls=":")
     n = sorted({rows[k]["n"] for k in names})
+    how = ("95% CIs; pale: Holm; open: not told apart" if family else "95% CIs")
     ax.set(xlabel=f"test accuracy - plain {base} (points; dotted blue: plain {top})",
            ylabel="arm (optimizer steps per run)",
-           title=f"{title} ({'/'.join(map(str, n))} seeds, 95% CIs)")
-    fig.tight_layout()
+           title=f"{title} ({'/'.join(map(str, n))} seeds, {how})")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def forests(panels: dict[str, tuple[dict, Sequence[str], dict | None]]) -> plt.Figure:
+    """:func:`forest` panels side by side, one per title: ``(rows, names, family)`` each.
+    Chapter 06."""
+    height = max(len(names) for _, names, _ in panels.values())
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 0.45 * height + 1.6),
+                             squeeze=False)
+    for ax, (title, (rows, names, family)) in zip(axes[0], panels.items(), strict=True):
+        forest(rows, names, title, family=family, ax=ax)
     return fig
 
 

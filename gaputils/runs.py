@@ -52,26 +52,53 @@ def curvature_data(ds: data.Dataset, b: Budget | None = None,
     return x[:b.n_curvature], y[:b.n_curvature]
 
 
+def _planned(ds, batch_sizes, seeds, setting, overrides) -> list[tuple]:
+    """(batch size, seed, fresh network, config, in the cache?) for every run of a grid."""
+    todo = []
+    for bs, seed in [(bs, s) for s in seeds for bs in batch_sizes]:
+        torch.manual_seed(seed)
+        net = setting.build(ds)
+        cfg = setting.config(bs, seed, n_train=len(ds.train[1]), **overrides)
+        todo.append((bs, seed, net, cfg, cache.has(cache.run_key(net, ds, cfg, setting.model)[0])))
+    return todo
+
+
+def _setting(setting, overrides) -> testbed.Setting:
+    setting = setting or testbed.get()
+    if "model_kwargs" in overrides:
+        setting = setting.replace(model_kwargs=tuple(overrides.pop("model_kwargs").items()))
+    return setting
+
+
+def missing(ds: data.Dataset, batch_sizes: Iterable[int], seeds: Iterable[int], *,
+            setting: testbed.Setting | None = None, **overrides) -> int:
+    """How many runs of :func:`train_runs` with these arguments are not in the cache yet."""
+    setting = _setting(setting, dict(overrides))
+    return sum(not hit for *_, hit in _planned(ds, batch_sizes, seeds, setting, overrides))
+
+
 def train_runs(ds: data.Dataset, batch_sizes: Iterable[int], seeds: Iterable[int], *,
                setting: testbed.Setting | None = None, progress: bool | None = None,
                **overrides) -> list[Run]:
     """Train the network of ``setting`` (default: the testbed) for every (batch size, seed),
     cached; runs with the same seed start from the same weights. ``overrides`` replace fields
     of the training configuration (``epochs``, ``steps``, ``lr``, ...; see
-    :meth:`Setting.config`), and ``model_kwargs=...`` the network's options. One progress bar
-    counts the runs (loaded ones pass in an instant)."""
-    setting = setting or testbed.get()
-    if "model_kwargs" in overrides:
-        setting = setting.replace(model_kwargs=tuple(overrides.pop("model_kwargs").items()))
-    grid = [(bs, s) for s in seeds for bs in batch_sizes]
+    :meth:`Setting.config`), and ``model_kwargs=...`` the network's options. Runs already in the
+    cache are loaded with a one-line note; a progress bar counts only those that train."""
+    setting = _setting(setting, overrides)
+    todo = _planned(ds, batch_sizes, seeds, setting, overrides)
     show = mode() != "smoke" if progress is None else progress
+    loaded = sum(hit for *_, hit in todo)
+    if show and loaded:
+        print(f"{setting.model}: {loaded} of {len(todo)} runs loaded from the cache")
+    bar = tqdm(total=len(todo) - loaded, desc=f"{setting.model} runs to train", unit="run",
+               disable=not show or loaded == len(todo))
     runs = []
-    for bs, seed in tqdm(grid, desc=f"{setting.model} runs", unit="run", disable=not show):
-        torch.manual_seed(seed)
-        net = setting.build(ds)
-        cfg = setting.config(bs, seed, n_train=len(ds.train[1]), **overrides)
+    for bs, seed, net, cfg, hit in todo:
         history = cache.fit_or_load(net, ds, cfg, tag=setting.model, progress=False)
         runs.append(Run(bs, seed, net, history))
+        bar.update(0 if hit else 1)
+    bar.close()
     return runs
 
 

@@ -95,6 +95,16 @@ def mode() -> str:
     return env
 
 
+def progress(total: int, desc: str, unit: str = "it", least: int = 1):
+    """A one-line progress bar (tqdm.auto, removed when done) for long work: off in smoke mode,
+    off with ``GAPUTILS_PROGRESS=0``, and off when ``total`` is below ``least``. Chapters 02-04,
+    07."""
+    from tqdm.auto import tqdm
+
+    off = mode() == "smoke" or os.environ.get("GAPUTILS_PROGRESS", "1") == "0" or total < least
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=off)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's random number generators (all devices)."""
     random.seed(seed)

@@ -91,11 +91,11 @@ def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dic
     return rows
 
 
-def _columns(head: list[str], rows: list[list[str]]) -> list[str]:
-    """A plain-text table: the first column left-aligned, the others right-aligned, each as
-    wide as its widest cell, two spaces apart."""
+def _columns(head: list[str], rows: list[list[str]], left: tuple[int, ...] = (0,)) -> list[str]:
+    """A plain-text table: the columns in ``left`` left-aligned, the others right-aligned, each
+    as wide as its widest cell, two spaces apart."""
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    line = lambda cells: "  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+    line = lambda cells: "  ".join(f"{c:<{w}}" if i in left else f"{c:>{w}}"
                                    for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
     return [line(head), "-" * len(line(head))] + [line(r).rstrip() for r in rows]
 
@@ -179,3 +179,37 @@ def key_numbers(rows: dict[str, dict], prefix: str = "",
         if r.get("fraction") is not None:
             out[f"{prefix}{name}: fraction of the gap"] = r["fraction"].estimate
     return out
+
+
+def verdicts(results: dict, names, base: str = "LB",
+             words: tuple[str, str] = ("helps", "hurts")) -> dict[str, stats.Verdict]:
+    """Holm's correction over the family "each of ``names`` against ``base``" in ``results``
+    (a :func:`gaputils.study.run` result): paired test accuracy differences in points, over the
+    seeds both share, and a verdict in words for each (:func:`gaputils.stats.family`). Declare
+    ``names`` before looking at the numbers. Chapters 05-07."""
+    arms = results["arms"]
+    missing = [n for n in [base, *names] if n not in arms]
+    if missing:
+        raise KeyError(f"not in the results: {missing}")
+
+    def paired(name):
+        a, b = arms[name], arms[base]
+        seeds = sorted(set(a["seeds"]) & set(b["seeds"]))
+        va = [a["test_acc"][a["seeds"].index(s)] for s in seeds]
+        vb = [b["test_acc"][b["seeds"].index(s)] for s in seeds]
+        return stats.paired(va, vb).scaled(100)
+
+    return stats.family({n: paired(n) for n in names}, words=words)
+
+
+def format_verdicts(family: dict[str, stats.Verdict], against: str = "LB") -> str:
+    """A table of a family: per comparison the paired difference with its 95% interval, the
+    interval at its Holm level, the raw and adjusted p-values and the verdict."""
+    head = ["arm", f"vs {against}, pts [95%]", "[Holm]", "p", "p Holm", "verdict"]
+    rows = [[k, v.raw.brief(), f"[{stats.signed(v.corrected.lo)}, "
+             f"{stats.signed(v.corrected.hi)}]", f"{v.p:.3f}", f"{v.p_holm:.3f}", v.verdict]
+            for k, v in family.items()]
+    m = len(family)
+    note = (f"Holm's correction over these {m} comparisons: a verdict other than 'not told apart' "
+            "needs an adjusted p below 0.05")
+    return "\n".join(_columns(head, rows, left=(0, 5)) + [note])

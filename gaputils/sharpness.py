@@ -34,6 +34,7 @@ from .batches import Data, LossFn, loss_sum
 from .hessian import gradient, hvp
 from .landscape import BN_TYPES, restored
 from .params import flat, set_flat
+from .runtime import progress
 
 
 @dataclass
@@ -158,7 +159,9 @@ def _ascent(obj, basis, bound, max_iter, restarts, seed, step):
     box; returns the best (f, y) seen, evaluations and the best value after each restart."""
     g = torch.Generator().manual_seed(seed)
     best_f, best_y, evals, trace = -np.inf, torch.zeros_like(bound), 0, []
+    bar = progress(restarts, "sharpness starts", "start", least=3)
     for r in range(restarts):
+        bar.update()
         if r == 0:
             y = torch.zeros_like(bound)
         else:
@@ -174,6 +177,7 @@ def _ascent(obj, basis, bound, max_iter, restarts, seed, step):
             gy = grad if basis is None else basis.T @ grad
             y = torch.clamp(y + step * bound * torch.sign(gy), -bound, bound)
         trace.append(best_f)
+    bar.close()
     return best_f, best_y, evals, trace
 
 

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from . import data, hessian, sharpness, testbed, walk
 from .arms import Arm
-from .runs import minimizers, train_runs
+from .runs import minimizers, missing, train_runs
 from .runtime import mode
 from .train import History, evaluate
 
@@ -79,14 +79,24 @@ def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | Non
         out["arms"][name] = {"group": "plain", "batch_size": base[name][0].batch_size,
                              **_record(base[name], data_, measure_seeds, curve_seeds, ds)}
     show = mode() != "smoke" if progress is None else progress
-    for arm in tqdm(arms, desc="remedies", unit="arm", disable=not show):
-        epochs = arm.options.get("epochs", setting.epochs)
-        every = {"eval_every": max(1, round(epochs * (n // arm.batch_size) / evals))}
+    every = lambda arm: {"eval_every": max(1, round(arm.options.get("epochs", setting.epochs)
+                                                    * (n // arm.batch_size) / evals))}
+    options = {arm.name: every(arm) | arm.options for arm in arms}
+    to_train = sum(missing(ds, [a.batch_size], seeds, setting=setting, **options[a.name]) > 0
+                   for a in arms)
+    if show and to_train < len(arms):
+        print(f"remedies: {len(arms) - to_train} of {len(arms)} arms loaded from the cache")
+    bar = tqdm(total=to_train, desc="remedy arms to train", unit="arm",
+               disable=not show or not to_train)
+    for arm in arms:
+        hit = not missing(ds, [arm.batch_size], seeds, setting=setting, **options[arm.name])
         runs = train_runs(ds, [arm.batch_size], seeds, setting=setting, progress=False,
-                          **(every | arm.options))
+                          **options[arm.name])
+        bar.update(0 if hit else 1)
         out["arms"][arm.name] = {"group": arm.group, "batch_size": arm.batch_size, "x": arm.x,
                                  "options": arm.described(),
                                  **_record(runs, data_, measure_seeds, curve_seeds, ds)}
+    bar.close()
     return out
 
 

@@ -275,3 +275,17 @@ def test_equal_time_reads_sb_between_its_records_when_lb_finishes():
     assert (t, lb_end) == (6.0, 0.8) and sb_then == pytest.approx(0.45)
     with pytest.raises(ValueError, match="one to one"):
         gaps.equal_time(sb, lb[:2])
+
+
+def test_runs_from_the_cache_get_a_note_and_no_bar(capsys):
+    ds = toy_dataset(n=64, shape=(1, 6, 6))
+    setting = gu.testbed.Setting("toy", "F1", n_train=64, n_test=48, sb=8, lb=32, epochs=1,
+                                 optimizer="sgd", lr=0.05, model_kwargs=(("width", 8),))
+    assert gu.runs.missing(ds, [8, 32], (0,), setting=setting) == 2
+    first = gu.runs.train_runs(ds, [8, 32], (0,), setting=setting, progress=True)
+    capsys.readouterr()
+    assert gu.runs.missing(ds, [8, 32], (0,), setting=setting) == 0
+    again = gu.runs.train_runs(ds, [8, 32], (0,), setting=setting, progress=True)
+    out = capsys.readouterr()
+    assert "F1: 2 of 2 runs loaded from the cache" in out.out and "runs to train" not in out.err
+    assert [r.history for r in again] == [r.history for r in first]

@@ -93,6 +93,11 @@ def save(k: str, model: nn.Module, record: dict, folder: Path | None = None) -> 
     return js
 
 
+def has(k: str, folder: Path | None = None) -> bool:
+    """Whether entry ``k`` is in the cache (its JSON, written last, is there)."""
+    return (Path(folder or cache_dir()) / f"{k}.json").exists()
+
+
 def load(k: str, model: nn.Module, folder: Path | None = None) -> dict | None:
     """Load entry ``k`` into ``model`` and return its record; None when there is no entry.
 
