@@ -26,13 +26,22 @@ ROOT = Path(__file__).resolve().parents[1]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
+# The chapters' badge images, served from the book's own _static folder: nothing is fetched
+# when a page is read.
+BADGES = {"https://colab.research.google.com/assets/colab-badge.svg": "colab-badge.svg",
+          "https://mybinder.org/badge_logo.svg": "binder-badge.svg"}
+
+
 def static(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook without widget views and their saved state: the static figure each explorer
-    draws above its controls is what a page shows."""
+    """The notebook without widget views and their saved state (the static figure each explorer
+    draws above its controls is what a page shows), its badge images local."""
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if WIDGET not in o.get("data", {})]
+        elif cell.cell_type == "markdown":
+            for remote, local in BADGES.items():
+                cell.source = cell.source.replace(remote, f"../_static/{local}")
     return nb
 
 
@@ -40,7 +49,10 @@ def index(mode: str, chapters: list[str]) -> str:
     """The front page: the README's opening and chapter table (its links to the chapters'
     notebooks become links to their pages), how this edition was made, and the contents."""
     readme = (ROOT / "README.md").read_text()
-    opening = readme.split("\n## Quickstart", 1)[0]
+    opening = readme.split("\n## Quickstart", 1)[0].replace("](book/_static/", "](_static/")
+    section = readme.split("\n## Chapters", 1)[1].split("\n## ", 1)[0]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("|"))
+    opening = f"{opening}\n## Chapters\n\n{table}\n"
     toc = "\n".join(f"chapters/{c}" for c in chapters)
     return (f"{opening}\n## This edition\n\nEvery chapter executed in {mode} mode on "
             f"{date.today()}, with `python book/build.py --mode {mode}`; the interactive "

@@ -4,8 +4,14 @@
 with this configuration; see that script, and README, "The HTML edition".
 """
 
+import re
 from pathlib import Path
 from shutil import copytree, ignore_patterns
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 project = "The generalization gap of large-batch training"
 author = "The generalization-gap book contributors"
@@ -18,7 +24,21 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 suppress_warnings = ["mystnb.unknown_mime_type"]
 html_theme = "sphinx_book_theme"
 html_title = project
-html_theme_options = {"show_toc_level": 2, "use_download_button": True}
+# The repository link and the launch buttons (Colab, Binder) come from the one setting that
+# says where the book is published: pyproject.toml's [project.urls] Repository and
+# [tool.book] branch (the Colab and Binder badges and the Colab install cells follow it too).
+_meta = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+REPOSITORY = _meta["project"]["urls"]["Repository"].rstrip("/")
+BRANCH = _meta.get("tool", {}).get("book", {}).get("branch", "main")
+assert re.fullmatch(r"https://github\.com/[^/]+/[^/]+", REPOSITORY), REPOSITORY
+html_theme_options = {
+    "show_toc_level": 2, "use_download_button": True,
+    "repository_url": REPOSITORY, "repository_branch": BRANCH, "path_to_docs": "",
+    "use_repository_button": True,
+    "launch_buttons": {"colab_url": "https://colab.research.google.com",
+                       "binderhub_url": "https://mybinder.org",
+                       "notebook_interface": "jupyterlab"},
+}
 html_static_path = ["_static"]
 html_css_files = ["book.css"]
 

@@ -18,6 +18,7 @@ spec = importlib.util.spec_from_file_location("build", ROOT / "book" / "build.py
 build = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(build)
 CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("[0-9][0-9]_*.py"))
+REPO = "generalization-gap/book"  # [project.urls] Repository
 
 
 def title(chapter: str) -> str:
@@ -37,9 +38,31 @@ def test_pages_keep_the_static_figure_and_drop_widget_views():
     assert "widgets" not in out.metadata and out.cells[0].outputs == [png]
 
 
+def test_the_readme_states_the_headline_its_figure_shows():
+    spec = importlib.util.spec_from_file_location("headline", ROOT / "book" / "headline.py")
+    headline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(headline)
+    import gaputils as gu
+
+    readme = (ROOT / "README.md").read_text()
+    assert headline.headline(gu.reference.run("01", "paper")) in readme
+    assert "](book/_static/headline.png)" in readme and headline.OUT.exists()
+
+
+def test_badges_are_served_locally():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(
+        (ROOT / "chapters" / f"{CHAPTERS[0]}.py").read_text().split("# %%")[1])]
+    text = build.static(nb).cells[0].source
+    assert "../_static/colab-badge.svg" in text and "../_static/binder-badge.svg" in text
+    assert not any(remote in text for remote in build.BADGES)
+    assert all((ROOT / "book" / "_static" / local).exists() for local in build.BADGES.values())
+
+
 def test_the_front_page_lists_every_chapter():
     page = build.index("smoke", CHAPTERS)
     assert "executed in smoke mode" in page and "## Quickstart" not in page
+    assert "](_static/headline.png)" in page
     assert all(f"chapters/{c}\n" in page for c in CHAPTERS)
     assert all(f"(chapters/{c}.ipynb)" in page for c in CHAPTERS)  # the README's table
 
@@ -84,6 +107,15 @@ def test_every_page_has_its_title_and_a_loaded_figure_and_the_links_work(html):
                 "          .map(e => e.textContent.split('\\n')[0].slice(0, 60))")
             assert not wide, (chapter, wide)
             typeset += formulas
+            hrefs = page.eval_on_selector_all("a", "els => els.map(e => e.href)")
+            for url in (f"https://colab.research.google.com/github/{REPO}/blob/main/chapters/"
+                        f"{chapter}.ipynb", f"https://mybinder.org/v2/gh/{REPO}/main?urlpath=lab/"
+                        f"tree/chapters/{chapter}.ipynb", f"https://github.com/{REPO}"):
+                assert url in hrefs, (chapter, url)  # launch buttons, the repository link
+            remote = page.eval_on_selector_all(  # nothing is fetched from elsewhere
+                "img, script[src], link[href]", "els => els.map(e => e.src || e.href)"
+                ".filter(u => u.startsWith('http'))")
+            assert not remote, (chapter, remote)
             nxt = page.query_selector("a.right-next")  # the way on to the next chapter
             assert (nxt is not None) == (chapter != CHAPTERS[-1]), chapter
             if shots:
