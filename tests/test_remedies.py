@@ -165,3 +165,20 @@ def test_distance_every_records_the_weight_distance_between_evaluations():
         if s in at_evals:
             assert d == pytest.approx(at_evals[s], rel=1e-6)
     assert h_plain.distance == [] and "distance_every" not in h_plain.config
+
+
+def test_every_remedy_module_is_found_by_the_package_and_the_command_line():
+    import importlib
+    import inspect
+    import pkgutil
+
+    from gaputils.train.__main__ import remedy_classes
+
+    defined = set()
+    for info in pkgutil.iter_modules(remedies.__path__):
+        module = importlib.import_module(f"gaputils.remedies.{info.name}")
+        defined |= {c for _, c in inspect.getmembers(module, inspect.isclass)
+                    if issubclass(c, remedies.Remedy) and c is not remedies.Remedy
+                    and c.__module__ == module.__name__}
+    assert defined and set(remedy_classes().values()) == defined
+    assert all(getattr(remedies, c.__name__) is c for c in defined)

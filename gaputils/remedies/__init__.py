@@ -17,30 +17,19 @@ and the rules that change a configuration instead (:mod:`.scaling`): :func:`scal
 :func:`adapt_regime`. Write your own by subclassing :class:`Remedy` (chapter 05 ends with one).
 """
 
-from .adversarial import Adversarial, adversarial
-from .augment import Augment, augment
-from .base import Context, Remedy, plain_step
-from .conservative import Conservative, proximal_step
-from .ghost import GhostBN
-from .noise import MultiplicativeNoise, matching_variance, multipliers
-from .sam import SAM
-from .scaling import LR_RULES, adapt_regime, scale_lr
-from .schedules import (
-                        BatchSchedule,
-                        Schedule,
-                        epoch_batches,
-                        epoch_sizes,
-                        geometric,
-                        increase_instead_of_decay,
-                        per_epoch,
-                        profile,
-                        schedule_steps,
-                        warm_start,
-)
+import importlib
+import pkgutil
 
-__all__ = ["LR_RULES", "SAM", "Adversarial", "Augment", "BatchSchedule", "Conservative",
-           "Context", "GhostBN", "MultiplicativeNoise", "Remedy", "Schedule", "adapt_regime",
-           "adversarial", "augment", "epoch_batches", "epoch_sizes", "geometric",
-           "increase_instead_of_decay", "matching_variance", "multipliers", "per_epoch",
-           "plain_step", "profile", "proximal_step", "scale_lr", "schedule_steps",
-           "warm_start"]
+from .base import Context, Remedy, plain_step
+
+__all__ = ["Context", "Remedy", "plain_step"]
+# Every module of this package is imported and its public names re-exported, so that adding a
+# remedy is adding one file (and its test): gu.remedies.<Name> and the command line find it.
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name == "base":
+        continue
+    _module = importlib.import_module(f"{__name__}.{_info.name}")
+    for _name in getattr(_module, "__all__", ()):
+        globals()[_name] = getattr(_module, _name)
+        __all__.append(_name)
+del _info, _module, _name

@@ -12,6 +12,9 @@ from torch import nn
 from .augment import _pixel_box
 from .base import Context, Remedy
 
+__all__ = ["Adversarial", "adversarial"]
+
+
 
 def adversarial(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int = 1,
                 mean: Sequence[float] = (0.0,), std: Sequence[float] = (1.0,),

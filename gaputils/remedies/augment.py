@@ -9,6 +9,9 @@ import torch
 
 from .base import Context, Remedy
 
+__all__ = ["Augment", "augment"]
+
+
 
 def _pixel_box(mean: Sequence[float], std: Sequence[float], like: torch.Tensor):
     """Per-channel tensors (1, C, 1, 1): the normalized values of intensities 0 and 1, and the

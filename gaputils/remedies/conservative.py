@@ -11,6 +11,9 @@ from torch import nn
 
 from .base import Context, Remedy
 
+__all__ = ["Conservative", "proximal_step"]
+
+
 
 def proximal_step(model: nn.Module, optimizer: torch.optim.Optimizer,
                   loss_fn: Callable[[], torch.Tensor], lam: float, steps: int,

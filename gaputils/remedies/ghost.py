@@ -12,6 +12,9 @@ from torch import nn
 from .. import ghost
 from .base import Remedy
 
+__all__ = ["GhostBN"]
+
+
 
 @dataclass(frozen=True)
 class GhostBN(Remedy):

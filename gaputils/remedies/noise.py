@@ -21,6 +21,9 @@ import torch
 
 from .base import Context, Remedy
 
+__all__ = ["MultiplicativeNoise", "matching_variance", "multipliers"]
+
+
 
 def matching_variance(batch_size: int, match: int) -> float:
     """The variance s2 of the per-example multipliers that gives batches of ``batch_size`` the

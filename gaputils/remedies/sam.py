@@ -11,6 +11,9 @@ import torch
 from .. import sam
 from .base import Context, Remedy
 
+__all__ = ["SAM"]
+
+
 
 @dataclass(frozen=True)
 class SAM(Remedy):

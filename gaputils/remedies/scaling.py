@@ -8,6 +8,7 @@ import dataclasses
 import math
 
 LR_RULES = ("none", "sqrt", "linear")
+__all__ = ["LR_RULES", "adapt_regime", "scale_lr"]
 
 
 def scale_lr(lr: float, batch_size: int, base_batch: int, rule: str = "sqrt") -> float:

@@ -21,6 +21,8 @@ from ..plan import Plan, epoch_factor
 from .base import Remedy
 
 Schedule = tuple[tuple[int, int, float], ...]
+__all__ = ["BatchSchedule", "Schedule", "epoch_batches", "epoch_sizes", "geometric",
+           "increase_instead_of_decay", "per_epoch", "profile", "schedule_steps", "warm_start"]
 
 
 def _check(schedule: Schedule, epochs: int) -> Schedule:
