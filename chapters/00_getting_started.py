@@ -215,8 +215,9 @@ print(f"train minus test accuracy: {gu.stats.signed(gap, 1)} points")
 # The chapter's key numbers and curves from this run, beside the same ones from the committed
 # reference runs of the whole chapter, each labelled with its device, mode and date: a
 # standard-mode run on a CPU and, where one is committed, a full-scale paper-mode run
-# (`python -m gaputils.reproduce --mode paper --chapter 0` makes one). The line under the
-# table says how closely this run agrees with the reference run of its own mode. Expect
+# (`python -m gaputils.reproduce --mode paper --chapter 0` makes one). The lines under the
+# table say whether this run agrees with the reference run of its own mode -
+# statistically, where a number has an interval - and what to conclude. Expect
 # close, not identical, numbers: a seeded run repeats bit for bit only with the same processor,
 # number of threads and library versions, because these set the order in which floating-point
 # sums are added up, and the rounding differences grow over thousands of SGD steps. Numbers read

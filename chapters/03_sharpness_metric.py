@@ -450,8 +450,9 @@ print(f"adaptive sharpness, mean ± std (ddof=1) over {len(ad['SB'])} seeds: "
 # The chapter's key numbers and curves from this run, beside the same ones from the committed
 # reference runs of the whole chapter, each labelled with its device, mode and date: a
 # standard-mode run on a CPU and, where one is committed, a full-scale paper-mode run
-# (`python -m gaputils.reproduce --mode paper --chapter 3` makes one). The line under the
-# table says how closely this run agrees with the reference run of its own mode.
+# (`python -m gaputils.reproduce --mode paper --chapter 3` makes one). The lines under the
+# table say whether this run agrees with the reference run of its own mode -
+# statistically, where a number has an interval - and what to conclude.
 
 # %%
 sb_lb = {g: float(np.mean(table["full space", 1e-3][g])) for g in ("SB", "LB")}

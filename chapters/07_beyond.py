@@ -467,8 +467,9 @@ print(gu.questions.table(lines))
 # The chapter's key numbers and curves from this run, beside the same ones from the committed
 # reference runs of the whole chapter, each labelled with its device, mode and date: a
 # standard-mode run on a CPU and, where one is committed, a full-scale paper-mode run
-# (`python -m gaputils.reproduce --mode paper --chapter 7` makes one). The line under the
-# table says how closely this run agrees with the reference run of its own mode.
+# (`python -m gaputils.reproduce --mode paper --chapter 7` makes one). The lines under the
+# table say whether this run agrees with the reference run of its own mode -
+# statistically, where a number has an interval - and what to conclude.
 
 # %%
 rules = gu.scores.key_numbers(gu.scores.summarize(live_rules), "rules: ", skip=("SB", "LB"))

@@ -107,23 +107,61 @@ def _fmt(v: float | None) -> str:
     return f"{v:.4g}" if math.isfinite(v) else str(v)
 
 
+LOW, HIGH = "95% CI low", "95% CI high"  # a number's interval: the two keys right after it
+
+
+def intervals(numbers: dict[str, float]) -> dict[str, tuple[float, float, float]]:
+    """The numbers that carry a 95% interval - a key followed by keys ending in "95% CI low"
+    and "95% CI high", in that order - as ``{key: (estimate, lo, hi)}``."""
+    keys, out = list(numbers), {}
+    for a, b, c in zip(keys, keys[1:], keys[2:], strict=False):
+        if b.strip().endswith(LOW) and c.strip().endswith(HIGH):
+            out[a] = (float(numbers[a]), float(numbers[b]), float(numbers[c]))
+    return out
+
+
 def agreement(numbers: dict[str, float], reference: dict[str, float]) -> str:
-    """How closely a run's numbers match a reference run's of the same mode, in words: how
-    many agree to the four significant digits the table prints, and the largest relative
-    difference (or that all are identical, and why that can be)."""
+    """Whether a run agrees with a reference run of the same mode, statistically, and what a
+    reader should conclude. Estimates with 95% intervals agree when their difference is within
+    the two half-widths combined (sqrt(h1^2 + h2^2)); whole numbers (counts) must be equal; every
+    other number depends on trained networks, whose floating-point sums differ between
+    machines, thread counts and library versions, so it is shown, not tested."""
     common = [k for k in numbers if k in reference]
     if not common:
         return "same mode as the reference, but no number in common"
-    rel = {k: abs(float(numbers[k]) - reference[k]) / max(abs(reference[k]), 1e-12)
-           for k in common}
-    same = sum(_fmt(float(numbers[k])) == _fmt(reference[k]) for k in common)
-    worst = max(rel, key=rel.get)
-    if rel[worst] == 0:
+    if all(float(numbers[k]) == float(reference[k]) for k in common):
         return (f"same mode as the reference: all {len(common)} numbers are identical - the same "
                 f"seeds on the same machine and\nlibrary versions, or results read from the cache "
                 f"that made the reference, reproduce it bit for bit")
-    return (f"same mode as the reference: {same} of {len(common)} numbers agree to the printed "
-            f"digits;\nthe largest relative difference is {rel[worst]:.2%} ({worst.strip()})")
+    mine, theirs = intervals(numbers), intervals(reference)
+    both = [k for k in mine if k in theirs]
+    apart = [k for k in both if abs(mine[k][0] - theirs[k][0]) > math.hypot(
+        (mine[k][2] - mine[k][1]) / 2, (theirs[k][2] - theirs[k][1]) / 2)]
+    bounds = {k2 for k in both for k2 in common if k2 != k and k2.strip().endswith((LOW, HIGH))}
+    counts = [k for k in common if k not in both and k not in bounds
+              and float(numbers[k]).is_integer() and float(reference[k]).is_integer()]
+    miscount = [k for k in counts if float(numbers[k]) != float(reference[k])]
+    rest = len(common) - len(both) - len(bounds) - len(counts)
+    lines = [f"same mode as the reference: {len(both) - len(apart)} of {len(both)} estimates "
+             f"with intervals agree within their combined 95% uncertainty"
+             + (f" (not: {', '.join(k.strip() for k in apart)})" if apart else "")
+             + f"; {len(counts) - len(miscount)} of {len(counts)} counts are equal"
+             + (f" (not: {', '.join(k.strip() for k in miscount)})" if miscount else "")
+             + f"; {rest} other numbers of trained networks are shown, not tested"]
+    if miscount:
+        lines.append("what to conclude: the run differs from the reference in what it counts - "
+                     "a different budget or code; compare the settings")
+    elif apart:
+        lines.append(f"what to conclude: {len(apart)} estimate(s) differ by more than their "
+                     "uncertainty; at 95% about one comparison in twenty does by chance - look "
+                     "closer if more do")
+    elif both:
+        lines.append("what to conclude: this run reproduces the reference within seed noise; "
+                     "the networks themselves differ bit for bit between machines")
+    else:
+        lines.append("what to conclude: nothing here carries an interval to test; small "
+                     "differences are the arithmetic of another machine, not a failure")
+    return "\n".join(lines)
 
 
 def compare(chapter: str, numbers: dict[str, float], curves: dict[str, dict] | None = None,

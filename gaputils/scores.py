@@ -168,14 +168,19 @@ def findings(rows: dict[str, dict], base: str = "LB", top: str = "SB") -> str:
 
 def key_numbers(rows: dict[str, dict], prefix: str = "",
                 skip: tuple[str, ...] = ()) -> dict[str, float]:
-    """Per row of :func:`summarize` not named in ``skip``: the mean test accuracy (%) and, where
-    it is defined, the estimated fraction of the gap closed - what chapters 05-07 set beside
-    their reference runs (``gu.reference.compare``)."""
+    """Per row of :func:`summarize` not named in ``skip``: the mean test accuracy (%), the gain
+    over LB with its 95% interval (points) and the estimated fraction of the gap closed, where
+    they are defined - what chapters 05-07 set beside their reference runs
+    (``gu.reference.compare``)."""
     out = {}
     for name, r in rows.items():
         if name in skip:
             continue
         out[f"{prefix}{name}: test accuracy %"] = r["acc"][0]
+        if r.get("gain") is not None:  # an estimate with its interval (gu.reference.agreement)
+            g = r["gain"]
+            out |= {f"{prefix}{name}: gain over LB, pts": g.mean, f"  {prefix}{name}: 95% CI low":
+                    g.lo, f"  {prefix}{name}: 95% CI high": g.hi}
         if r.get("fraction") is not None:
             out[f"{prefix}{name}: fraction of the gap"] = r["fraction"].estimate
     return out

@@ -31,11 +31,22 @@ def test_a_curve_needs_matching_lengths():
         reference.curve([1, 2, 3], [1, 2], "x", "y")
 
 
-def test_agreement_counts_printed_digits_and_names_the_largest_difference():
-    line = reference.agreement({"a": 1.0, "b": 2.004, "c": 5.0}, {"a": 1.0, "b": 2.0, "d": 1})
-    assert "1 of 2 numbers agree" in line and "0.20% (b)" in line
+def test_agreement_is_statistical_and_says_what_to_conclude():
+    ci = lambda est, half: {"gap": est, "  95% CI low": est - half, "  95% CI high": est + half}
+    mine = {"seeds": 5} | ci(0.90, 0.75) | {"acc": 85.1}
+    ref = {"seeds": 5} | ci(0.77, 1.05) | {"acc": 84.9}  # ch01 on two machines, as in issue 33
+    line = reference.agreement(mine, ref)
+    assert "1 of 1 estimates with intervals agree" in line and "1 of 1 counts are equal" in line
+    assert "1 other numbers of trained networks are shown, not tested" in line
+    assert "reproduces the reference within seed noise" in line
+    far = reference.agreement({"seeds": 5} | ci(2.5, 0.3), ref)  # |2.5 - 0.77| > hypot(.3, 1.05)
+    assert "0 of 1 estimates" in far and "(not: gap)" in far and "one comparison in twenty" in far
+    assert "differs from the reference in what it counts" in reference.agreement(
+        {"seeds": 10} | ci(0.9, 0.3), ref)
+    assert "nothing here carries an interval" in reference.agreement({"a": 1.0}, {"a": 1.1})
     assert "all 2 numbers are identical" in reference.agreement({"a": 1.0, "b": 2.0},
                                                                 {"a": 1.0, "b": 2.0})
+    assert reference.intervals(mine) == {"gap": pytest.approx((0.90, 0.15, 1.65))}
 
 
 def _ref(mode: str, acc: float) -> dict:
@@ -51,7 +62,7 @@ def test_compare_prints_both_columns_and_the_label(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "reference run on x86_64, 2 CPU cores (standard mode, 2026-01-01, 2 min)" in out
     assert re.search(r"acc %\s+80\.5\s+91\.25", out) and re.search(r"new\s+3\s+-", out)
-    assert "agree to the printed" not in out  # other mode: no agreement, a line saying so
+    assert "estimates with intervals" not in out  # other mode: no agreement, a line saying so
     assert "no reference run in smoke mode is committed, so this run's agreement is not" in out
     monkeypatch.setattr(reference, "runs", lambda chapter: [])
     reference.compare("03", {"acc %": 80.5}, show=False)

@@ -72,6 +72,9 @@ def test_key_numbers_are_mean_accuracy_and_fraction_per_row_less_the_skipped():
     assert keys["r: half: fraction of the gap"] == rows["half"]["fraction"].estimate
     assert not any(k.startswith(("r: SB:", "r: LB:")) for k in keys)
     assert "SB: test accuracy %" in scores.key_numbers(rows)
+    g = rows["half"]["gain"]  # the gain with its interval, which gu.reference.agreement tests
+    got = gu.reference.intervals(keys)["r: half: gain over LB, pts"]
+    assert got == pytest.approx((g.mean, g.lo, g.hi))
 
 
 def test_verdicts_follow_the_intervals():
