@@ -32,9 +32,26 @@ def stray_breaks(source: str) -> list[str]:
     return out
 
 
+HEADER = re.compile(r"^# %%(?P<title>.*?)(?P<kind>\s*\[markdown\])?(?P<meta>\s+tags=.*)?$")
+
+
+def header_text(source: str) -> list[str]:
+    """py:percent cell headers that carry text ("# %% A sentence [markdown]"): jupytext takes it
+    for the cell's title, and the sentence is lost from the notebook's text."""
+    out = []
+    for line in source.splitlines():
+        m = HEADER.match(line)
+        if m and m.group("title").strip():
+            out.append(line)
+    return out
+
+
 def problems(folder: Path) -> list[str]:
     found = []
     pys, nbs = sorted(folder.glob("*.py")), sorted(folder.glob("*.ipynb"))
+    for py in pys:
+        found += [f"{py}: text on a cell-header line is lost from the notebook; put it on the "
+                  f"next line: {line!r}" for line in header_text(py.read_text())]
     for py in pys:
         if not py.with_suffix(".ipynb").exists():
             found.append(f"{py} has no paired .ipynb (run: jupytext --sync {py})")

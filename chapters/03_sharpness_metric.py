@@ -240,7 +240,8 @@ for k, sl in slopes.items():
     print(f"{k}: log-log slope between neighbouring eps: {np.round(sl, 2)}")
 print("LB / SB at each eps:", np.round(curves["LB"] / curves["SB"], 2))
 
-# %% A slope of 1 means the metric grows linearly with eps, a slope of 2 quadratically, [markdown]
+# %% [markdown]
+# A slope of 1 means the metric grows linearly with eps, a slope of 2 quadratically,
 # and a slope below 1 that the loss inside the box saturates. The printed slopes show where each
 # regime holds for the seed-0 pair: at the smallest eps the slope is 1 - the metric measures the
 # gradient, not the curvature (question 3) - and it rises towards 2 as the quadratic term grows (not
@@ -340,7 +341,8 @@ for k, (rs, v) in nets.items():
         print(f"{k:<17} vs {label:<22}: {gu.stats.format_correlation(c)}; "
               f"tau's interval {verdict}")
 
-# %% tau is Kendall's rank correlation, rho Spearman's, each with its two-sided p-value; [markdown]
+# %% [markdown]
+# tau is Kendall's rank correlation, rho Spearman's, each with its two-sided p-value;
 # brackets are 95% bootstrap intervals. A negative tau against test accuracy means "sharper, worse";
 # a positive one against the train - test gap means "sharper, larger gap". The two targets are
 # different questions only when the networks fit the training set to different degrees: where every

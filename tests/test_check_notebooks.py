@@ -19,3 +19,10 @@ def test_lists_tables_and_pipes_in_text_are_left_alone():
     fine = ("Two things:\n1. one\n2. two\n\nA list:\n- a\n- b\n\n| a | b |\n| --- | --- |\n"
             "| x | y |\n\nsteps: |B_L| / |B_S| times\nfewer of them\n0) is not a list here")
     assert check.stray_breaks(fine) == []
+
+
+def test_text_on_a_cell_header_line_is_found():
+    text = ("# %% A sentence jupytext would take for a title [markdown]\n# rest\n"
+            "# %% [markdown]\n# %%\nx = 1\n# %% tags=[\"remove-cell\"]\n")
+    assert check.header_text(text) == ["# %% A sentence jupytext would take for a title "
+                                       "[markdown]"]
