@@ -21,11 +21,12 @@
 #
 # Keskar et al. tried three remedies for the large-batch gap - data augmentation, conservative
 # training and adversarial training - and reported that each raised LB's test accuracy somewhat
-# while its minimizers stayed sharp; they suggested two more, warm starting and dynamic
-# sampling, without results. This chapter runs all five on chapter 1's testbed, from the same
-# initial weights as plain SB and LB, and scores each by the fraction of the SB-LB gap it closes,
-# with a confidence interval, and by the curvature of the minimizer it reaches. It also shows
-# how many seeds such a score needs: more than a laptop's ten minutes allow, so a committed
+# while its minimizers stayed sharp. They also trained LB from SB iterates - warm starting, which
+# after enough SB epochs gave SB-like accuracy and flatness (their Figure 5) - and proposed
+# dynamic sampling without results. This chapter runs all five on chapter 1's testbed, from the
+# same initial weights as plain SB and LB, and scores each by the fraction of the SB-LB gap it
+# closes, with a confidence interval, and by the curvature of the minimizer it reaches. It also
+# shows how many seeds such a score needs: more than a laptop's ten minutes allow, so a committed
 # twelve-seed run of the same code stands beside the live one.
 #
 # **What you will learn**
@@ -109,8 +110,9 @@ print(f"this chapter trains every remedy with seeds {budget.remedy_seeds}")
 # - **adversarial training**, `gu.remedies.Adversarial(eps=0.03, steps=1)` (FGSM) or `steps=3`
 #   (PGD): half of the batch is replaced by adversarial versions within 0.03 of the [0, 1]
 #   intensity range in every pixel, made in eval mode (one or three extra gradient passes per
-#   step; the ratio of one half follows Goodfellow et al.'s equal weighting of clean and
-#   adversarial loss);
+#   step). This is Kurakin et al.'s variant of Goodfellow et al.'s mixed loss
+#   α J(x) + (1 - α) J(x_adv): the adversarial half is made from other examples than the clean
+#   half, so clean and adversarial losses weigh equally only on average, as with α = 1/2;
 # - **warm starting**, `gu.remedies.BatchSchedule(gu.remedies.warm_start(SB, LB, k, epochs))`:
 #   k epochs of SB, then LB, one optimizer throughout;
 # - **dynamic sampling**, `BatchSchedule(gu.remedies.geometric(...))` or
@@ -369,7 +371,9 @@ for name in names:
 #   differ from ours, and they report single runs; we cannot say which difference matters.
 # - They found the remedied LB minimizers still sharp. By lambda_max we agree; by their own
 #   sharpness metric, on our testbed, the minimizers move a good part of the way to SB's.
-# - Warm starting and dynamic sampling, which they proposed without results, both work here.
+# - Warm starting, which they ran (LB from SB iterates, their Figure 5: accuracy rising and
+#   sharpness falling after enough SB epochs), behaves here as it did for them; dynamic sampling,
+#   which they proposed without results, works here too (the intervals above).
 
 # %% [markdown]
 # ## Your own remedy
@@ -467,6 +471,7 @@ gu.reference.compare("05", gu.scores.key_numbers(rows))
 #   Optimization.* KDD.
 # - Goodfellow, Shlens and Szegedy (2015). *Explaining and Harnessing Adversarial Examples.*
 #   ICLR.
+# - Kurakin, Goodfellow and Bengio (2017). *Adversarial Machine Learning at Scale.* ICLR.
 # - Madry, Makelov, Schmidt, Tsipras and Vladu (2018). *Towards Deep Learning Models Resistant
 #   to Adversarial Attacks.* ICLR.
 # - Smith, Kindermans, Ying and Le (2018). *Don't Decay the Learning Rate, Increase the Batch
