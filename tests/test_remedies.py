@@ -122,7 +122,7 @@ def test_clashes_and_bad_remedies_are_refused_with_what_to_do():
         TrainConfig(epochs=1, remedies=(remedies.SAM(), remedies.Conservative(1.0)))
     with pytest.raises(ValueError, match="two remedies of one kind"):
         TrainConfig(epochs=1, remedies=(remedies.SAM(0.1), remedies.SAM(0.2)))
-    with pytest.raises(TypeError, match="subclass it"):
+    with pytest.raises(TypeError, match="subclass gaputils.remedies.Remedy"):
         TrainConfig(epochs=1, remedies=("sam",))
     ds = toy_dataset(n=32)
     with pytest.raises(ValueError, match="both replace the update step"):
@@ -182,3 +182,109 @@ def test_every_remedy_module_is_found_by_the_package_and_the_command_line():
                     and c.__module__ == module.__name__}
     assert defined and set(remedy_classes().values()) == defined
     assert all(getattr(remedies, c.__name__) is c for c in defined)
+
+
+def test_code_digest_follows_what_changes_behaviour_and_is_the_same_in_every_process():
+    import functools
+    import subprocess
+    import sys
+
+    from gaputils.remedies.base import code_digest
+
+    d = code_digest
+    assert d(lambda x: torch.relu(x)) != d(lambda x: torch.tanh(x))  # names used
+    assert d(lambda x, k=1: x * k) != d(lambda x, k=2: x * k)  # defaults
+
+    def make(lr):
+        return lambda p, c: torch.optim.SGD(p, lr=lr)
+
+    assert d(make(0.1)) != d(make(0.2))  # what a closure holds
+    assert d(functools.partial(torch.optim.SGD, lr=0.1)) != d(
+        functools.partial(torch.optim.SGD, lr=0.2))
+
+    @dataclass(frozen=True)
+    class A(remedies.Remedy):
+        @torch.no_grad()
+        def after_step(self, ctx, step):
+            ctx.model.zero_grad()
+
+    @dataclass(frozen=True)
+    class B(remedies.Remedy):
+        @torch.no_grad()
+        def after_step(self, ctx, step):
+            ctx.model.train()
+
+    assert d(A) != d(B)  # a decorated hook's own code
+
+    @dataclass(frozen=True)
+    class C(A):
+        order = 5
+
+    assert d(C) != d(A)  # a plain class attribute, and the inherited hook
+    script = ("from gaputils.remedies.base import code_digest\n"
+              "print(code_digest(lambda x: x in {'a', 'b', 'c', 'd', 'e', 'f'}))")
+    outs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)},
+                           check=True).stdout for seed in (0, 1, 2)}
+    assert len(outs) == 1  # sets hashed in a stable order
+
+
+def test_keys_of_subclasses_and_bad_remedies():
+    @dataclass(frozen=True)
+    class MyAugment(remedies.Augment):
+        def batch(self, ctx, x, y):
+            return x.flip(-1), y
+
+    mine = TrainConfig(epochs=1, remedies=(MyAugment(),)).as_dict()
+    assert "augment_shift" not in mine and mine["remedies"][0]["name"].endswith("MyAugment")
+
+    class NotFrozen(remedies.Remedy):  # no @dataclass of its own
+        sigma = 0.1
+
+    with pytest.raises(TypeError, match="frozen"):
+        TrainConfig(epochs=1, remedies=(NotFrozen(),))
+
+    @dataclass(frozen=True)
+    class Holds(remedies.Remedy):
+        fn: object = print
+
+    with pytest.raises(TypeError, match="JSON values"):
+        TrainConfig(epochs=1, remedies=(Holds(),)).as_dict()
+    counted = StepCounter(limit=2)
+    counted.seen.append(3)  # run state (compare=False) stays out of the key
+    assert TrainConfig(epochs=1, remedies=(counted,)).as_dict() == TrainConfig(
+        epochs=1, remedies=(StepCounter(limit=2),)).as_dict()
+    for off in (remedies.SAM(rho=0.0), remedies.Adversarial(eps=0.0)):
+        with pytest.raises(ValueError, match="> 0"):
+            TrainConfig(epochs=1, remedies=(off,))
+
+
+def test_batch_hooks_run_in_order_and_a_scalar_loss_is_refused():
+    from gaputils.remedies.base import ordered
+
+    rs = (remedies.Adversarial(), remedies.MultiplicativeNoise(4), remedies.Augment())
+    assert [type(r) for r in ordered(rs, "batch")] == [remedies.Augment, remedies.Adversarial]
+
+    @dataclass(frozen=True)
+    class Scalar(remedies.Remedy):
+        def loss(self, out, y):
+            return F.cross_entropy(out, y)
+
+    with pytest.raises(ValueError, match="one loss per example"):
+        run(Scalar())
+
+
+def test_the_command_line_reads_every_field_of_every_remedy():
+    from gaputils.train.__main__ import config_of, parse, remedy_classes
+
+    for name, cls in remedy_classes().items():
+        for f in dataclasses.fields(cls):
+            value = f.default
+            text = (f"--{name}-{f.name.replace('_', '-')}" if not isinstance(value, bool)
+                    else f"--{'' if value else 'no-'}{name}-{f.name.replace('_', '-')}")
+            args = [text] if isinstance(value, bool) else [text, repr(value)]
+            if cls is remedies.BatchSchedule:
+                args = [text, "((0, 256, 1.0),)"]
+            got = config_of(parse(args)).remedies
+            assert [type(r) for r in got] == [cls], (name, f.name)
+    assert config_of(parse(["--milestones", "30"])).milestones == (30,)

@@ -103,7 +103,7 @@ def test_fit_with_sam_is_deterministic_and_a_cache_key_option():
         torch.manual_seed(0)
         net = gu.models.build("C1", (1, 8, 8), 3, channels=(2, 3), hidden=(5,), dropout=0.0)
         fit(net, ds, TrainConfig(batch_size=16, lr=0.05, epochs=2, grad_clip=5.0,
-                                 remedies=(SAM(rho),)), progress=False)
+                                 remedies=(SAM(rho),) if rho else ()), progress=False)
         out.append(gu.params.flat(net))
     assert torch.equal(out[0], out[1]) and not torch.equal(out[0], out[2])
     assert TrainConfig(epochs=1, remedies=(SAM(0.05),)).as_dict()["sam_rho"] == 0.05

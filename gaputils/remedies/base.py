@@ -1,33 +1,38 @@
 """What a remedy is: a frozen dataclass whose fields are its settings and whose methods are hooks
 that the one training loop, :func:`gaputils.train.fit`, calls (chapter 05).
 
-Write one by subclassing :class:`Remedy` and overriding the hooks you need; the others do
-nothing. The loop calls, in this order:
+Write one as a frozen dataclass (``@dataclass(frozen=True)``) subclassing :class:`Remedy`, and
+override the hooks you need; the others do nothing. Keep run state off the remedy: its fields
+are settings, and they enter the cache key. The loop calls, in this order:
 
 ==================================  =========================================================
 ``check(config)``                   when a ``TrainConfig`` is made: raise ``ValueError`` for a
                                     configuration the remedy cannot run with
-``plan(config, n, device)``         the batches, learning-rate factors and evaluation steps
-                                    (:class:`gaputils.plan.Plan`) - replaces the fixed batch
 ``wrap(model)``                     a context manager around the whole run (Ghost BatchNorm
                                     swaps layers in and out)
+``plan(config, n, device)``         the batches, learning-rate factors and evaluation steps
+                                    (:class:`gaputils.plan.Plan`) - replaces the fixed batch
 ``optimizer(params, config)``       the optimizer - replaces the one ``config`` names
 ``batch(ctx, x, y)``                every batch, before the step: returns a new ``(x, y)``;
                                     remedies run in the order of their ``order``
 ``weights(ctx, y)``                 per-example multipliers of the loss, or None
-``loss(out, y)``                    the per-example loss (N,) - replaces cross-entropy
+``loss(out, y)``                    the per-example training loss, shape (N,) - replaces
+                                    cross-entropy in the objective (the History's losses,
+                                    ``stop_below`` and adversarial attacks keep cross-entropy)
 ``step(ctx, closure)``              the update - replaces zero_grad, backward, clip, step;
                                     ``closure()`` evaluates the batch's mean loss
-``after_step(ctx, step)``           after every optimizer step
+``after_step(ctx, step)``           after every batch's update (``step``, 1-based; a remedy that
+                                    takes several optimizer steps per batch counts one)
 ``stop(ctx, history)``              after every evaluation: True ends the run
 ==================================  =========================================================
 
 A hook marked "replaces" may be defined by only one remedy of a run: two would clash, and
 ``TrainConfig`` says so. ``ctx`` is the run's :class:`Context`. A remedy that draws random numbers
 per batch takes them from ``ctx.generator`` (on the CPU, seeded from the run's seed), so a run is
-deterministic; such a remedy sets ``data_parallel = False`` (each worker would repeat the same
-draws on its slice). The remedy's class name and fields, and a digest of its methods' code,
-enter the run's cache key (:meth:`Remedy.key`).
+deterministic. Data-parallel training refuses a remedy unless it declares
+``data_parallel = True``: one that draws per batch would repeat the same draws on every worker's
+slice. The remedy's class name, its fields (JSON values) and a digest of its code enter the run's
+cache key (:meth:`Remedy.key`, :func:`code_digest`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -80,20 +86,76 @@ def plain_step(ctx: Context, closure: Callable[[], torch.Tensor]) -> torch.Tenso
     return loss.detach()
 
 
+def _digest_value(h, value, seen: set) -> None:
+    """Feed a constant, a code object or a callable's code into the hash ``h``."""
+    if hasattr(value, "co_code"):
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        h.update(value.co_code)
+        h.update(repr(value.co_names).encode())
+        for c in value.co_consts:
+            _digest_value(h, c, seen)
+    elif isinstance(value, (set, frozenset)):
+        h.update(repr(sorted(map(repr, value))).encode())  # a stable order, whatever the seed
+    elif callable(value) and not isinstance(value, type):
+        _digest_callable(h, value, seen)
+    else:
+        h.update(repr(value).encode())
+
+
+def _digest_callable(h, fn, seen: set) -> None:
+    """A function's code, names, defaults and closure; what a decorator or partial wraps."""
+    for inner in ("__wrapped__", "__func__"):
+        if hasattr(fn, inner):
+            _digest_callable(h, getattr(fn, inner), seen)
+    if hasattr(fn, "func") and hasattr(fn, "args"):  # functools.partial
+        _digest_callable(h, fn.func, seen)
+        h.update(repr((fn.args, sorted(fn.keywords.items()))).encode())
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        if not hasattr(fn, "func") and callable(fn) and not hasattr(fn, "__wrapped__"):
+            _digest_class(h, type(fn), seen)  # a callable instance: its class's code
+            h.update(repr(sorted(vars(fn).items()) if hasattr(fn, "__dict__") else ()).encode())
+        return
+    _digest_value(h, code, seen)
+    for extra in (fn.__defaults__, fn.__kwdefaults__):
+        h.update(repr(extra).encode())
+    for cell in fn.__closure__ or ():
+        try:
+            _digest_value(h, cell.cell_contents, seen)
+        except ValueError:  # an empty cell
+            pass
+
+
+def _digest_class(h, cls: type, seen: set) -> None:
+    """Every function and plain attribute a class and its bases (up to Remedy) define."""
+    for klass in cls.__mro__:
+        if klass in (Remedy, object) or klass.__module__ == "builtins":
+            break
+        for name, value in sorted(vars(klass).items()):
+            if name.startswith("__") and name not in ("__call__", "__post_init__"):
+                continue
+            h.update(name.encode())
+            if isinstance(value, (staticmethod, classmethod, property)):
+                value = getattr(value, "__func__", None) or value.fget
+            _digest_value(h, value, seen)
+
+
 def code_digest(obj) -> str:
-    """A short digest of the code of a function, or of every function a class defines - so that
-    editing a remedy written in a notebook gives its runs a new cache key."""
-    h = hashlib.sha256()
-
-    def add(code):
-        h.update(code.co_code)
-        for c in code.co_consts:
-            add(c) if hasattr(c, "co_code") else h.update(repr(c).encode())
-
-    funcs = ([obj] if callable(obj) and hasattr(obj, "__code__") else
-             [v for k, v in sorted(vars(obj).items()) if hasattr(v, "__code__")])
-    for f in funcs:
-        add(f.__code__)
+    """A short digest of the code of a function (its bytecode, the names it uses, its defaults,
+    what its closure holds, what a decorator or ``functools.partial`` wraps) or of a class (every
+    function and plain attribute it and its bases up to :class:`Remedy` define) - so that
+    editing a remedy or an optimizer factory written in a notebook gives its runs a new cache
+    key. Module-level globals that the code reads are not followed: change their names, or
+    make them fields. The same in every process (sets are hashed in a sorted order)."""
+    h, seen = hashlib.sha256(), set()
+    if isinstance(obj, type):
+        _digest_class(h, obj, seen)
+    elif callable(obj):
+        _digest_callable(h, obj, seen)
+    else:
+        raise TypeError(f"code_digest needs a function or a class, got {type(obj).__name__}")
     return h.hexdigest()[:16]
 
 
@@ -103,7 +165,7 @@ class Remedy:
     frozen dataclass and override the hooks you need. Chapter 05."""
 
     order: ClassVar[int] = 50  # batch hooks run in increasing order
-    data_parallel: ClassVar[bool] = True  # False if it draws random numbers per batch
+    data_parallel: ClassVar[bool] = False  # True: safe on several workers (no per-batch draws)
     # the book's own remedies were TrainConfig flags once: field -> (flag, flag's default), so
     # that their runs keep their cache keys (see key())
     flags: ClassVar[dict[str, tuple[str, object]]] = {}
@@ -151,14 +213,19 @@ class Remedy:
         """What enters the run's cache key. The book's remedies: their old flags, each only where
         it differs from the flag's default (so every run keeps the key it always had). Any
         other remedy: ``{"remedies": [{"name", "fields", "code"}]}``."""
-        if self.flags:
+        if "flags" in vars(type(self)) and type(self).__module__.startswith(__package__):
             out = {}
             for name, (flag, default) in self.flags.items():
                 v = getattr(self, name)
                 if v != default:
                     out[flag] = [list(e) for e in v] if isinstance(v, tuple) else v
             return out
-        fields_ = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields_ = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.compare}
+        try:
+            json.dumps(fields_)
+        except TypeError as err:
+            raise TypeError(f"{type(self).__name__}'s fields must be JSON values (numbers, "
+                            f"strings, lists, dicts) to enter the cache key: {err}") from err
         return {"remedies": [{"name": type(self).__qualname__, "fields": fields_,
                               "code": code_digest(type(self))}]}
 
@@ -168,9 +235,11 @@ def validate(remedies: Sequence[Remedy], config) -> tuple[Remedy, ...]:
     defining the same replacing hook, and each one's own ``check``."""
     remedies = tuple(remedies)
     for r in remedies:
-        if not isinstance(r, Remedy):
-            raise TypeError(f"{r!r} is not a gaputils.remedies.Remedy; subclass it (a frozen "
-                            "dataclass) and override the hooks you need")
+        params = vars(type(r)).get("__dataclass_params__")
+        if not isinstance(r, Remedy) or params is None or not params.frozen:
+            raise TypeError(f"{r!r} is not a remedy: subclass gaputils.remedies.Remedy with "
+                            "@dataclass(frozen=True) - its fields are its settings - and "
+                            "override the hooks you need")
     kinds = [type(r).__qualname__ for r in remedies]
     twice = sorted({k for k in kinds if kinds.count(k) > 1})
     if twice:

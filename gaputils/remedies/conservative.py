@@ -53,6 +53,7 @@ class Conservative(Remedy):
     lam: float = 0.0
     inner_steps: int = 3
 
+    data_parallel = True  # no random draws per batch
     flags = {"lam": ("proximal", 0.0), "inner_steps": ("inner_steps", 1)}
 
     def check(self, config) -> None:

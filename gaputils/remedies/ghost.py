@@ -24,6 +24,7 @@ class GhostBN(Remedy):
 
     size: int = 32
 
+    data_parallel = True  # no random draws per batch
     flags = {"size": ("ghost_batch", 0)}
 
     def check(self, config) -> None:

@@ -23,11 +23,13 @@ class SAM(Remedy):
     rho: float = 0.05
     adaptive: bool = False
 
+    data_parallel = True  # no random draws per batch
     flags = {"rho": ("sam_rho", 0.0), "adaptive": ("sam_adaptive", False)}
 
     def check(self, config) -> None:
-        if self.rho < 0:
-            raise ValueError(f"SAM(rho={self.rho}): the radius is >= 0")
+        if self.rho <= 0:
+            raise ValueError(f"SAM(rho={self.rho}): the radius must be > 0 (rho = 0 is plain "
+                             "training: leave SAM out)")
 
     def step(self, ctx: Context, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
         return sam.step(ctx.model, ctx.optimizer, closure, self.rho, self.adaptive,

@@ -299,6 +299,10 @@ def _batch_loss(ctx: Context, xb, yb, wb, criterion: Remedy | None) -> Callable:
                 return F.cross_entropy(out, yb)
         per = (criterion.loss(out.float(), yb) if criterion is not None
                else F.cross_entropy(out.float(), yb, reduction="none"))
+        if per.shape != yb.shape[:1]:
+            raise ValueError(f"{type(criterion).__name__}.loss returned shape {tuple(per.shape)}; "
+                             f"it must return one loss per example, shape ({len(yb)},) - use "
+                             "reduction='none'")
         return (per * wb).mean() if wb is not None else per.mean()
 
     return closure

@@ -32,16 +32,20 @@ from . import OPTIMIZERS, TrainConfig, fit
 CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 
 
+def _tuple(text: str) -> tuple:
+    """A tuple from the command line: ``(10, 20)``, ``10,20`` or ``10`` (one value)."""
+    value = ast.literal_eval(text if text.strip() else "()")
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
+
+
 def _kind(default, annotation: str):
-    """How argparse reads a field: its type from the default, or from a ``X | None`` hint."""
-    if isinstance(default, bool):
+    """How argparse reads a field, from its type annotation (``float | None`` reads a float)."""
+    kind = annotation.replace(" ", "").split("|")[0]
+    if kind == "bool":
         return {"action": argparse.BooleanOptionalAction}
-    if isinstance(default, tuple):
-        return {"type": ast.literal_eval}
-    if default is None:
-        kind = annotation.split("|")[0].strip()
-        return {"type": {"int": int, "float": float}.get(kind, ast.literal_eval)}
-    return {"type": type(default)}
+    if kind.startswith(("tuple", "Schedule")):
+        return {"type": _tuple}
+    return {"type": {"int": int, "float": float, "str": str}.get(kind, ast.literal_eval)}
 
 
 def _flag(*names: str) -> str:
@@ -88,9 +92,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                            help=f"train with {cls.__name__} (its fields at their defaults "
                                 "unless set below; setting one switches it on)")
         for f in dataclasses.fields(cls):
+            has = f.default is not dataclasses.MISSING
             group.add_argument(_flag(name, f.name), dest=f"{name}:{f.name}",
-                               default=argparse.SUPPRESS, help=f"default {f.default!r}",
-                               metavar=f.name.upper(), **_kind(f.default, str(f.type)))
+                               default=argparse.SUPPRESS, metavar=f.name.upper(),
+                               help=f"default {f.default!r}" if has else "required with it",
+                               **_kind(f.default, str(f.type)))
     args = p.parse_args(argv)
     if (args.epochs is None) == (args.steps is None):
         if args.steps is not None:

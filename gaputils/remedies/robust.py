@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import _pixel_box
+from .augmentation import _pixel_box
 from .base import Context, Remedy
 
 __all__ = ["Adversarial", "adversarial"]
@@ -64,8 +64,8 @@ class Adversarial(Remedy):
     flags = {"eps": ("adv_eps", 0.0), "steps": ("adv_steps", 1), "ratio": ("adv_ratio", 0.5)}
 
     def check(self, config) -> None:
-        if self.eps < 0 or self.steps < 1 or not 0 < self.ratio <= 1:
-            raise ValueError(f"Adversarial needs eps >= 0, steps >= 1 and 0 < ratio <= 1, got "
+        if self.eps <= 0 or self.steps < 1 or not 0 < self.ratio <= 1:
+            raise ValueError(f"Adversarial needs eps > 0, steps >= 1 and 0 < ratio <= 1, got "
                              f"eps={self.eps}, steps={self.steps}, ratio={self.ratio}")
 
     def batch(self, ctx: Context, x: torch.Tensor, y: torch.Tensor):
