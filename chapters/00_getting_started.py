@@ -71,11 +71,18 @@ budget = gu.budget()
 # the whole chapter (`python -m gaputils.reproduce` makes them).
 #
 # **On Colab.** The badge at the top of each chapter opens it; its first code cell installs
-# `gaputils`, and torchvision downloads the data. Every machine runs `standard` mode unless you
-# ask for another, a GPU included: `paper` mode's runs take hours, and Colab forgets the cache of
-# trained networks when the session ends. For `paper` mode, choose *Runtime -> Change runtime
-# type -> GPU* and run `import os; os.environ["GAPUTILS_MODE"] = "paper"` before
-# `import gaputils`.
+# `gaputils` at the version the chapter was written for, and torchvision downloads the data.
+# Every machine runs `standard` mode unless you ask for another, a GPU included: `paper` mode's
+# runs take hours. For `paper` mode, choose *Runtime -> Change runtime type -> GPU* and run
+# `import os; os.environ["GAPUTILS_MODE"] = "paper"` before `import gaputils`.
+#
+# Colab forgets the cache of trained networks when its session ends, so every later chapter
+# would train chapter 1's testbed again. Two ways round it: uncomment the line
+# `gaputils.runtime.drive_cache()` in the first cell, which keeps the cache on your Google Drive
+# (`GAPUTILS_CACHE` names the folder); or, in a cell, `!python -m gaputils.cache fetch --chapter 2`
+# downloads and imports the networks chapter 2 uses from the book's release of this version,
+# where the release carries such bundles (CONTRIBUTING.md says how they are made). With
+# `GAPUTILS_NO_TRAIN=1`, a run missing from the cache is an error instead of a training run.
 #
 # **On Binder.** The Binder badge builds the book's environment (`environment.yml`, `apt.txt`,
 # `postBuild`) with Fashion-MNIST installed from Debian's package; Binder gives a CPU, so the
