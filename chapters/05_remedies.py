@@ -226,30 +226,51 @@ print(gu.scores.findings(ref_rows))
 
 # %% [markdown]
 # With twelve pairs the gap itself is clear of zero (printed), so Fieller's intervals are
-# bounded, and the findings - one line per remedy, read from the intervals; for a remedy at
-# SB's batch, its difference from plain SB - can be taken at their word. Three things stand
-# out.
+# bounded. But a dozen remedies read one by one at 95% would, by chance alone, show some
+# "effect" even if none had any; so the chapter's verdicts come from families of comparisons,
+# fixed by its questions rather than by the numbers, and corrected by Holm's method
+# (`gu.stats.family`, chapter 6 explains it): (1) every remedy at LB against plain LB - "helps",
+# "hurts" or "not told apart at 12 seeds" when its Holm-adjusted p-value is not below 0.05;
+# (2) the schedules that start with small batches against plain SB; (3) the four paired
+# differences the next paragraphs rest on. (They were declared after this reference was first
+# made; a fresh run with more seeds is the clean test.)
+
+# %%
+at_lb = [n for n in ref_rows if n not in ("SB", "LB", "SB + augmentation")]
+schedules = [n for n, r in ref_rows.items() if r["group"] in ("warm start", "dynamic sampling")]
+vs_lb = gu.scores.verdicts(ref, at_lb)
+vs_sb = gu.scores.verdicts(ref, schedules, base="SB", words=("above SB", "below SB"))
+print(gu.scores.format_verdicts(vs_lb), end="\n\n")
+print(gu.scores.format_verdicts(vs_sb, against="SB"))
+
+# %% [markdown]
+# Every remedy that changes LB's training helps, after the correction, except conservative
+# training with its proximal term (the verdicts printed). Three things stand out.
 #
 # **Augmentation and adversarial training** close more than half of the gap at LB, and by
 # their estimates all of it or more. But augmentation helps SB as well, and by more: under
 # augmentation the gap between SB and LB is still there (the first line below), and wider than
-# without it (the second line: the paired change of the gap).
+# without it (the second line: the paired change of the gap). Augmentation is a regularizer for
+# both batch sizes here, not a remedy for LB's.
 #
 # **The proximal term of conservative training** does not help: three plain steps per batch
 # (λ = 0) raise LB's accuracy a little, and adding the term lowers it again (the paired
-# differences below).
+# differences below, in the third family).
 #
 # **The schedules that start with small batches** - warm starts and dynamic sampling - close
 # most of the gap, as the next two sections show.
 
 # %%
-aug = gu.stats.paired(acc("SB + augmentation"), acc("LB + augmentation")).scaled(100)
-print(f"gap under augmentation, SB + aug - LB + aug (points): {aug}")
-widened = gu.stats.paired(acc("SB + augmentation") - acc("LB + augmentation"), gap).scaled(100)
-print(f"change of the gap with augmentation (points): {widened}")
 lam0 = min((r["x"], n) for n, r in ref_rows.items() if r["group"] == "conservative")[1]
-for name in [n for n, r in ref_rows.items() if r["group"] == "conservative" and n != lam0]:
-    print(f"{name} - {lam0} (points): {gu.stats.paired(acc(name), acc(lam0)).scaled(100)}")
+both = acc("SB + augmentation") - acc("LB + augmentation")
+follow_up = {"gap under augmentation": gu.stats.paired(both, 0 * both),
+             "change of the gap with augmentation": gu.stats.paired(both, gap)}
+follow_up |= {f"{name} - {lam0}": gu.stats.paired(acc(name), acc(lam0))
+              for name, r in ref_rows.items() if r["group"] == "conservative" and name != lam0}
+follow_up = gu.stats.family({k: d.scaled(100) for k, d in follow_up.items()},
+                            words=("higher", "lower"))
+for label, v in follow_up.items():
+    print(f"{label:<36} (points) {v.line()}")
 
 # %% [markdown]
 # ## Do the minimizers stay sharp?
@@ -317,21 +338,22 @@ fig = gu.plots.warm_starts({"live": warm(rows), "reference": warm(ref_rows)}, se
 for k, r in warm(ref_rows)[:-1]:
     name = next(n for n, row in ref_rows.items() if row is r)
     train = 100 * np.mean(ref["arms"][name]["train_acc"])
-    print(f"k = {k:g}: fraction {r['fraction']}; it - SB {r['vs_top'].brief()} pts; "
+    print(f"k = {k:g}: fraction {r['fraction']}; it - SB {r['vs_top'].brief()} pts "
+          f"({vs_sb[name].verdict}); "
           f"λmax {r['lambda_max_vs_top']:.2g} "
           f"x SB's, sharpness {r['sharpness_vs_top']:.2g} x SB's; training acc. {train:.1f}%")
 
 # %% [markdown]
-# Read along k (reference run): the fraction of the gap, and the difference from SB - from
-# which k on the warm start cannot be told from SB, and how much worse than SB its interval
-# allows. lambda_max falls steadily with k rather than dropping to SB's level after a few
-# epochs: the LB phase does not simply refine an SB minimizer, it keeps part of its own
-# curvature, and the more of the run is SB, the less. Keskar's sharpness, in contrast, is near
-# SB's already for small k. With few SB epochs, the LB phase does not quite fit the training
-# set (the last column), so the smallest k measure networks short of a minimum - although plain
-# LB, with a few more LB steps, fits it; why, we have not found out (exercise 2's fresh
-# optimizer at the switch is one place to look). On this testbed, then, warm starting closes
-# the gap on its own once k is large enough, as printed.
+# Read along k (reference run): the fraction of the gap, and the difference from SB with its verdict
+# from the second family - from which k on the warm start cannot be told from SB, and how much worse
+# than SB its interval allows. lambda_max falls steadily with k rather than dropping to SB's level
+# after a few epochs: the LB phase does not simply refine an SB minimizer, it keeps part of its own
+# curvature, and the more of the run is SB, the less. Keskar's sharpness, in contrast, is near SB's
+# already for small k. With few SB epochs, the LB phase does not quite fit the training set (the
+# last column), so the smallest k measure networks short of a minimum - although plain LB, with a
+# few more LB steps, fits it; why, we have not found out (exercise 2's fresh optimizer at the switch
+# is one place to look). On this testbed, then, warm starting closes the gap on its own once k is
+# large enough, as printed.
 #
 # ## Dynamic sampling (question 5)
 #
@@ -440,11 +462,14 @@ gu.reference.compare("05", gu.scores.key_numbers(rows))
 #    with Fieller's interval, which is unbounded when the gap itself is within noise.
 # 3. A gap of under a point needs more seeds than a laptop's ten minutes allow before a
 #    fraction can be bounded; the live run shows estimates, the twelve-seed reference what the
-#    intervals support.
+#    intervals support. Many remedies against one baseline are read as a family, with Holm's
+#    correction: "helps", "hurts" or "not told apart".
 # 4. In the reference run, augmentation and adversarial training close more than half of the
 #    gap at LB while lambda_max stays tens of times above SB's (Keskar's metric moves towards
-#    SB's); augmentation helps SB by more, widening the gap, and the proximal term lowers
-#    accuracy against plain extra steps.
+#    SB's); augmentation helps SB by more, widening the gap - it raises both batch sizes
+#    rather than closing the gap - and the proximal term lowers accuracy against plain extra
+#    steps (at the λ values this chapter ran). Adversarial training has no SB control yet, so
+#    whether it, too, raises both is open.
 # 5. Warm starts of five or more SB epochs and growing batches close more than half of the gap
 #    in a fraction of SB's steps; lambda_max falls with the share of the run spent at small
 #    batches. Fewer steps are not fewer seconds on a CPU.
@@ -496,8 +521,8 @@ assert all(np.isfinite(r["acc"][0]) for r in rows.values())
 
 
 def claims(rs, arms_acc, lam0):
-    """The chapter's claims, asserted on the rows (and per-seed accuracies) of one run."""
-    paired = lambda a, b: gu.stats.paired(arms_acc(a), arms_acc(b))
+    """The chapter's descriptive claims (fractions, curvature), asserted on the rows (and
+    per-seed accuracies) of one run; the verdicts are asserted below, by the Holm rule."""
     assert rs["SB"]["gain"].lo > 0  # the gap is real
     for name in ("LB + augmentation", "LB + FGSM ε=0.03", "LB + PGD-3 ε=0.03"):
         f = rs[name]["fraction"]
@@ -508,19 +533,12 @@ def claims(rs, arms_acc, lam0):
     assert lo < 1 < hi or lo > 1  # not lower than LB's: within noise, if anything higher
     for name in ("LB + FGSM ε=0.03", "LB + PGD-3 ε=0.03"):
         assert rs[name]["lambda_max_ratio"][2] < 1, name  # a little lower
-    assert paired("SB + augmentation", "LB + augmentation").lo > 0  # the gap remains
-    assert gu.stats.paired(arms_acc("SB + augmentation") - arms_acc("LB + augmentation"),
-                           arms_acc("SB") - arms_acc("LB")).lo > 0  # ... and widens
-    assert rs[lam0]["gain"].lo > 0  # plain extra steps help a little ...
-    for name in [n for n, r in rs.items() if r["group"] == "conservative" and n != lam0]:
-        assert paired(name, lam0).hi < 0, name  # ... the proximal term takes it back
     assert rs[lam0]["lambda_max_vs_top"] < rs[lam0]["sharpness_vs_top"] / 2
     ks = sorted((r["x"], r) for r in rs.values() if r["group"] == "warm start")
     lams = [r["lambda_max"] for _, r in ks]
     assert all(a > b for a, b in zip(lams, lams[1:], strict=False))  # λmax falls with k
     for k, r in ks:
         assert r["fraction"].lo > (0.5 if k >= 5 else 0), k
-    assert ks[-1][1]["vs_top"].lo < 0 < ks[-1][1]["vs_top"].hi  # long warm starts match SB
     for name in ("doubling every 8", "batch instead of decay"):
         r = rs[name]
         assert r["fraction"].lo > 0.5 and -0.4 < r["vs_top"].lo < 0 < r["vs_top"].hi, name
@@ -528,6 +546,16 @@ def claims(rs, arms_acc, lam0):
 
 
 claims(ref_rows, acc, lam0)
+said = lambda fam, names, word: all(fam[n].verdict.startswith(word) for n in names)
+conservative = [n for n in at_lb if ref_rows[n]["group"] == "conservative" and n != lam0]
+assert said(vs_lb, [n for n in at_lb if n not in conservative], "helps")  # all but the term
+assert said(vs_lb, conservative, "not told")
+assert said(follow_up, [k for k in follow_up if k.endswith(lam0)], "lower")  # the term
+assert said(follow_up, ["gap under augmentation", "change of the gap with augmentation"],
+            "higher")  # the gap remains under augmentation, and widens
+k_sb = sorted((ref_rows[n]["x"], n) for n in schedules if ref_rows[n]["group"] == "warm start")
+assert vs_sb[k_sb[0][1]].verdict == "below SB"  # the shortest warm start stays below SB ...
+assert said(vs_sb, [n for n in schedules if n != k_sb[0][1]], "not told")  # ... the rest not
 if gu.mode() == "standard":
     for name in ("LB + augmentation", "SB + augmentation", "LB + FGSM ε=0.03",
                  "warm start k=10", "batch instead of decay"):
