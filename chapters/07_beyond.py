@@ -203,7 +203,8 @@ print(f"the linear rule's learning rate at B = {big}: "
 # so is each at 500 and 1,000. The live seed alone would draw the line at other sizes for some
 # rules (its printout): one seed cannot. At LB each of the three is measurably below SB, by
 # about a point. At 1,000 the linear rule - the learning rate printed, thirty-one times SB's -
-# loses several points; its warm-up keeps it from diverging, but not from a poor minimum. Goyal
+# loses several points; its warm-up keeps it from diverging, but it does not fit the training
+# set in 40 epochs (its training accuracy is in the reference's table of every arm). Goyal
 # et al. kept ResNet-50's accuracy up to batches of 8,192 on ImageNet's 1.28 million images,
 # 0.6% of the training set per batch; here 125 is already 6% of it, and 1,000 half. On this
 # testbed the rules carry SB's accuracy no further than leaving the rate alone does.
@@ -397,34 +398,40 @@ for name, b_, a_ in zip(("λmax", "adaptive sharpness (%)"), before[1:], after[1
 #
 # **Jiang et al. (2020)** compared dozens of generalization measures over thousands of trained
 # networks and found sharpness-based measures among the few that predicted generalization well,
-# better than norms. The book's references hold many minimizers of one network, each with its
-# test accuracy, lambda_max and Keskar sharpness measured: chapter 5's remedies and this
-# chapter's SAM arms and learning-rate rules. Across them, as Jiang et al. do, a rank
-# correlation (Kendall's tau, 95% bootstrap interval):
+# better than norms. The book's references hold many trained networks of one architecture, each
+# with its test accuracy, lambda_max and Keskar sharpness measured: chapter 5's remedies and this
+# chapter's SAM arms and learning-rate rules. A sharpness measure describes a minimizer; a network
+# that does not fit its training set (arms that are still learning at the end - the largest
+# batches, strong augmentation, adversarial training) sits on a slope, where neither measure
+# means what it means at a minimum. So the correlation - Kendall's tau, as Jiang et al. use -
+# is taken over the networks that fit (training accuracy at least 99.5%), and the others are
+# shown apart. The networks share seeds (chapter 5 and this chapter train seeds 0-5 from the same
+# initial weights), so the bootstrap resamples whole seeds:
 
 # %%
 points = gu.questions.measured(gu.reference.load("ch05_remedies"), study)
-corr = {key: gu.stats.rank_correlation(np.log(points[key]), points["test_acc"])
+fits_data = points["fitted"]  # the networks that fit the training set
+corr = {key: gu.stats.rank_correlation(np.log(points[key][fits_data]),
+                                       points["test_acc"][fits_data],
+                                       groups=points["seed"][fits_data])
         for key in ("lambda_max", "sharpness")}
+print(f"{fits_data.sum()} of {len(fits_data)} networks fit the training set (>= 99.5%)")
 for key, c in corr.items():
-    print(f"test accuracy against log {key}: {gu.stats.format_correlation(c)}")
+    print(f"test accuracy against log {key}, fitted networks: {gu.stats.format_correlation(c)}")
 fig = gu.plots.measure_scatter(points)
 
 # %% [markdown]
-# Across these minimizers, lower lambda_max goes with higher test accuracy: a rank correlation
-# clear of zero, but modest (tau printed); Keskar's sharpness correlates more weakly by the
-# estimate, with overlapping intervals. (The minimizers share seeds and initial weights, so the
-# bootstrap over points, which treats them as independent, makes the intervals too narrow.) Much
-# of it is the batch size (the colours show only the batch size, not the arm), and the exceptions
-# stand out: SAM's LB minimizers gain half to two thirds of the gap while staying far sharper than
-# SB's; the flattest minimizers of all by Keskar's sharpness are among the worst - linear scaling
-# at B = 1,000 (bottom left of the right panel); F1 (the previous section, not in this figure) is
-# sharper at LB and better; and chapter 5's SB with augmentation, several times sharper than plain
-# SB by lambda_max, is the most accurate of all. Jiang et al. compared measures over many
-# architectures and hyperparameters, with perturbation-based sharpness scaled to the weights,
-# ranking within groups that differ in one hyperparameter, and found it the most predictive of
-# them - which is not the same as sufficient. On the book's evidence sharpness is a symptom that
-# usually comes with the gap, not a measure of it.
+# Across the networks that fit, lower lambda_max goes with higher test accuracy: a rank
+# correlation clear of zero (tau printed); Keskar's sharpness correlates more weakly by the
+# estimate. With six seeds to resample, the intervals are rough. Much of it is the batch size
+# (the colours show only the batch size, not the arm), and there are exceptions: SAM's LB
+# networks gain half to two thirds of the gap while staying far sharper than SB's (those that fit
+# lie among LB's colour), and F1 (the previous section, not in this figure) is sharper at LB
+# and better. Jiang et al. compared measures over many architectures and hyperparameters, with
+# perturbation-based sharpness scaled to the weights, ranking within groups that differ in one
+# hyperparameter, and found it the most predictive of them - which is not the same as
+# sufficient. On the book's evidence sharpness is a symptom that usually comes with the gap, not
+# a measure of it.
 #
 # **Shallue et al. (2019)** trained many workloads at many batch sizes, tuning the learning rate
 # and other metaparameters at each, and found no evidence that larger batches must generalize
@@ -451,8 +458,9 @@ fig = gu.plots.measure_scatter(points)
 # %%
 eps_ratio = {k: gu.sharpness.keskar(pair[k][0].model, data, eps=1e-3).value
              / gu.sharpness.keskar(pair[k][0].model, data, eps=5e-4).value for k in ("SB", "LB")}
-lines = gu.questions.answers(gu.reference.load("ch05_remedies"),
-                             gu.reference.load("ch06_train_longer"), ref, eps_ratio)
+ch06 = {"testbed": gu.reference.load("ch06_train_longer"),
+        "Hoffer's regime": gu.reference.load("ch06_hoffer_regime")}
+lines = gu.questions.answers(gu.reference.load("ch05_remedies"), ch06, ref, eps_ratio)
 print(gu.questions.table(lines))
 
 # %% [markdown]
@@ -588,13 +596,8 @@ assert f1_rows["SB"]["gain"].hi < 0  # F1: LB better
 assert f1_rows["SB"]["lambda_max_ratio"][2] < 1 and f1_rows["SB"]["sharpness_ratio"][2] < 1
 assert changed == 0 and after[1] > 5 * before[1]  # Dinh: same predictions, sharper
 assert abs(after[2] / before[2] - 1) < 0.1  # the adaptive sharpness stays
-assert corr["lambda_max"]["tau_hi"] < 0 and abs(corr["lambda_max"]["tau"]) < 0.5  # modest
-assert abs(corr["sharpness"]["tau"]) < abs(corr["lambda_max"]["tau"])
-assert 150 < len(points["test_acc"]) < 250  # about two hundred minimizers
-flattest, worst = np.argsort(points["sharpness"])[:5], np.argsort(points["test_acc"])[:10]
-assert len(set(flattest) & set(worst)) >= 4  # the flattest by sharpness: among the worst
-every = gu.scores.summarize(gu.reference.load("ch05_remedies")) | gu.scores.summarize(study)
-aug = every.pop("SB + augmentation")  # several times sharper than SB, the most accurate arm
-assert aug["lambda_max_vs_top"] > 3 and aug["acc"][0] > max(r["acc"][0] for r in every.values())
+assert corr["lambda_max"]["tau_hi"] < 0  # lower lambda_max, higher accuracy, among the fitted
+assert abs(corr["sharpness"]["tau"]) < abs(corr["lambda_max"]["tau"])  # weaker by the estimate
+assert 0 < fits_data.sum() < len(fits_data)  # some networks do not fit, and are shown apart
 if gu.mode() != "smoke":  # one and a half to two and a half times the time per step
     assert all(1.4 < v < 2.6 for c in costs.values() for v in c.values()), costs

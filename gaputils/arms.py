@@ -123,6 +123,11 @@ HOFFER_REGIME_ARMS = ("LB + LR", "LB + GBN", "LB + LR + GBN", "LB + LR + GBN + R
                       "LB + LR + RA", "LB + noise + RA", "LB + linear LR, warm-up + RA",
                       "SB, LB + RA's epochs")
 
+# Chapter 06's second declared family: the regime-adapted arms, which claim to close the gap,
+# each against plain SB (the first is every LB arm against plain LB).
+HOFFER_CLOSERS = ("LB + RA", "LB + LR + RA", "LB + LR + GBN + RA", "LB + noise + RA",
+                  "LB + linear LR, warm-up + RA")
+
 
 def beyond_arms(setting: testbed.Setting, sizes=(64, 125, 250, 500, 1000), rho: float = 0.05,
                 asam_rho: float = 0.5, warmup_epochs: float = 5.0) -> list[Arm]:

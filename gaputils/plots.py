@@ -739,18 +739,21 @@ def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]
 
 def measure_scatter(points: dict[str, np.ndarray]) -> plt.Figure:
     """Test accuracy (%) against lambda_max and against Keskar's sharpness (log axes) for a
-    pool of minimizers (:func:`gaputils.questions.measured`), coloured by batch size.
-    Chapter 07."""
+    pool of networks (:func:`gaputils.questions.measured`), coloured by batch size: filled dots
+    the networks that fit the training set, grey crosses those that do not. Chapter 07."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
     sizes = sorted(set(points["batch_size"].astype(int)))
     cmap = plt.get_cmap("viridis", len(sizes))
     for ax, key, label in zip(axes, ("lambda_max", "sharpness"),
                               ("λmax (largest Hessian eigenvalue)",
                                "Keskar sharpness, ε = 1e-3 (%)"), strict=True):
+        fit = points.get("fitted", np.ones(len(points[key]), bool))
         for i, b in enumerate(sizes):
-            m = points["batch_size"] == b
+            m = (points["batch_size"] == b) & fit
             ax.scatter(points[key][m], 100 * points["test_acc"][m], s=14, color=cmap(i),
                        label=f"B = {b}")
+        ax.scatter(points[key][~fit], 100 * points["test_acc"][~fit], s=16, marker="x",
+                   color="0.6", label="does not fit the\ntraining set")
         ax.set(xscale="log", xlabel=f"{label} (log scale)", title=f"test accuracy against {key}")
         plain_log(ax.xaxis, minor=False)
     axes[0].set_ylabel("test accuracy (%)")

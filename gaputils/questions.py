@@ -23,25 +23,34 @@ QUESTIONS = {
     4: ("Can warm starting close the gap on its own?", "5 (warm starts)"),
     5: ("Does dynamic sampling (growing batches) work?", "5 (dynamic sampling)"),
     6: ("Do the findings hold for transformer models?", "7 (a transformer)"),
-    7: ("Is Ghost BN necessary, or does regime adaptation alone close the gap?", "6"),
+    7: ("Is Ghost BN necessary, or does regime adaptation alone close the gap?",
+        "6, both regimes"),
     8: ("What does multiplicative gradient noise do in practice?", "6"),
     9: ("What do learning curves look like against wall-clock time?", "6 (question 9)"),
     10: ("LB without regime adaptation in the same figure as LB with it?", "6 (question 10)"),
 }
 
 
+FITTED = 0.995  # training accuracy from which a network counts as a minimizer that fits
+
+
 def measured(*results: dict) -> dict[str, np.ndarray]:
     """Every (arm, seed) of one or more :func:`gaputils.study.run` results with lambda_max and
-    sharpness measured, pooled: arrays ``test_acc`` (fraction), ``lambda_max``, ``sharpness``
-    (percent) and ``batch_size``, skipping diverged runs. Chapter 07."""
+    sharpness measured, pooled: arrays ``test_acc`` and ``train_acc`` (fractions),
+    ``lambda_max``, ``sharpness`` (percent), ``batch_size``, ``seed`` and ``fitted`` (training
+    accuracy at least :data:`FITTED`: only there do the measures describe a minimizer of the
+    training loss), skipping diverged runs. Chapter 07."""
     rows = []
     for res, a in ((r, a) for r in results for a in r["arms"].values()):
         seeds = [s for s in a["seeds"] if s in res["measure_seeds"]]
         for s, lam, sh in zip(seeds, a["lambda_max"], a["sharpness"], strict=True):
+            i = a["seeds"].index(s)
             if np.isfinite(lam) and np.isfinite(sh):
-                rows.append((a["test_acc"][a["seeds"].index(s)], lam, sh, a["batch_size"]))
+                rows.append((a["test_acc"][i], a["train_acc"][i], lam, sh, a["batch_size"], s))
     cols = np.array(rows, dtype=float).T
-    return dict(zip(("test_acc", "lambda_max", "sharpness", "batch_size"), cols, strict=True))
+    keys = ("test_acc", "train_acc", "lambda_max", "sharpness", "batch_size", "seed")
+    out = dict(zip(keys, cols, strict=True))
+    return out | {"fitted": out["train_acc"] >= FITTED}
 
 
 def _gmean(results: dict, name: str, key: str) -> float:
@@ -54,14 +63,18 @@ def _tau(c: dict) -> str:
     return f"Kendall's tau {tau}, n = {c['n']}"
 
 
-def answers(ch05: dict, ch06: dict, ch07: dict, eps_ratio: dict[str, float]) -> dict[int, str]:
-    """One answer per question, from the references of chapters 05, 06 and 07 (``ch07`` with
-    keys ``study`` and ``vit``) and ``eps_ratio``, Keskar sharpness at eps 1e-3 over eps 5e-4
-    per label (the chapter's live check). Accuracy differences in points, 95% intervals.
-    Chapter 07."""
-    r5, r6 = scores.summarize(ch05), scores.summarize(ch06)
+def answers(ch05: dict, ch06: dict[str, dict], ch07: dict,
+            eps_ratio: dict[str, float]) -> dict[int, str]:
+    """One answer per question, from the references of chapters 05, 06 (one per setting:
+    ``{"testbed": ..., "Hoffer's regime": ...}``) and 07 (``ch07`` with keys ``study`` and
+    ``vit``) and ``eps_ratio``, Keskar sharpness at eps 1e-3 over eps 5e-4 per label (the
+    chapter's live check). Accuracy differences in points, 95% intervals; chapter 06's verdicts
+    from its Holm-corrected families. Chapter 07."""
+    r5, r6 = scores.summarize(ch05), scores.summarize(ch06["testbed"])
+    fam = {k: scores.hoffer_families(res) for k, res in ch06.items()}
     s7, vit = ch07["study"], scores.summarize(ch07["vit"])
     pts = measured(ch05, s7)
+    pts = {k: v[pts["fitted"]] for k, v in pts.items()}  # minimizers: the networks that fit
     plain = [n for n, a in s7["arms"].items() if n in ("SB", "LB") or a["group"] == "plain"]
     by_size = sorted((s7["arms"][n]["batch_size"], _gmean(s7, n, "sharpness")) for n in plain)
     at_lb = [_gmean(s7, n, "sharpness") for n, a in s7["arms"].items()
@@ -69,43 +82,50 @@ def answers(ch05: dict, ch06: dict, ch07: dict, eps_ratio: dict[str, float]) -> 
     spread = lambda v: max(v) / min(v)
     sizes = f"{by_size[0][0]}-{by_size[-1][0]}"
     eps = ", ".join(f"{k} x{v:.1f}" for k, v in eps_ratio.items())
-    drops = [study.peak(h) for h in study.histories(ch06, "LB + RA")]
-    acc_sharp = stats.rank_correlation(np.log(pts["sharpness"]), pts["test_acc"])
-    acc_lam = stats.rank_correlation(np.log(pts["lambda_max"]), pts["test_acc"])
-    lam_sharp = stats.rank_correlation(np.log(pts["lambda_max"]),
-                                       np.log(pts["sharpness"]))
+    drops = [study.peak(h) for h in study.histories(ch06["testbed"], "LB + RA")]
+    corr = lambda a, b: stats.rank_correlation(a, b, groups=pts["seed"])
+    acc_sharp = corr(np.log(pts["sharpness"]), pts["test_acc"])
+    acc_lam = corr(np.log(pts["lambda_max"]), pts["test_acc"])
+    lam_sharp = corr(np.log(pts["lambda_max"]), np.log(pts["sharpness"]))
     warm = "; ".join(f"k={r['x']:g}: {r['fraction'].brief()}" for r in r5.values()
                      if r["group"] == "warm start")
     dyn = "; ".join(f"{n}: {r['fraction'].brief()}" for n, r in r5.items()
                     if r["group"] == "dynamic sampling")
-    acc6 = lambda n: np.array(ch06["arms"][n]["test_acc"])
-    d6 = lambda a, b: stats.paired(acc6(a), acc6(b)).scaled(100)
     secs, steps = lambda n: r6[n]["seconds"], lambda n: r6[n]["steps"]
+    said = lambda k, which, n: (f"{fam[k][which][n].raw.brief()}, "
+                                f"{fam[k][which][n].verdict}")
+    control = "SB, LB + RA's epochs"  # SB trained as long as LB + RA, where the run has it
+    acc6 = lambda k, n: 100 * np.array(ch06[k]["arms"][n]["test_acc"])
+    longer = lambda k: ("" if control not in ch06[k]["arms"] else " (against SB trained as long "
+                        + stats.paired(acc6(k, "LB + LR + GBN + RA"), acc6(k, control)).brief()
+                        + ")")
+    per = lambda text: "; ".join(f"{k}: {text(k)}" for k in ch06)
     c1_gap = scores.summarize(s7)["SB"]["gain"]
     return {
         1: f"halving ε divides it by {eps}; over batch sizes {sizes} it spans "
            f"x{spread([v for _, v in by_size]):.1f}; at B = LB the learning-rate rules move it "
            f"x{spread(at_lb):.1f} (geometric means over seeds)",
         2: f"test accuracy against log sharpness: {_tau(acc_sharp)}; against log λmax: "
-           f"{_tau(acc_lam)} (C1 minimizers of chapters 5 and 7)",
+           f"{_tau(acc_lam)} (C1 networks of chapters 5 and 7 that fit the training set)",
         3: f"log sharpness against log λmax: {_tau(lam_sharp)}",
         4: f"fraction of the gap closed - {warm}",
         5: f"fraction of the gap closed - {dyn}",
         6: f"tiny ViT gap SB - LB {vit['SB']['gain'].brief()} pts "
            f"(C1, same seeds: {c1_gap.brief()}); "
            f"λmax LB / SB x{1 / vit['SB']['lambda_max_ratio'][0]:.0f}",
-        7: f"GBN alone {r6['LB + GBN']['gain'].brief()} pts, RA alone "
-           f"{r6['LB + RA']['gain'].brief()} pts over LB; all three - SB "
-           f"{r6['LB + LR + GBN + RA']['vs_top'].brief()}",
-        8: f"in LB's steps {r6['LB + noise']['gain'].brief()} pts over LB; with RA "
-           f"{r6['LB + noise + RA']['gain'].brief()}, and against SB "
-           f"{r6['LB + noise + RA']['vs_top'].brief()}",
+        7: per(lambda k: f"against LB, RA alone {said(k, 0, 'LB + RA')}, GBN alone "
+                         f"{said(k, 0, 'LB + GBN')}; all three against SB "
+                         f"{said(k, 1, 'LB + LR + GBN + RA')}" + longer(k))
+        + " (pts; Holm)",
+        8: per(lambda k: ("against LB in LB's steps " + said(k, 0, "LB + noise") + "; "
+                          if "LB + noise" in fam[k][0] else "")
+               + f"with RA against SB {said(k, 1, 'LB + noise + RA')}") + " (pts; Holm)",
         9: f"in optimizer steps LB + RA takes x{steps('LB + RA') / steps('SB'):.2f} of SB's, "
            f"plain LB x{steps('LB') / steps('SB'):.2f}; in the reference's seconds (a 2-core "
            f"CPU shared by two processes: rough) LB x{secs('LB') / secs('SB'):.2f}, LB + RA "
            f"x{secs('LB + RA') / secs('SB'):.1f} of SB's; chapter 6 times them live",
-        10: f"(LB + RA) - LB {d6('LB + RA', 'LB').brief()} pts; LB + RA's best evaluation (about "
-            f"step {np.mean([d['step'] for d in drops]):.0f}) is "
+        10: per(lambda k: f"(LB + RA) - LB {said(k, 0, 'LB + RA')}") + f"; on the testbed LB + "
+            f"RA's best evaluation (about step {np.mean([d['step'] for d in drops]):.0f}) is "
             f"{np.mean([d['drop'] for d in drops]):.2f} pts above its end ({len(drops)} seeds)",
     }
 

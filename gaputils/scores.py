@@ -10,7 +10,7 @@ import textwrap
 
 import numpy as np
 
-from . import stats
+from . import arms, stats
 
 RULES = {"plain": "learning rate unchanged", "sqrt": "√ scaling",
          "linear": "linear scaling + warm-up"}
@@ -205,6 +205,18 @@ def verdicts(results: dict, names, base: str = "LB",
         return stats.paired(va, vb).scaled(100)
 
     return stats.family({n: paired(n) for n in names}, words=words)
+
+
+def hoffer_families(results: dict) -> tuple[dict[str, stats.Verdict],
+                                             dict[str, stats.Verdict]]:
+    """Chapter 06's two families, declared before its reference runs, in one setting's results:
+    every arm trained at LB's batch size against plain LB ("helps" / "hurts"), and the
+    regime-adapted arms (:data:`gaputils.arms.HOFFER_CLOSERS`) against plain SB ("above SB" /
+    "below SB"); Holm within each. Chapters 06 and 07."""
+    lb = results["arms"]["LB"]["batch_size"]
+    at_lb = [n for n, a in results["arms"].items() if n != "LB" and a["batch_size"] == lb]
+    return (verdicts(results, at_lb),
+            verdicts(results, arms.HOFFER_CLOSERS, base="SB", words=("above SB", "below SB")))
 
 
 def format_verdicts(family: dict[str, stats.Verdict], against: str = "LB") -> str:

@@ -15,29 +15,35 @@ from gaputils import questions  # noqa: E402
 def test_measured_pairs_each_value_with_its_seed_and_skips_diverged_runs():
     res = {"measure_seeds": [1, 2],
            "arms": {"SB": {"seeds": [0, 1, 2], "test_acc": [0.7, 0.8, 0.9], "batch_size": 32,
+                           "train_acc": [1.0, 1.0, 0.999],
                            "lambda_max": [10.0, 20.0], "sharpness": [1.0, 2.0]},
                     "X": {"seeds": [2, 1, 0], "test_acc": [0.5, 0.6, 0.4], "batch_size": 64,
+                          "train_acc": [0.9, 0.8, 0.7],
                           "lambda_max": [5.0, float("nan")], "sharpness": [3.0, float("nan")]}}}
     pts = questions.measured(res)
     # the measured values follow the order of the arm's own seeds: X has seed 2, then seed 1
     assert pts["test_acc"].tolist() == [0.8, 0.9, 0.5]
     assert pts["lambda_max"].tolist() == [10.0, 20.0, 5.0]
-    assert pts["batch_size"].tolist() == [32, 32, 64]
+    assert pts["batch_size"].tolist() == [32, 32, 64] and pts["seed"].tolist() == [1, 2, 2]
+    assert pts["fitted"].tolist() == [True, True, False]  # training accuracy >= 99.5%
     both = questions.measured(res, res)  # several results are pooled
     assert both["test_acc"].tolist() == 2 * pts["test_acc"].tolist()
     fig = gu.plots.measure_scatter(pts)
-    assert len(fig.axes[0].collections) == 2
+    assert len(fig.axes[0].collections) == 3  # two batch sizes and the networks that do not fit
     plt.close(fig)
 
 
 def test_every_question_gets_an_answer_from_the_references():
-    refs = [gu.reference.load(n) for n in ("ch05_remedies", "ch06_train_longer", "ch07_beyond")]
-    lines = questions.answers(*refs, eps_ratio={"SB": 2.0, "LB": 1.5})
+    ch06 = {"testbed": gu.reference.load("ch06_train_longer"),
+            "Hoffer's regime": gu.reference.load("ch06_hoffer_regime")}
+    lines = questions.answers(gu.reference.load("ch05_remedies"), ch06,
+                              gu.reference.load("ch07_beyond"), eps_ratio={"SB": 2.0, "LB": 1.5})
     assert sorted(lines) == list(range(1, 11))
     assert "SB x2.0, LB x1.5" in lines[1]
-    r6 = gu.scores.summarize(refs[1])
-    g = r6["LB + GBN"]["gain"]
-    assert f"GBN alone {g.mean:+.2f} [{g.lo:+.2f}, {g.hi:+.2f}]" in lines[7]
+    v = gu.scores.verdicts(ch06["testbed"], ["LB + GBN"])["LB + GBN"]
+    assert f"GBN alone {v.raw.brief()}, " in lines[7]
+    assert "Hoffer's regime: against LB, RA alone" in lines[7]
+    assert "against SB trained as long" in lines[7]
     text = questions.table(lines)
     assert text.count("\nQ") == 9 and all(len(t) <= 100 for t in text.splitlines())
     assert np.isfinite(float(lines[9].split("x")[1].split(" ")[0]))
