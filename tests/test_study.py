@@ -235,3 +235,20 @@ def test_a_diverged_arm_counts_with_the_network_it_left_and_is_not_measured():
         1, round(setting.epochs * (96 // setting.lb))))
     assert a["test_acc"][0] == evaluate(run.model, *ds.test)[1]
     assert scores.summarize(res)["LB, lr 1e6"]["diverged"] == 1
+
+
+def test_hoffer_families_are_the_declared_ones():
+    """Chapter 06's families: every arm at LB's batch size against LB, the regime-adapted arms
+    against SB; each a Holm family of its own (the adjusted p-values count its members)."""
+    rng = np.random.default_rng(0)
+    arm = lambda b, shift: {"batch_size": b, "seeds": [0, 1, 2, 3],
+                            "test_acc": list(0.8 + shift + 0.001 * rng.standard_normal(4))}
+    names = ["LB + LR", *gu.arms.HOFFER_CLOSERS]
+    res = {"arms": {"SB": arm(32, 0.02), "LB": arm(500, 0.0), "SB, LB + RA's epochs":
+                    arm(32, 0.03)} | {n: arm(500, 0.01) for n in names}}
+    vs_lb, vs_sb = scores.hoffer_families(res)
+    assert list(vs_lb) == names and list(vs_sb) == list(gu.arms.HOFFER_CLOSERS)
+    assert all(v.verdict == "helps" for v in vs_lb.values())
+    assert all(v.verdict == "below SB" for v in vs_sb.values())
+    raw = scores.verdicts(res, ["LB + LR"])["LB + LR"]  # a family of one: no correction
+    assert vs_lb["LB + LR"].p_holm >= raw.p_holm == raw.p
