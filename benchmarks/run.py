@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-NAMES = ("eigen", "spectrum", "sharpness", "epoch", "landscape", "memory")
+NAMES = ("eigen", "spectrum", "sharpness", "epoch", "augment", "landscape", "memory")
 
 
 def table(rows: list[dict]) -> str:

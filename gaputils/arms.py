@@ -35,11 +35,12 @@ class Arm:
 
 def keskar_arms(setting: testbed.Setting, lambdas=(0.0, 1.0, 5.0), inner_steps: int = 3,
                 adv_eps: float = 0.03, pgd_steps: int = 3, warm_epochs=(2, 5, 10, 20),
-                double_every: int = 8) -> list[Arm]:
+                double_every: int = 8, controls: bool = False) -> list[Arm]:
     """The remedies of chapter 05 on ``setting``: augmentation (shifts of up to 2 pixels and
     flips) at LB and SB; conservative training at every lambda of ``lambdas`` with
     ``inner_steps`` steps per batch; FGSM and ``pgd_steps``-step PGD at ``adv_eps`` on half of
-    each batch; warm starts of ``warm_epochs`` SB epochs; and two batch schedules - doubling
+    each batch, and with ``controls`` the same two at SB (does a remedy help LB, or both?);
+    warm starts of ``warm_epochs`` SB epochs; and two batch schedules - doubling
     from SB every ``double_every`` epochs, and Smith et al.'s batch growth in place of the
     cosine decay. Chapter 05."""
     if setting.schedule != "cosine":
@@ -54,8 +55,9 @@ def keskar_arms(setting: testbed.Setting, lambdas=(0.0, 1.0, 5.0), inner_steps: 
     arms += [Arm(f"LB conservative λ={lam:g}", "conservative", lb,
                  {"remedies": (remedies.Conservative(lam, inner_steps),)}, lam)
              for lam in lambdas]
-    arms += [Arm(f"LB + {name} ε={adv_eps:g}", "robust", lb,
+    arms += [Arm(f"{size} + {name} ε={adv_eps:g}", "robust", b,
                  {"remedies": (remedies.Adversarial(adv_eps, s),)})
+             for size, b in (("LB", lb), ("SB", sb))[:2 if controls else 1]
              for name, s in (("FGSM", 1), (f"PGD-{pgd_steps}", pgd_steps))]
     sched = lambda schedule: (remedies.BatchSchedule(schedule),)
     arms += [Arm(f"warm start k={k}", "warm start", sb,
@@ -79,8 +81,10 @@ def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = 
     with RA - the latter holds SB's noise temperature lr / B and SB's number of steps (group
     "temperature"); plain SB trained for as many epochs as LB + RA (group "control": what
     training longer does for SB); multiplicative gradient noise of SB's covariance without and
-    with RA; and Ghost BatchNorm at each of ``ghost_sizes`` (group "ghost size"). Every arm
-    records ||w_t - w_0|| at every step. ``names`` keeps only the arms named. Chapter 06."""
+    with RA; Ghost BatchNorm at each of ``ghost_sizes`` (group "ghost size"), and at SB with
+    the smallest of them, where smaller than SB (group "ghost size control": does it help LB,
+    or both?). Every arm records ||w_t - w_0|| at every step. ``names`` keeps only the arms
+    named. Chapter 06."""
     sb, lb = setting.sb, setting.lb
     ghost = ghost or sb
     warmup = setting.epochs / 8 if warmup_epochs is None else warmup_epochs
@@ -108,6 +112,9 @@ def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = 
     arms += [Arm(f"LB + GBN {g}", "ghost size", lb,
                  track | {"remedies": (remedies.GhostBN(g),)}, g)
              for g in ghost_sizes if g != ghost and g < lb]
+    arms += [Arm(f"SB + GBN {g}", "ghost size control", sb,  # the same remedy at SB
+                 track | {"remedies": (remedies.GhostBN(g),)}, g)
+             for g in ghost_sizes[:1] if g < sb]
     if names is not None:
         unknown = set(names) - {a.name for a in arms}
         if unknown:

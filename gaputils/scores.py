@@ -186,25 +186,25 @@ def key_numbers(rows: dict[str, dict], prefix: str = "",
     return out
 
 
+def _accuracies(results: dict, *names: str) -> list[np.ndarray]:
+    """Test accuracies (points) of ``names`` over the seeds they all share, in seed order."""
+    arms_ = results["arms"]
+    seeds = sorted(set.intersection(*(set(arms_[n]["seeds"]) for n in names)))
+    return [100 * np.array([arms_[n]["test_acc"][arms_[n]["seeds"].index(s)] for s in seeds])
+            for n in names]
+
+
 def verdicts(results: dict, names, base: str = "LB",
              words: tuple[str, str] = ("helps", "hurts")) -> dict[str, stats.Verdict]:
     """Holm's correction over the family "each of ``names`` against ``base``" in ``results``
     (a :func:`gaputils.study.run` result): paired test accuracy differences in points, over the
     seeds both share, and a verdict in words for each (:func:`gaputils.stats.family`). Declare
     ``names`` before looking at the numbers. Chapters 05-07."""
-    arms = results["arms"]
-    missing = [n for n in [base, *names] if n not in arms]
+    missing = [n for n in [base, *names] if n not in results["arms"]]
     if missing:
         raise KeyError(f"not in the results: {missing}")
-
-    def paired(name):
-        a, b = arms[name], arms[base]
-        seeds = sorted(set(a["seeds"]) & set(b["seeds"]))
-        va = [a["test_acc"][a["seeds"].index(s)] for s in seeds]
-        vb = [b["test_acc"][b["seeds"].index(s)] for s in seeds]
-        return stats.paired(va, vb).scaled(100)
-
-    return stats.family({n: paired(n) for n in names}, words=words)
+    return stats.family({n: stats.paired(*_accuracies(results, n, base)) for n in names},
+                        words=words)
 
 
 def hoffer_families(results: dict) -> tuple[dict[str, stats.Verdict],
@@ -217,6 +217,50 @@ def hoffer_families(results: dict) -> tuple[dict[str, stats.Verdict],
     at_lb = [n for n, a in results["arms"].items() if n != "LB" and a["batch_size"] == lb]
     return (verdicts(results, at_lb),
             verdicts(results, arms.HOFFER_CLOSERS, base="SB", words=("above SB", "below SB")))
+
+
+def controlled(results: dict, base: str = "LB", top: str = "SB") -> dict[str, tuple[str, str]]:
+    """The remedies of ``results`` trained at both batch sizes: remedy -> (its arm at ``base``,
+    its arm at ``top``), pairing "LB + X" with "SB + X"."""
+    names = results["arms"]
+    return {n[len(base) + 3:]: (n, top + n[len(base):]) for n in names
+            if n.startswith(base + " + ") and top + n[len(base):] in names}
+
+
+def controls(results: dict, base: str = "LB", top: str = "SB") -> dict[str, stats.Verdict]:
+    """For every remedy with an SB control (:func:`controlled`), two paired comparisons in one
+    Holm family: its gain at SB, (SB + r) - SB, and the change of the gap under it,
+    ((SB + r) - (LB + r)) - (SB - LB). A remedy that narrows the gap ("lower") closes it; one
+    that raises SB as well, with the gap not narrowed, raises both. Keys "<r>: gain at SB" and
+    "<r>: change of the gap". Chapters 05 and 06."""
+    diffs = {}
+    for r, (at_lb, at_sb) in controlled(results, base, top).items():
+        sb, lb, sb_r, lb_r = _accuracies(results, top, base, at_sb, at_lb)
+        diffs[f"{r}: gain at {top}"] = stats.paired(sb_r, sb)
+        diffs[f"{r}: change of the gap"] = stats.paired(sb_r - lb_r, sb - lb)
+    if not diffs:
+        raise KeyError(f"no remedy in the results is trained at both {base} and {top}")
+    return stats.family(diffs, words=("higher", "lower"))
+
+
+def control_reading(family: dict[str, stats.Verdict], gains: dict[str, stats.Verdict],
+                    top: str = "SB") -> dict[str, str]:
+    """Per remedy, what its control says, from the verdicts of :func:`controls` and of its gain
+    at LB (``gains``, e.g. from :func:`verdicts`, keyed by the LB arm's name): "closes the gap"
+    when it helps at LB and narrows the gap; "raises both" when it helps at LB and at SB without
+    narrowing the gap; else what was not told apart."""
+    out = {}
+    for r in {k.split(": ")[0] for k in family}:
+        at_lb = gains[f"LB + {r}"].verdict
+        at_sb = family[f"{r}: gain at {top}"].verdict
+        gap = family[f"{r}: change of the gap"].verdict
+        if at_lb == "helps" and gap == "lower":
+            out[r] = "closes the gap"
+        elif at_lb == "helps" and at_sb == "higher":
+            out[r] = "raises both" + (" and widens the gap" if gap == "higher" else "")
+        else:
+            out[r] = f"at LB {at_lb}; at {top} {at_sb}; the gap {gap}"
+    return dict(sorted(out.items()))
 
 
 def format_verdicts(family: dict[str, stats.Verdict], against: str = "LB") -> str:

@@ -252,3 +252,27 @@ def test_hoffer_families_are_the_declared_ones():
     assert all(v.verdict == "below SB" for v in vs_sb.values())
     raw = scores.verdicts(res, ["LB + LR"])["LB + LR"]  # a family of one: no correction
     assert vs_lb["LB + LR"].p_holm >= raw.p_holm == raw.p
+
+
+def test_controls_tell_closing_the_gap_from_raising_both():
+    """Two remedies with SB controls, built so that one narrows the gap (helps LB only) and the
+    other raises SB and LB alike; the exact paired differences and the readings follow."""
+    noise = np.array([0.0, 0.001, -0.001, 0.0005, -0.0005, 0.0002])
+    arm = lambda b, acc, k=1: {"batch_size": b, "seeds": list(range(6)),
+                               "test_acc": list(acc + np.roll(noise, k) * (1 + acc))}
+    res = {"arms": {"SB": arm(32, 0.85), "LB": arm(500, 0.84),
+                    "LB + closer": arm(500, 0.85), "SB + closer": arm(32, 0.85, 3),
+                    "LB + lifter": arm(500, 0.85), "SB + lifter": arm(32, 0.86),
+                    "LB + alone": arm(500, 0.845)}}
+    assert scores.controlled(res) == {"closer": ("LB + closer", "SB + closer"),
+                                      "lifter": ("LB + lifter", "SB + lifter")}
+    fam = scores.controls(res)
+    assert list(fam) == ["closer: gain at SB", "closer: change of the gap",
+                         "lifter: gain at SB", "lifter: change of the gap"]
+    assert fam["closer: change of the gap"].raw.mean == pytest.approx(-1.0, abs=0.05)
+    assert fam["lifter: gain at SB"].raw.mean == pytest.approx(1.0, abs=0.05)
+    gains = scores.verdicts(res, ["LB + closer", "LB + lifter", "LB + alone"])
+    assert scores.control_reading(fam, gains) == {"closer": "closes the gap",
+                                                  "lifter": "raises both"}
+    with pytest.raises(KeyError, match="both LB and SB"):
+        scores.controls({"arms": {"SB": res["arms"]["SB"], "LB": res["arms"]["LB"]}})
