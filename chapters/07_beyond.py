@@ -439,12 +439,13 @@ fig = gu.plots.measure_scatter(points)
 # agree in part. With the learning rate tuned at each batch size, the steps to a target fall
 # with the batch up to a critical size and then level off - a workload's curve, with its knee
 # here at a few hundred examples. For accuracy in a fixed 40 epochs, a learning-rate rule alone
-# did not keep SB's accuracy beyond B = 125. What closed most or all of the gap in chapters 5
-# and 6 - warm starts, growing batches, SB's noise with SB's steps - gives LB back some of SB's
-# steps and noise; Ghost BatchNorm, which gives it some noise, narrowed it. Shallue et al. tuned
-# more than a rule (momentum, the schedule, the training length) on larger data; at the
-# testbed's scale, where LB holds a quarter of the training set, we cannot say whether full
-# tuning would close the gap, and exercise 5 of chapter 6 is the place to start.
+# did not keep SB's accuracy beyond B = 125. What closed most or all of the testbed's gap in
+# chapters 5 and 6 - warm starts, growing batches, SB's noise with SB's steps - gives LB back
+# some of SB's steps and noise; Ghost BatchNorm with small ghost batches, which gives it some
+# noise, narrowed it. In chapter 6's second setting, where LB has had too few updates, SB's
+# number of steps alone was enough. Shallue et al. tuned more than a rule (momentum, the
+# schedule, the training length) on larger data; at the testbed's scale, where LB holds a
+# quarter of the training set, we cannot say whether full tuning would close the gap.
 #
 # ## The reviewers' questions, answered
 #

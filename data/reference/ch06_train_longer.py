@@ -75,6 +75,13 @@ def run(regime: str, seeds, names, threads: int) -> None:
 def merge(regime: str, names, threads: int) -> None:
     name, _, _ = REGIMES[regime]
     parts = [json.loads(p.read_text()) for p in sorted(folder(regime, names).glob("seed*.json"))]
+    common = set.intersection(*(set(p["arms"]) for p in parts))
+    extra = {n for p in parts for n in p["arms"]} - common
+    if extra:  # parts run after an arm was added hold it too; it comes from its own folder
+        print(f"merged without {sorted(extra)}, which only some parts have: merge them with "
+              "--arms from their own parts")
+        parts = [p | {"arms": {n: a for n, a in p["arms"].items() if n in common}}
+                 for p in parts]
     res = gu.study.merge(*parts)
     command = (f"GAPUTILS_MODE=standard python data/reference/ch06_train_longer.py run "
                f"--regime {regime}{' --arms ...' if names else ''} --seeds ... "
