@@ -525,22 +525,30 @@ def accuracy_and_steps(rows: dict[str, dict], names: Sequence[str]) -> plt.Figur
 
 def weight_distances(series: dict[str, tuple[Sequence[int], Sequence[float]]],
                      fits: dict[str, dict] | None = None,
-                     colors: dict[str, tuple] | None = None) -> plt.Figure:
+                     colors: dict[str, tuple] | None = None, title: str = "") -> plt.Figure:
     """||w_t - w_0|| against the step t on a log axis, one line per label, with the fitted
     a + b ln t (``gu.walk.fit_walk`` results) dashed over the steps it was fitted on;
-    ``colors`` maps labels to colours (default :func:`arm_colors`). Chapter 06."""
+    ``colors`` maps labels to colours (default :func:`arm_colors`); ``title`` goes before the
+    plot's own. A series recorded at few steps (under 50: at evaluations only) is drawn with a
+    marker at each, and its step 0 (off a log axis) left out. Chapter 06."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     colors = colors or arm_colors(list(series))
     for name, (steps, dist) in series.items():
         fit = (fits or {}).get(name)
         label = name if fit is None else f"{name}: slope {fit['b']:.2f}, R² {fit['r2']:.3f}"
-        ax.plot(steps, dist, color=colors[name], label=label)
+        sparse = len(steps) < 50
+        if sparse:
+            label += " (at evaluations)"
+            kept = [(t, d) for t, d in zip(steps, dist, strict=True) if t > 0]
+            steps, dist = [t for t, _ in kept], [d for _, d in kept]
+        ax.plot(steps, dist, color=colors[name], label=label, marker="o" if sparse else None,
+                ms=4)
         if fit is not None:
             t = np.geomspace(fit.get("first", min(steps)), fit.get("last", max(steps)), 50)
             ax.plot(t, fit["a"] + fit["b"] * np.log(t), "--", color="k", lw=0.8)
     ax.set(xscale="log", xlabel="optimizer step t (log scale)",
            ylabel="‖w_t - w_0‖ (all parameters)",
-           title="distance from the initial weights"
+           title=(f"{title}: " if title else "") + "distance from the initial weights"
            + (" (dashed: a + b ln t, fitted)" if fits else ""))
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
@@ -577,7 +585,8 @@ def forest(rows: dict[str, dict], names: Sequence[str], title: str,
         ax.axvline(rows[top]["gain"].mean, color=SB_COLOR, lw=0.8, ls=":")
     n = sorted({rows[k]["n"] for k in names})
     how = ("95% CIs; pale: Holm; open: not told apart" if family else "95% CIs")
-    ax.set(xlabel=f"test accuracy - plain {base} (points; dotted blue: plain {top})",
+    ax.set(xlabel=f"test accuracy - plain {base} (points; dotted: orange plain {base}, blue "
+                  f"plain {top})",
            ylabel="arm (optimizer steps per run)",
            title=f"{title} ({'/'.join(map(str, n))} seeds, {how})")
     ax.figure.tight_layout()
@@ -596,12 +605,12 @@ def forests(panels: dict[str, tuple[dict, Sequence[str], dict | None]]) -> plt.F
 
 
 def regimes(groups: dict[str, Sequence[History]],
-            colors: dict[str, tuple] | None = None) -> plt.Figure:
+            colors: dict[str, tuple] | None = None, title: str = "") -> plt.Figure:
     """Test error (%) against epochs, optimizer steps and training seconds (log axes), one
     line per labelled group of runs (mean, band +- 1 std over its runs, ddof=1); the error
     axis spans from the lowest error to 3 points above the highest final one, so that early,
     much higher errors leave the frame; ``colors`` maps labels to colours (default
-    :func:`arm_colors`). Chapter 06."""
+    :func:`arm_colors`); ``title`` heads the figure. Chapter 06."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     colors = colors or arm_colors(list(groups))
     err = {label: [_error_history(h) for h in hs] for label, hs in groups.items()}
@@ -614,7 +623,8 @@ def regimes(groups: dict[str, Sequence[History]],
         plain_log(ax.xaxis, minor=False)
         ax.set_xlabel(ax.get_xlabel() + " (log scale)")
     n = "/".join(map(str, sorted({len(hs) for hs in groups.values()})))
-    fig.suptitle(f"mean over {n} seeds; band: ± 1 standard deviation", fontsize=9)
+    fig.suptitle((f"{title}: " if title else "") + f"mean over {n} seeds; band: ± 1 standard "
+                 "deviation", fontsize=9)
     axes[2].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return fig
