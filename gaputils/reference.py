@@ -42,6 +42,26 @@ def load(name: str) -> dict:
     return json.loads(path.read_text())
 
 
+def write_result(path, result: dict, info: dict, arms=None) -> dict:
+    """Write a reference script's ``result`` (a :func:`gaputils.study.run` result) with
+    ``info`` (its command, :func:`stamp`, seconds) to ``path``; with ``arms``, only add those
+    arms to the result already committed there, keeping its other arms (SB's and LB's networks
+    among them) and recording the addition with its own ``info``. The seeds must match. Used by
+    the scripts in ``data/reference/``."""
+    if arms:
+        old = json.loads(path.read_text())
+        if result["seeds"] != old["seeds"]:
+            raise SystemExit(f"the new arms have seeds {result['seeds']}, the committed result "
+                             f"{old['seeds']}: run the missing seeds first")
+        old["arms"] |= {name: result["arms"][name] for name in arms}
+        old.setdefault("additions", []).append({"arms": list(arms)} | info)
+        result = old
+    else:
+        result = result | info
+    path.write_text(json.dumps(result, indent=1))
+    return result
+
+
 # --- each chapter's reference run ------------------------------------------------------------
 
 RECORD_ENV = "GAPUTILS_RECORD"  # the folder where gaputils.reproduce collects what chapters record

@@ -157,3 +157,16 @@ def test_the_package_ships_the_reference_runs(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for chapter in reproduce.sources():
         assert any(f"gaputils/results/ch{chapter}_{m}.json" in names for m in reference.MODES)
+
+
+def test_write_result_adds_arms_and_keeps_the_committed_ones(tmp_path):
+    path = tmp_path / "ref.json"
+    first = {"seeds": [0, 1], "arms": {"SB": {"test_acc": [0.8, 0.9]}, "LB": {"test_acc": [0.7]}}}
+    reference.write_result(path, first, {"command": "make"})
+    added = {"seeds": [0, 1], "arms": {"SB": {"test_acc": [0.0]}, "X": {"test_acc": [0.5]}}}
+    out = reference.write_result(path, added, {"command": "add"}, arms=["X"])
+    assert out["arms"]["SB"] == first["arms"]["SB"] and out["arms"]["X"] == {"test_acc": [0.5]}
+    assert out["command"] == "make" and out["additions"] == [{"arms": ["X"], "command": "add"}]
+    assert json.loads(path.read_text()) == out
+    with pytest.raises(SystemExit, match="run the missing seeds"):
+        reference.write_result(path, added | {"seeds": [0]}, {}, arms=["X"])

@@ -13,7 +13,6 @@ adds them to the committed result, keeping its other arms.
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -41,15 +40,7 @@ def main() -> None:
                        + (" --controls" if controls else ""),
             "mode": gu.mode(), **gu.reference.stamp(), "wall_seconds": round(time.time() - t0)}
     out = Path(__file__).parents[2] / "gaputils" / "results" / "ch05_remedies.json"
-    if controls:  # keep the committed arms, SB's and LB's networks among them
-        old = json.loads(out.read_text())
-        for name in CONTROLS:
-            old["arms"][name] = res["arms"][name]
-        old.setdefault("additions", []).append({"arms": list(CONTROLS)} | info)
-        res = old
-    else:
-        res |= info
-    out.write_text(json.dumps(res, indent=1))
+    gu.reference.write_result(out, res, info, CONTROLS if controls else None)
     print(f"wrote {out} after {info['wall_seconds']} s")
 
 

@@ -90,18 +90,7 @@ def merge(regime: str, names, threads: int) -> None:
             **gu.reference.stamp(f"{threads} thread(s) per process"),
             "wall_seconds": sum(p["wall_seconds"] for p in parts), "evals": EVALS}
     out = ROOT / "gaputils" / "results" / f"{name}.json"
-    if names:  # add the arms to the committed result
-        old = json.loads(out.read_text())
-        if res["seeds"] != old["seeds"]:
-            raise SystemExit(f"the parts have seeds {res['seeds']}, the committed result "
-                             f"{old['seeds']}: run the missing seeds first")
-        for arm in names:
-            old["arms"][arm] = res["arms"][arm]
-        old.setdefault("additions", []).append({"arms": list(names)} | info)
-        res = old
-    else:
-        res |= info
-    out.write_text(json.dumps(res, indent=1))
+    res = gu.reference.write_result(out, res, info, names)
     print(f"wrote {out}: seeds {res['seeds']}, {len(res['arms'])} arms")
 
 
