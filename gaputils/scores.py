@@ -209,7 +209,7 @@ def verdicts(results: dict, names, base: str = "LB",
 
 def hoffer_families(results: dict) -> tuple[dict[str, stats.Verdict],
                                              dict[str, stats.Verdict]]:
-    """Chapter 06's two families, declared before its reference runs, in one setting's results:
+    """Chapter 06's two families (declared before the runs of Hoffer's regime) in one setting:
     every arm trained at LB's batch size against plain LB ("helps" / "hurts"), and the
     regime-adapted arms (:data:`gaputils.arms.HOFFER_CLOSERS`) against plain SB ("above SB" /
     "below SB"); Holm within each. Chapters 06 and 07."""
