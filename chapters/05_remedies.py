@@ -250,11 +250,13 @@ print(gu.scores.format_verdicts(vs_sb, against="SB"))
 #
 # **Augmentation and adversarial training** close more than half of the gap at LB, and by
 # their estimates all of it or more. But is that a remedy for LB, or a regularizer that raises
-# both batch sizes? Each is also trained at SB, and the lines below give its gain there and the
-# paired change of the gap under it: a remedy "closes the gap" when the gap narrows, and "raises
-# both" when SB gains too and the gap does not narrow. Augmentation helps SB as well, and by
-# more: under augmentation the gap is wider than without it. It is a regularizer for both batch
-# sizes here, not a remedy for LB's.
+# both batch sizes? A remedy trained at SB as well answers it: the lines below give, for each
+# remedy the reference also trained at SB, its gain there and the paired change of the gap under
+# it - a remedy "closes the gap" when the gap narrows, and "raises both" when SB gains too and the
+# gap does not narrow. Augmentation helps SB as well, and by more: under augmentation the gap is
+# wider than without it. It is a regularizer for both batch sizes here, not a remedy for LB's.
+# The reference has no SB run of the adversarial remedies yet
+# (`data/reference/ch05_remedies.py --controls` adds them), so for them the question is open.
 #
 # **The proximal term of conservative training** does not help: three plain steps per batch
 # (λ = 0) raise LB's accuracy a little, and adding the term lowers it again (the last lines

@@ -16,11 +16,8 @@
 # %% [markdown]
 # # 6. Train longer, generalize better
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-
-# badge.svg)](https://colab.research.google.com/github/generalization-
-# gap/book/blob/main/chapters/06_train_longer.ipynb)
-# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-
-# gap/book/main?labpath=chapters%2F06_train_longer.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/generalization-gap/book/blob/main/chapters/06_train_longer.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/generalization-gap/book/main?labpath=chapters%2F06_train_longer.ipynb)
 #
 # Hoffer, Hubara and Soudry argued that large batches generalize worse not because they are
 # large but because, in a fixed number of epochs, they take too few steps: the weights wander
