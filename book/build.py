@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     src, html = args.out / "src", args.out / "html"
     shutil.rmtree(src, ignore_errors=True)
     (src / "chapters").mkdir(parents=True)
+    shutil.copytree(ROOT / "book" / "_static", src / "_static")  # the images pages point to
     if args.executed:
         for nb in sorted(args.executed.glob("[0-9][0-9]_*.ipynb")):
             shutil.copy(nb, src / "chapters" / nb.name)
