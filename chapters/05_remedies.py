@@ -272,7 +272,7 @@ for label, v in sb_controls.items():
 for remedy, reading in gu.scores.control_reading(sb_controls, vs_lb).items():
     print(f"-> {remedy}: {reading}")
 lam0 = min((r["x"], n) for n, r in ref_rows.items() if r["group"] == "conservative")[1]
-proximal = gu.stats.family({f"{name} - {lam0}": gu.stats.paired(acc(name), acc(lam0)).scaled(100)
+proximal = gu.stats.family({f"{name} - {lam0}": gu.scores.paired(ref, name, lam0)
                             for name, r in ref_rows.items()
                             if r["group"] == "conservative" and name != lam0},
                            words=("higher", "lower"))  # family 4

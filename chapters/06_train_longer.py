@@ -449,8 +449,7 @@ for k, w in far.items():
 trio = {"noise + RA - LR + RA": ("LB + noise + RA", "LB + LR + RA"),
         "linear + RA - noise + RA": ("LB + linear LR, warm-up + RA", "LB + noise + RA"),
         "linear + RA - RA": ("LB + linear LR, warm-up + RA", "LB + RA")}
-acc = lambda k, n: 100 * np.array(refs[k]["arms"][n]["test_acc"])
-separate = {k: gu.stats.family({label: gu.stats.paired(acc(k, a), acc(k, b))
+separate = {k: gu.stats.family({label: gu.scores.paired(refs[k], a, b)
                                 for label, (a, b) in trio.items()}, words=("higher", "lower"))
             for k in refs}
 for k, fam in separate.items():
@@ -521,7 +520,7 @@ z = gu.remedies.multipliers(lb, s2, torch.Generator().manual_seed(0))
 print(f"s² = {s2:.2f}; one batch's multipliers: mean {z.mean():.3f}, sd {z.std():.2f}, "
       f"range [{z.min():.1f}, {z.max():.1f}], {(z < 0).float().mean():.0%} negative")
 tb_rows, n_ref = ref_rows["testbed"], len(refs["testbed"]["seeds"])
-diff = lambda a, b: gu.stats.paired(acc("testbed", a), acc("testbed", b))
+diff = lambda a, b: gu.scores.paired(refs["testbed"], a, b)
 noise_arms = ["LB", "LB + noise", "LB + GBN", "LB + noise + RA", "LB + RA", "LB + GBN + RA",
               "LB + LR + GBN + RA"]
 fig = gu.plots.forest(tb_rows, noise_arms, "testbed: multiplicative noise, GBN and RA",

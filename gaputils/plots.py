@@ -760,6 +760,8 @@ def measure_scatter(points: dict[str, np.ndarray]) -> plt.Figure:
         fit = points.get("fitted", np.ones(len(points[key]), bool))
         for i, b in enumerate(sizes):
             m = (points["batch_size"] == b) & fit
+            if not m.any():  # no network of this batch size fits: only the grey crosses
+                continue
             ax.scatter(points[key][m], 100 * points["test_acc"][m], s=14, color=cmap(i),
                        label=f"B = {b}")
         ax.scatter(points[key][~fit], 100 * points["test_acc"][~fit], s=16, marker="x",

@@ -95,10 +95,8 @@ def answers(ch05: dict, ch06: dict[str, dict], ch07: dict,
     said = lambda k, which, n: (f"{fam[k][which][n].raw.brief()}, "
                                 f"{fam[k][which][n].verdict}")
     control = "SB, LB + RA's epochs"  # SB trained as long as LB + RA, where the run has it
-    acc6 = lambda k, n: 100 * np.array(ch06[k]["arms"][n]["test_acc"])
     longer = lambda k: ("" if control not in ch06[k]["arms"] else " (against SB trained as long "
-                        + stats.paired(acc6(k, "LB + LR + GBN + RA"), acc6(k, control)).brief()
-                        + ")")
+                        + scores.paired(ch06[k], "LB + LR + GBN + RA", control).brief() + ")")
     per = lambda text: "; ".join(f"{k}: {text(k)}" for k in ch06)
     c1_gap = scores.summarize(s7)["SB"]["gain"]
     return {

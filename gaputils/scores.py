@@ -194,6 +194,12 @@ def _accuracies(results: dict, *names: str) -> list[np.ndarray]:
             for n in names]
 
 
+def paired(results: dict, a: str, b: str) -> stats.Difference:
+    """Arm ``a``'s test accuracy minus arm ``b``'s in ``results``, in points, paired by seed over
+    the seeds both share (:func:`gaputils.stats.paired`). Chapters 05-07."""
+    return stats.paired(*_accuracies(results, a, b))
+
+
 def verdicts(results: dict, names, base: str = "LB",
              words: tuple[str, str] = ("helps", "hurts")) -> dict[str, stats.Verdict]:
     """Holm's correction over the family "each of ``names`` against ``base``" in ``results``
@@ -203,8 +209,7 @@ def verdicts(results: dict, names, base: str = "LB",
     missing = [n for n in [base, *names] if n not in results["arms"]]
     if missing:
         raise KeyError(f"not in the results: {missing}")
-    return stats.family({n: stats.paired(*_accuracies(results, n, base)) for n in names},
-                        words=words)
+    return stats.family({n: paired(results, n, base) for n in names}, words=words)
 
 
 def hoffer_families(results: dict) -> tuple[dict[str, stats.Verdict],

@@ -271,6 +271,7 @@ def test_controls_tell_closing_the_gap_from_raising_both():
                          "lifter: gain at SB", "lifter: change of the gap"]
     assert fam["closer: change of the gap"].raw.mean == pytest.approx(-1.0, abs=0.05)
     assert fam["lifter: gain at SB"].raw.mean == pytest.approx(1.0, abs=0.05)
+    assert scores.paired(res, "LB + closer", "LB").mean == pytest.approx(1.0, abs=0.05)
     gains = scores.verdicts(res, ["LB + closer", "LB + lifter", "LB + alone"])
     assert scores.control_reading(fam, gains) == {"closer": "closes the gap",
                                                   "lifter": "raises both"}
