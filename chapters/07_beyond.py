@@ -102,34 +102,74 @@ live = gu.study.run(sam_arms, seeds, seeds, ds=ds, n_curvature=budget.n_curvatur
 print(gu.scores.format_summary(gu.scores.summarize(live)))
 
 # %% [markdown]
-# With one seed, as in standard mode, these are single differences. The reference run has six
-# seeds:
+# With one seed, as in standard mode, these are single differences. The reference run has more:
+# sixteen seeds of plain SB and LB and of the four SAM arms, six of them with lambda_max and
+# Keskar's sharpness measured, and, for eight seeds, three controls at LB (`gu.arms.sam_controls`):
+# SAM at the radii 0.02 and 0.1 around Foret et al.'s 0.05, and plain LB trained for twice the
+# epochs - the gradient computations of a SAM run, whose steps take two each.
+#
+# As in chapters 5 and 6, verdicts come from families of comparisons fixed by the questions, with
+# Holm's correction inside each (declared on 2026-12-04, before the added seeds and the controls
+# were trained; the reference's "additions" record their dates): (1) every arm of this section
+# trained at LB against plain LB - "helps", "hurts" or "not told apart"; (2) SAM's and ASAM's SB
+# controls: the gain at SB and the change of the gap under each, which sorts a remedy into "closes
+# the gap" or "raises both"; (3) SAM and ASAM at LB against plain SB, and against LB trained as long
+# in gradient computations.
 
 # %%
 study = ref["study"]
 rows = gu.scores.summarize(study)
 sam_names = ["SB", "LB", "SB + SAM", "SB + ASAM", "LB + SAM", "LB + ASAM"]
 print(gu.scores.format_summary({k: rows[k] for k in sam_names}))
+lb_size = rows["LB"]["batch_size"]
+sam_lb = [n for n, r in rows.items() if r["group"] in ("sam", "sam controls")
+          and r["batch_size"] == lb_size]
+vs_lb = gu.scores.verdicts(study, sam_lb)  # family 1
+sam_sb = gu.scores.controls(study)  # family 2
+twice = "LB, twice the epochs"
+closer = {f"{n} - {top}": gu.scores.paired(study, n, top) for n in ("LB + SAM", "LB + ASAM")
+          for top in ("SB", twice)}
+vs_top = gu.stats.family(closer, words=("higher", "lower"))  # family 3
 print()
-print(gu.scores.findings({k: rows[k] for k in sam_names}))
+print(gu.scores.format_verdicts(vs_lb), end="\n\n")
+for fam in (sam_sb, vs_top):
+    for label, v in fam.items():
+        print(f"{label:<38} (points) {v.line()}")
+    print()
+readings = gu.scores.control_reading(sam_sb, vs_lb)
+for remedy, reading in readings.items():
+    print(f"-> {remedy}: {reading}")
+radii = gu.scores.paired(study, "LB + SAM ρ=0.1", "LB + SAM")
+print(f"SAM at ρ = 0.1 against ρ = 0.05: {radii.brief()} pts ({radii.n} shared seeds)")
 for k in ("LB", "LB + SAM", "LB + ASAM"):
     r = rows[k]
     print(f"{k}: λmax x{r['lambda_max_vs_top']:.0f}, sharpness x{r['sharpness_vs_top']:.1f} of "
-          f"SB's" + (f"; ({k}) - SB, points: {r['vs_top']}" if "vs_top" in r else ""))
+          f"SB's (geometric means over {r['n_measured']} measured seeds)")
 
 # %% [markdown]
-# Both ways of seeking flat minima raise LB's test accuracy, by half to two thirds of the gap
-# (the fractions, with wide intervals; for ASAM the gain's interval only just excludes zero), and by
-# their paired differences from SB neither can be told from SB at 95% - though both estimates
-# lie below it. Their minimizers are flatter than plain LB's, by lambda_max only a little: SAM
-# and ASAM take a sixth to a quarter off it (SAM's interval just below 1), while plain LB's
-# lambda_max is about fifty times SB's, so their LB minimizers remain some forty times sharper
-# than SB's. Keskar's sharpness falls more - to about a half and a third of LB's - but stays
-# several times SB's (the last lines). SAM buys back much of the accuracy and a part of the
-# flatness: on this testbed the accuracy it gains does not come from reaching SB-like
-# curvature. At SB, neither changes the accuracy measurably (their differences from SB).
-# (SAM here perturbs with the whole batch's gradient; Foret et al. found that smaller
-# "m-sharpness" batches generalize better - exercise 2.)
+# Read the verdicts printed (sixteen seeds for SAM and ASAM, eight for the controls). After the
+# correction both ways of seeking flat minima raise LB's test accuracy, by about two fifths and
+# three fifths of the gap (the fractions), and both stay below plain SB (family 3): they close
+# part of the gap, not all of it. The extra computation is not what helps: LB trained for twice
+# the epochs - the gradients of a SAM run - cannot be told from plain LB, and SAM and ASAM lie
+# above it (family 3, each only just). The radius matters some: at 0.02 SAM is not told apart
+# from LB, at 0.1 it gains more than at 0.05 by the estimate, though the direct comparison on
+# the seeds they share does not tell the two radii apart (the last line below the tables); we
+# did not sweep further, so 0.05 need not be the best radius for LB here. And SAM is no remedy
+# for LB in particular: at SB it raises the accuracy too, and the gap under SAM or ASAM cannot
+# be told from the gap without them (family 2; the reading after the arrows, "raises both"). On
+# this testbed SAM is a regularizer that helps both batch sizes - as augmentation is in chapter
+# 5 - not a cure for what LB lacks (ASAM's narrowing of the gap is not told apart, and not ruled
+# out either; chapter 5's adversarial training narrows it measurably).
+#
+# Their minimizers are flatter than plain LB's (the ratios in the second table, on the six
+# measured seeds), by lambda_max only a little, while plain LB's lambda_max is tens of times
+# SB's, so their LB minimizers remain tens of times sharper than SB's. Keskar's sharpness falls
+# more, but stays several times SB's (the last lines). SAM buys back part of the accuracy and a
+# part of the flatness: on this testbed the accuracy it gains does not come from reaching
+# SB-like curvature. (SAM here perturbs with the whole batch's
+# gradient; Foret et al. found that smaller "m-sharpness" batches generalize better -
+# exercise 2.)
 #
 # What does SAM cost? Its step takes two forward and backward passes instead of one. The
 # reference's seconds come from two processes sharing the machine with other work, so the
@@ -157,17 +197,17 @@ for name, b, steps in (("SB", setting.sb, 200), ("LB", setting.lb, 20)):
 ratios = [v for c in costs.values() for v in c.values()]
 print(f"a SAM or ASAM step: x{min(ratios):.2f} to x{max(ratios):.2f} the time of a plain one")
 lb_sam = run_s["LB"] * costs["LB"]["SAM"]
-print(f"a run of LB + SAM: about {lb_sam:.0f} s, "
-      f"{'longer' if lb_sam > run_s['SB'] else 'shorter'} than plain SB's {run_s['SB']:.0f} s")
+print(f"a run of LB + SAM: about {lb_sam:.0f} s, x{lb_sam / run_s['SB']:.1f} the time of a "
+      f"plain SB run ({run_s['SB']:.0f} s)")
 
 # %% [markdown]
-# A SAM or ASAM step costs about one and a half to two and a half times a plain one (the range
-# printed last; where it falls depends on the batch and the machine): two forward and backward
-# passes instead of one, while drawing the batch and the optimizer's update are not repeated.
-# On a CPU an example costs LB not much less time than SB (the plain run times printed), so
-# "LB + SAM" takes about as long as a plain SB run, here longer or shorter as the last line
-# says; on a GPU, where LB's steps run in parallel, it would cost LB up to about twice its time
-# and keep part of LB's speed-up - we have not measured that here.
+# A SAM or ASAM step costs about twice a plain one (the range printed; where it falls depends on
+# the batch and the machine): two forward and backward passes instead of one, while drawing the
+# batch and the optimizer's update are not repeated. On a CPU an example costs LB not much less
+# time than SB (the plain run times printed), so a run of LB + SAM saves nothing over a plain SB
+# run - the last line gives the two times; on a GPU, where LB's steps run in parallel, SAM would
+# cost LB up to about twice its time and keep part of LB's speed-up - we have not measured that
+# here.
 #
 # ## Linear against square-root scaling across batch sizes
 #
@@ -184,8 +224,9 @@ print(f"a run of LB + SAM: about {lb_sam:.0f} s, "
 rule_arms = [a for a in arms if a.group != "sam"]
 live_rules = gu.study.run(rule_arms, seeds, (), ds=ds)
 sweep = gu.scores.rule_sweep(study)
+rule_seeds = min(len(a["seeds"]) for a in study["arms"].values() if a["group"] in gu.scores.RULES)
 fig = gu.plots.rule_sweep(sweep, gu.scores.RULES, title=f"learning-rate rules "
-                          f"({len(study['seeds'])} seeds, 95% CIs)")
+                          f"({rule_seeds} seeds, 95% CIs)")
 for rule, points in sweep.items():
     kept, worst = gu.scores.largest_kept(points), min(points, key=lambda p: p[1])
     print(f"{gu.scores.RULES[rule]:<26} keeps SB's accuracy up to B = {kept}; lowest at "
@@ -195,7 +236,9 @@ live_kept = {r: gu.scores.largest_kept(p) for r, p in gu.scores.rule_sweep(live_
 print(f"live ({len(seeds)} seed(s); one seed: within 0.5 pts): {live_kept}")
 big = max(budget.scaling_sizes)
 print(f"the linear rule's learning rate at B = {big}: "
-      f"{gu.remedies.scale_lr(setting.lr, big, setting.sb, 'linear'):g}")
+      f"{gu.remedies.scale_lr(setting.lr, big, setting.sb, 'linear'):g}; in the reference its "
+      f"training accuracy at B = 1,000 is "
+      f"{100 * np.mean(study['arms']['B=1000, linear lr']['train_acc']):.1f}%")
 
 # %% [markdown]
 # Up to B = 125, four times SB, no rule is measurably worse than SB - leaving the rate unchanged
@@ -207,7 +250,45 @@ print(f"the linear rule's learning rate at B = {big}: "
 # set in 40 epochs (its training accuracy is in the reference's table of every arm). Goyal
 # et al. kept ResNet-50's accuracy up to batches of 8,192 on ImageNet's 1.28 million images,
 # 0.6% of the training set per batch; here 125 is already 6% of it, and 1,000 half. On this
-# testbed the rules carry SB's accuracy no further than leaving the rate alone does.
+# testbed, in its 40 epochs, the rules carry SB's accuracy no further than leaving the rate
+# alone does. (At B = 1,000 this is not a test of Goyal et al.'s rule: its five warm-up epochs
+# are 10 of its 80 steps, and the arm is still learning at the end.)
+#
+# ## A flat minimizer that keeps the gap
+#
+# The rules also change the minimizers' curvature, and one of them makes the point of this
+# book's debate sharper than any other experiment in it. The lines below compare, from the
+# reference, the linear rule's minimizers at B = 500 (LB's batch) and at 125 with plain SB's:
+# lambda_max and Keskar's sharpness as ratios to SB's (geometric means over the measured seeds,
+# paired 95% intervals), and the test accuracy against SB and against plain LB.
+
+# %%
+vs_sb = gu.scores.summarize(study, base="SB", top="LB")  # ratios and gains against SB
+ratio = lambda r, k: f"{r[k][0]:.2g} [{r[k][1]:.2g}, {r[k][2]:.2g}]"
+for name in ("B=500, linear lr", "B=125, linear lr", "LB"):
+    r, train = vs_sb[name], np.array(study["arms"][name]["train_acc"])
+    print(f"{name:<17} train acc. {100 * train.mean():5.1f}% ({(train >= 0.995).sum()} of "
+          f"{len(train)} seeds >= 99.5%); "
+          f"/ SB's: λmax {ratio(r, 'lambda_max_ratio')}, sharpness {ratio(r, 'sharpness_ratio')}"
+          f"\n{'':<18}test acc. - SB {r['gain'].brief()} pts"
+          + (f", - LB {r['vs_top'].brief()} pts" if "vs_top" in r else ""))
+flat = vs_sb["B=500, linear lr"]
+
+# %% [markdown]
+# At LB's batch size the linear rule - the learning rate sixteen times SB's after a warm-up - ends
+# at minimizers that fit the training set (on average; the counts printed) and are *flatter than
+# SB's* by Keskar's metric (the interval of the ratio lies below 1), with lambda_max a few times
+# SB's instead of plain LB's fifty; yet they test below SB by about as much as plain LB does, and
+# cannot be told from plain LB (the lines above). By the measure Keskar et al. proposed, this is a
+# flat large-batch minimum that keeps the whole gap: the book's plainest counterexample to "LB
+# generalizes worse because it finds sharp minima". At B = 125 the same rule cannot be told from SB
+# in lambda_max or in accuracy (both intervals reach SB's). It is also a warning for every "x N of
+# SB's lambda_max" in this book: such ratios compare arms trained with different learning rates and
+# numbers of steps, and the learning rate alone moves lambda_max - gradient descent does not settle
+# where lambda_max exceeds about 2 / lr (chapter 4's edge of stability; with momentum the bound is
+# higher): while the rate is large, training cannot settle where lambda_max exceeds that bound,
+# and a sixteen times larger rate lowers the bound sixteen-fold. Those ratios mix the batch size
+# with the rate and the steps.
 #
 # ## The critical batch size
 #
@@ -275,6 +356,11 @@ print(f"B_crit from the fit: {fit['b_crit']:.0f} (geometric means); per seed "
 print("B_simple at the first evaluation at or below each training loss, mean ± sd over seeds: "
       + "; ".join(f"{lv:g}: {np.mean(v):.0f} ± {np.std(v, ddof=1):.0f}" for lv, v in
                   levels.items()))
+first, last = levels[max(levels)], levels[min(levels)]
+rose = sum(a < b for a, b in zip(first, noise_at, strict=True))
+fell = sum(b < a for a, b in zip(noise_at, last, strict=True))
+print(f"from loss {max(levels):g} to the target B_simple rose in {rose} of {len(first)} seeds; "
+      f"from the target to {min(levels):g} it fell in {fell}")
 
 # %% [markdown]
 # The figure has the three regimes. From 8 to 64 examples, each doubling of the batch cuts the
@@ -282,13 +368,23 @@ print("B_simple at the first evaluation at or below each training loss, mean ± 
 # doubling saves less and less, and from 500 to 1,000 almost nothing. The fit puts the knee,
 # B_crit, at the value printed - a few hundred examples, a sixth of the training set - and S_min
 # at about twenty steps, below the thirty that even B = 1,000 needs: an extrapolation. The tuned
-# learning rate doubles with the batch from 8 to 64, as the linear rule says, jumps fourfold to
-# 125, and then only doubles over the eightfold step from 125 to 1,000 (the lr column). The
+# learning rate grows with the batch - it doubles from 8 to 64 in the lr column, as the linear
+# rule says, and grows more slowly from 125 on - but read it coarsely: near the best rate the
+# steps change little, and the checks quantize them, so neighbouring rates can tie. The
 # testbed's LB of 500 lies past the knee for this target, SB's 32 deep in the perfect-scaling
-# regime. One caveat is particular to small data: batches drawn without replacement from N
-# examples have gradient noise tr(Σ)(N - B) / (B (N - 1)), not tr(Σ) / B, so at B = 1,000 -
-# half the training set - the noise is half what McCandlish et al.'s model assumes, and the
-# last points favour large batches a little.
+# regime.
+#
+# Four limits of this measurement, open here. The checks come four times per epoch, and at least
+# every step - 62 steps apart at B = 8, every step from B = 500 on - so small batches' counts are
+# rounded up by up to a quarter epoch (interpolating the loss between checks would refine them). The
+# target is checked on the eval-mode loss, with BatchNorm's running statistics; at B >= 500 a run is
+# about thirty steps, and running statistics with momentum 0.1 still carry part of their
+# initialization then, so the largest batches may be counted a few steps late (recomputing the
+# statistics before each check would tell how much B_crit moves). B_simple is measured on 1,000 of
+# the 2,000 training images. And batches drawn without replacement from N examples have gradient
+# noise tr(Σ)(N - B) / (B (N - 1)), not tr(Σ) / B, so at B = 1,000 - half the training set - the
+# noise is half what McCandlish et al.'s model assumes, and the last points favour large batches a
+# little.
 #
 # The noise scale measured at the target is of the same order as B_crit, but about a third of
 # it. McCandlish et al.'s prediction is B_crit ≈ B_noise = tr(HΣ) / (Gᵀ H G), which weighs the
@@ -296,13 +392,15 @@ print("B_simple at the first evaluation at or below each training loss, mean ± 
 # B_noise only when the curvature is about the same in every direction, which chapter 4 showed
 # it is not; McCandlish et al. present B_simple as an approximation, not an identity. (Ours also
 # takes its per-example gradients in eval mode, with BatchNorm's running statistics.) Along the
-# way, B_simple rises from its first measurement to the target in every seed - from around fifty
-# examples to around a hundred, by the means printed - erratically in between, and beyond the
-# target, at 0.2, the seeds scatter widely. (Each level's value is measured at the first
+# way, B_simple is higher at the target than at its first measurement in every seed - from
+# around fifty examples to around a hundred, by the means printed - but not steadily: it goes up
+# and down in between, and beyond the target, at 0.2, the seeds scatter widely, some falling
+# back (the counts printed). (Each level's value is measured at the first
 # evaluation at or below it, four per epoch; the loss falls below 1 so fast that the first
-# measurements already sit near 0.65 - the right panel plots them at the loss they had.) As the
-# loss falls the gradient's signal shrinks faster than its noise, so the batch worth using grows
-# during training - the case for growing the batch (chapter 5's dynamic sampling).
+# measurements already sit well below it - the right panel plots them at the loss they had.) On
+# the way to the target the gradient's signal shrinks faster than its noise, so the batch worth
+# using grows - the case for growing the batch (chapter 5's dynamic sampling); beyond the target
+# the seeds disagree.
 #
 # ## A transformer (question 6)
 #
@@ -405,8 +503,9 @@ for name, b_, a_ in zip(("λmax", "adaptive sharpness (%)"), before[1:], after[1
 # batches, strong augmentation, adversarial training) sits on a slope, where neither measure
 # means what it means at a minimum. So the correlation - Kendall's tau, as Jiang et al. use -
 # is taken over the networks that fit (training accuracy at least 99.5%), and the others are
-# shown apart. The networks share seeds (chapter 5 and this chapter train seeds 0-5 from the same
-# initial weights), so the bootstrap resamples whole seeds:
+# shown apart. The networks share seeds (chapter 5 and this chapter train seeds 0-4 and 0-5 from
+# the same initial weights, and their plain SB and LB networks are the same ones, counted once),
+# so the bootstrap resamples whole seeds:
 
 # %%
 points = gu.questions.measured(gu.reference.load("ch05_remedies"), study)
@@ -425,7 +524,7 @@ fig = gu.plots.measure_scatter(points)
 # correlation clear of zero (tau printed); Keskar's sharpness correlates more weakly by the
 # estimate. With six seeds to resample, the intervals are rough. Much of it is the batch size
 # (the colours show only the batch size, not the arm), and there are exceptions: SAM's LB
-# networks gain half to two thirds of the gap while staying far sharper than SB's (those that fit
+# networks gain two to three fifths of the gap while staying far sharper than SB's (those that fit
 # lie among LB's colour), and F1 (the previous section, not in this figure) is sharper at LB
 # and better. Jiang et al. compared measures over many architectures and hyperparameters, with
 # perturbation-based sharpness scaled to the weights, ranking within groups that differ in one
@@ -488,27 +587,36 @@ gu.reference.compare("07", gu.scores.key_numbers(gu.scores.summarize(live)) | ru
 # %% [markdown]
 # ## Summary
 #
-# 1. SAM and ASAM at LB raise the test accuracy by half to two thirds of the gap, at 1.5 to 2.5
-#    times the time per step, while LB's minimizer stays some forty times sharper than SB's by
-#    lambda_max. `gu.sam` moves BatchNorm's running statistics once per SAM step, not twice.
+# 1. SAM and ASAM at LB raise the test accuracy by two to three fifths of the gap, at about
+#    twice the time per step, while LB's minimizer stays tens of times sharper than SB's by
+#    lambda_max; LB trained as long in gradients is not told apart from LB. But they raise SB
+#    as well, and
+#    the gap under them is not told apart from the gap without: on this testbed SAM is a
+#    regularizer for both batch sizes. `gu.sam` moves BatchNorm's running statistics once per
+#    SAM step, not twice.
 # 2. On the testbed, with the learning rate unchanged, scaled by the square root or scaled
-#    linearly with warm-up, no batch up to B = 125 is measurably worse than SB, and every batch
-#    from 250 on is; linear scaling to 31 times SB's rate loses several points.
-# 3. Steps to a target training loss halve with every doubling of the batch up to about 64 and
+#    linearly with warm-up, no batch up to B = 125 is measurably worse than SB in the testbed's
+#    40 epochs, and every batch from 250 on is; linear scaling to 31 times SB's rate does not
+#    fit the training set in 40 epochs and loses several points.
+# 3. At LB's batch size the linear rule finds minimizers flatter than SB's by Keskar's metric
+#    that keep the whole gap: flatness by that measure is not what LB lacks. Ratios of
+#    lambda_max across arms mix the batch size with the learning rate and the steps.
+# 4. Steps to a target training loss halve with every doubling of the batch up to about 64 and
 #    level off past a critical batch size of a few hundred examples; the gradient noise scale at
-#    the target is of the same order, about a third of it, and rose on the way to the target in
-#    every seed.
-# 4. A tiny Vision Transformer without BatchNorm shows the gap, with an LB minimizer hundreds of
+#    the target is of the same order, about a third of it, and higher there than at its first
+#    measurement in every seed.
+# 5. A tiny Vision Transformer without BatchNorm shows the gap, with an LB minimizer hundreds of
 #    times sharper by lambda_max; Keskar's F1 under the same protocol shows LB better, though its
 #    LB minimizer is sharper too.
-# 5. lambda_max can be changed at will without changing a prediction (Dinh et al.); across about
-#    two hundred minimizers of the testbed it tracks test accuracy only modestly. Sharp minima
-#    usually come with the gap; they do not measure it.
+# 6. lambda_max can be changed at will without changing a prediction (Dinh et al.); across the
+#    testbed's minimizers that fit the training set it tracks test accuracy only modestly.
+#    Sharp minima usually come with the gap; they do not measure it.
 #
 # ## Exercises
 #
-# 1. Train "LB + SAM" with rho = 0.02 and 0.1 for two seeds. Is 0.05 the best radius on the
-#    testbed, and does the best radius close more of the gap?
+# 1. The reference swept SAM's radius at LB; sweep ASAM's: train "LB + ASAM" with rho = 0.2 and
+#    1.0 for two seeds (`gu.remedies.SAM(rho, adaptive=True)`). Is Kwon et al.'s 0.5 the best
+#    radius on the testbed?
 # 2. Foret et al.'s m-sharpness: write a remedy (a subclass of `gu.remedies.Remedy`, as at the
 #    end of chapter 5) whose `step(ctx, closure)` hook computes SAM's perturbation separately on
 #    chunks of m = 32 examples of each LB batch (as data-parallel SAM does per worker), using
@@ -559,17 +667,32 @@ assert set(gu.scaling.best_steps(live_crit)) <= set(budget.critical_sizes)
 assert set(gu.scores.summarize(live_vit)) == {"SB", "LB"}
 assert len(lines) == 10 and all(any(ch.isdigit() for ch in t) for t in lines.values())
 assert rows["SB"]["gain"].lo > 0  # the gap, on the reference's seeds
-for k in ("LB + SAM", "LB + ASAM"):  # half to two thirds of the gap; not told from SB; sharp
+said = lambda fam, names, word: all(fam[n].verdict.startswith(word) for n in names)
+SAMS = ("LB + SAM", "LB + ASAM")
+assert said(vs_lb, SAMS, "helps")  # both help LB, after Holm's correction ...
+assert said(vs_top, [f"{k} - SB" for k in SAMS], "lower")  # ... and stay below SB
+for k in SAMS:  # flatter than LB, by lambda_max only a little, and still far sharper than SB
     r = rows[k]
-    assert r["gain"].lo > 0 and 0.45 < r["fraction"].estimate < 0.72, k
-    assert 0.25 < r["sharpness_ratio"][0] < 0.65 and r["sharpness_ratio"][2] < 1, k
-    assert r["vs_top"].lo < 0 < r["vs_top"].hi and r["vs_top"].mean < 0, k
-    assert r["lambda_max_ratio"][2] < 1 and 0.6 < r["lambda_max_ratio"][0] < 0.9, k
-    assert r["lambda_max_vs_top"] > 30 and r["sharpness_vs_top"] > 3, k
-assert rows["LB"]["lambda_max_vs_top"] > 40 and rows["LB + ASAM"]["gain"].lo < 0.1  # just
-assert 0.95 < rows["LB + SAM"]["lambda_max_ratio"][2] < 1  # just below 1
-for k in ("SB + SAM", "SB + ASAM"):
-    assert rows[k]["vs_top"].lo < 0 < rows[k]["vs_top"].hi, k
+    assert r["lambda_max_ratio"][2] < 1 and r["lambda_max_ratio"][0] > 0.5, k
+    assert r["sharpness_ratio"][2] < 1 and r["sharpness_ratio"][0] < r["lambda_max_ratio"][0], k
+    assert r["lambda_max_vs_top"] > 10 and r["sharpness_vs_top"] > 2, k
+assert rows["LB"]["lambda_max_vs_top"] > 10
+assert said(vs_top, [f"{k} - {twice}" for k in SAMS], "higher")  # more than the compute
+assert vs_lb[twice].verdict.startswith("not told")  # twice the epochs alone: no gain
+assert vs_lb["LB + SAM ρ=0.02"].verdict.startswith("not told")
+assert vs_lb["LB + SAM ρ=0.1"].verdict == "helps"
+assert rows["LB + SAM ρ=0.1"]["gain"].mean > rows["LB + SAM"]["gain"].mean  # by the estimate
+assert radii.lo < 0 < radii.hi  # ... not told apart directly
+assert all(readings[k] == "raises both" for k in ("SAM", "ASAM"))  # a regularizer for both
+fractions = [rows[k]["fraction"].estimate for k in SAMS]
+assert 0.3 < fractions[0] < 0.5 and 0.5 < fractions[1] < 0.7  # two fifths, three fifths
+assert 100 * np.mean(study["arms"]["B=500, linear lr"]["train_acc"]) >= 99.5  # fits ...
+assert flat["sharpness_ratio"][2] < 1  # ... flatter than SB by Keskar's metric ...
+assert flat["lambda_max_ratio"][0] < vs_sb["LB"]["lambda_max_ratio"][0] / 4  # a few x, not 50
+assert flat["gain"].hi < 0 and flat["vs_top"].lo < 0 < flat["vs_top"].hi  # ... keeps the gap
+at125 = vs_sb["B=125, linear lr"]
+assert at125["lambda_max_ratio"][1] < 1 < at125["lambda_max_ratio"][2]
+assert at125["gain"].lo < 0 < at125["gain"].hi
 assert all(gu.scores.largest_kept(p) == 125 for p in sweep.values())  # every rule: 125
 at = {rule: {p[0]: p for p in points} for rule, points in sweep.items()}
 assert all(-0.1 < at[rule][250][3] < 0 for rule in ("sqrt", "linear"))  # only just
@@ -582,12 +705,12 @@ steps = {b: np.exp(np.mean(np.log(r["steps"]))) for b, r in best.items()}
 assert all(0.4 < steps[2 * b] / steps[b] < 0.65 for b in (8, 16, 32))  # perfect scaling
 assert steps[1000] / steps[500] > 0.8 and steps[500] / steps[250] > steps[250] / steps[125]
 assert [best[b]["lr"] for b in (16, 32, 64)] == [2 * best[b]["lr"] for b in (8, 16, 32)]
-assert best[125]["lr"] == 4 * best[64]["lr"] and best[1000]["lr"] == 2 * best[125]["lr"]
+assert best[1000]["lr"] / best[125]["lr"] < 1000 / 125  # more slowly from 125 on
 assert fit["s_min"] < min(steps.values())  # S_min is an extrapolation
 assert 200 < fit["b_crit"] < 500 and 15 < fit["s_min"] < 25 and fit["b_crit"] < ref_lb
 assert 0.2 < np.mean(noise_at) / fit["b_crit"] < 0.5  # the same order; about a third
 assert 30 < np.mean(levels[1.0]) < 70 and 70 < np.mean(noise_at) < 140  # fifty -> a hundred
-assert all(a < b for a, b in zip(levels[1.0], noise_at, strict=True))  # rises in every seed
+assert rose == len(first) and fell > 0  # higher at the target in every seed; some fall back
 assert np.std(levels[0.2], ddof=1) > np.std(noise_at, ddof=1)  # scatters beyond the target
 vit_gap = vit_rows["SB"]["gain"]
 assert vit_gap.lo > 0 and 0.5 < vit_gap.mean < 2 and train_acc["LB"] > 99

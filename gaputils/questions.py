@@ -39,12 +39,18 @@ def measured(*results: dict) -> dict[str, np.ndarray]:
     sharpness measured, pooled: arrays ``test_acc`` and ``train_acc`` (fractions),
     ``lambda_max``, ``sharpness`` (percent), ``batch_size``, ``seed`` and ``fitted`` (training
     accuracy at least :data:`FITTED`: only there do the measures describe a minimizer of the
-    training loss), skipping diverged runs. Chapter 07."""
-    rows = []
-    for res, a in ((r, a) for r in results for a in r["arms"].values()):
-        seeds = [s for s in a["seeds"] if s in res["measure_seeds"]]
+    training loss), skipping diverged runs. The same network in two results - an arm of the
+    same name and seed with the same accuracies (the references share their plain SB and LB
+    networks) - counts once. Chapter 07."""
+    rows, seen = [], set()
+    for res, (name, a) in ((r, x) for r in results for x in r["arms"].items()):
+        seeds = study.measured_seeds(res, name)
         for s, lam, sh in zip(seeds, a["lambda_max"], a["sharpness"], strict=True):
             i = a["seeds"].index(s)
+            network = (name, s, a["test_acc"][i], a["train_acc"][i])
+            if network in seen:
+                continue
+            seen.add(network)
             if np.isfinite(lam) and np.isfinite(sh):
                 rows.append((a["test_acc"][i], a["train_acc"][i], lam, sh, a["batch_size"], s))
     cols = np.array(rows, dtype=float).T
@@ -87,10 +93,15 @@ def answers(ch05: dict, ch06: dict[str, dict], ch07: dict,
     acc_sharp = corr(np.log(pts["sharpness"]), pts["test_acc"])
     acc_lam = corr(np.log(pts["lambda_max"]), pts["test_acc"])
     lam_sharp = corr(np.log(pts["lambda_max"]), np.log(pts["sharpness"]))
-    warm = "; ".join(f"k={r['x']:g}: {r['fraction'].brief()}" for r in r5.values()
-                     if r["group"] == "warm start")
-    dyn = "; ".join(f"{n}: {r['fraction'].brief()}" for n, r in r5.items()
-                    if r["group"] == "dynamic sampling")
+    train = lambda n: 100 * np.mean(ch05["arms"][n]["train_acc"])
+    share = lambda n: f"{r5[n]['steps'] / r5['SB']['steps']:.0%} of SB's steps"
+    warm = "; ".join(f"k={r['x']:g}: {r['fraction'].brief()} ({share(n)}, training acc. "
+                     f"{train(n):.1f}%)" for n, r in r5.items() if r["group"] == "warm start")
+    dyn = "; ".join(f"{n}: {r['fraction'].brief()} ({share(n)})"
+                    for n, r in r5.items() if r["group"] == "dynamic sampling")
+    f1 = scores.summarize(ch07["f1"])["SB"]["gain"] if "f1" in ch07 else None
+    f1_word = f1 and ("LB better" if f1.hi < 0 else "LB worse" if f1.lo > 0 else "not told apart")
+    grid = [h.step[1] - h.step[0] for h in study.histories(ch06["testbed"], "LB + RA")]
     secs, steps = lambda n: r6[n]["seconds"], lambda n: r6[n]["steps"]
     said = lambda k, which, n: (f"{fam[k][which][n].raw.brief()}, "
                                 f"{fam[k][which][n].verdict}")
@@ -100,31 +111,39 @@ def answers(ch05: dict, ch06: dict[str, dict], ch07: dict,
     per = lambda text: "; ".join(f"{k}: {text(k)}" for k in ch06)
     c1_gap = scores.summarize(s7)["SB"]["gain"]
     return {
-        1: f"halving ε divides it by {eps}; over batch sizes {sizes} it spans "
-           f"x{spread([v for _, v in by_size]):.1f}; at B = LB the learning-rate rules move it "
-           f"x{spread(at_lb):.1f} (geometric means over seeds)",
+        1: f"halving ε divides it by {eps} (one live seed; a factor above 4, a quadratic "
+           f"bowl's, measures an ascent that stops short as much as curvature); over batch "
+           f"sizes {sizes} it spans x{spread([v for _, v in by_size]):.1f}; at B = LB the "
+           f"learning-rate rules move it x{spread(at_lb):.1f} (geometric means over seeds)",
         2: f"test accuracy against log sharpness: {_tau(acc_sharp)}; against log λmax: "
-           f"{_tau(acc_lam)} (C1 networks of chapters 5 and 7 that fit the training set)",
-        3: f"log sharpness against log λmax: {_tau(lam_sharp)}",
+           f"{_tau(acc_lam)} (C1 networks of chapters 5 and 7 that fit the training set; they "
+           f"share seeds, so the intervals resample whole seeds)",
+        3: f"log sharpness against log λmax: {_tau(lam_sharp)} (the same networks as Q2)",
         4: f"fraction of the gap closed - {warm}",
-        5: f"fraction of the gap closed - {dyn}",
+        5: f"fraction of the gap closed - {dyn}; the reference's seconds are too rough to "
+           f"compare (chapter 5 times the schedules live)",
         6: f"tiny ViT gap SB - LB {vit['SB']['gain'].brief()} pts "
-           f"(C1, same seeds: {c1_gap.brief()}); "
-           f"λmax LB / SB x{1 / vit['SB']['lambda_max_ratio'][0]:.0f}",
+           f"(C1 over its {c1_gap.n} seeds: {c1_gap.brief()}); "
+           f"λmax LB / SB x{1 / vit['SB']['lambda_max_ratio'][0]:.0f}"
+           + ("" if f1 is None else f"; Keskar's F1 under the ViT's protocol: SB - LB "
+              f"{f1.brief()} pts ({f1_word})"),
         7: per(lambda k: f"against LB, RA alone {said(k, 0, 'LB + RA')}, GBN alone "
                          f"{said(k, 0, 'LB + GBN')}; all three against SB "
                          f"{said(k, 1, 'LB + LR + GBN + RA')}" + longer(k))
-        + " (pts; Holm)",
+        + " (pts, raw 95% intervals; verdicts after Holm's correction)",
         8: per(lambda k: ("against LB in LB's steps " + said(k, 0, "LB + noise") + "; "
                           if "LB + noise" in fam[k][0] else "")
-               + f"with RA against SB {said(k, 1, 'LB + noise + RA')}") + " (pts; Holm)",
+               + f"with RA against SB {said(k, 1, 'LB + noise + RA')}")
+        + " (pts, raw 95% intervals; verdicts after Holm's correction)",
         9: f"in optimizer steps LB + RA takes x{steps('LB + RA') / steps('SB'):.2f} of SB's, "
            f"plain LB x{steps('LB') / steps('SB'):.2f}; in the reference's seconds (a 2-core "
            f"CPU shared by two processes: rough) LB x{secs('LB') / secs('SB'):.2f}, LB + RA "
-           f"x{secs('LB + RA') / secs('SB'):.1f} of SB's; chapter 6 times them live",
+           f"x{secs('LB + RA') / secs('SB'):.1f} of SB's; chapter 6 sets live seconds beside "
+           f"them where it trains an arm",
         10: per(lambda k: f"(LB + RA) - LB {said(k, 0, 'LB + RA')}") + f"; on the testbed LB + "
-            f"RA's best evaluation (about step {np.mean([d['step'] for d in drops]):.0f}) is "
-            f"{np.mean([d['drop'] for d in drops]):.2f} pts above its end ({len(drops)} seeds)",
+            f"RA's best evaluation (steps {', '.join(str(d['step']) for d in drops)}, evaluated "
+            f"every {min(grid)} steps) is {np.mean([d['drop'] for d in drops]):.2f} pts above "
+            f"its end (mean of {len(drops)} seeds)",
     }
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from . import plots, runtime
+from . import plots, runtime, study
 
 
 def stamp(note: str = "") -> dict:
@@ -44,18 +44,17 @@ def load(name: str) -> dict:
 
 def write_result(path, result: dict, info: dict, arms=None) -> dict:
     """Write a reference script's ``result`` (a :func:`gaputils.study.run` result) with
-    ``info`` (its command, :func:`stamp`, seconds) to ``path``; with ``arms``, only add those
-    arms to the result already committed there, keeping its other arms (SB's and LB's networks
-    among them) and recording the addition with its own ``info``. The seeds must match. Used by
-    the scripts in ``data/reference/``."""
+    ``info`` (its command, :func:`stamp`, seconds) to ``path``; with ``arms``, join those arms
+    - new ones, or more seeds of committed ones - into the result already committed there
+    (:func:`gaputils.study.extend`: SB's and LB's networks are checked to be the committed
+    ones), keeping its other arms and recording the addition with its own ``info``. Used by the
+    scripts in ``data/reference/``."""
     if arms:
         old = json.loads(path.read_text())
-        if result["seeds"] != old["seeds"]:
-            raise SystemExit(f"the new arms have seeds {result['seeds']}, the committed result "
-                             f"{old['seeds']}: run the missing seeds first")
-        old["arms"] |= {name: result["arms"][name] for name in arms}
-        old.setdefault("additions", []).append({"arms": list(arms)} | info)
-        result = old
+        seeds = sorted({s for n in arms for s in result["arms"][n]["seeds"]})
+        result = study.extend(old, result, arms)
+        result["additions"] = old.get("additions", []) + [
+            {"arms": list(arms), "seeds": seeds} | info]
     else:
         result = result | info
     path.write_text(json.dumps(result, indent=1))

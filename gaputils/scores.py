@@ -10,7 +10,7 @@ import textwrap
 
 import numpy as np
 
-from . import arms, stats
+from . import arms, stats, study
 
 RULES = {"plain": "learning rate unchanged", "sqrt": "√ scaling",
          "linear": "linear scaling + warm-up"}
@@ -19,15 +19,14 @@ RULES = {"plain": "learning rate unchanged", "sqrt": "√ scaling",
 def rule_sweep(results: dict, top: str = "SB", base: str = "LB") -> dict[str, list[tuple]]:
     """Per learning-rate rule of :func:`beyond_arms` ("plain", "sqrt", "linear"; plain
     ``base`` counts as plain): ``(batch size, mean, lo, hi, diverged runs)`` of the paired
-    test accuracy difference from ``top`` (points, 95% t-interval; ``nan`` bounds with one
-    seed), sorted by batch size. Chapter 07."""
+    test accuracy difference from ``top`` (points, 95% t-interval over the seeds both hold;
+    ``nan`` bounds with one seed), sorted by batch size. Chapter 07."""
     arms, out = results["arms"], {}
-    ref = np.array(arms[top]["test_acc"])
     for name, a in arms.items():
         group = "plain" if name == base else a["group"]
         if group not in RULES or name == top:
             continue
-        acc = np.array(a["test_acc"])
+        acc, ref = _by_seed(results, "test_acc", name, top)
         if len(acc) > 1:
             d = stats.paired(acc, ref).scaled(100)
             trio = (d.mean, d.lo, d.hi)
@@ -59,10 +58,10 @@ def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dic
     the geometric-mean ratios of lambda_max and sharpness to ``base`` over the measured seeds
     (paired t-interval on logs) and of the geometric means to ``top``'s ("lambda_max_vs_top",
     "sharpness_vs_top"), the mean steps and the median training seconds (robust to a
-    run slowed by other work on the machine). With one seed, an arm gets its difference from
-    ``base`` ("diff", points) and no intervals."""
+    run slowed by other work on the machine). Differences pair the seeds that the arm, ``base``
+    and ``top`` share (an arm may hold more or fewer seeds than they). With one seed, an arm
+    gets its difference from ``base`` ("diff", points) and no intervals."""
     arms = results["arms"]
-    lb, sb = np.array(arms[base]["test_acc"]), np.array(arms[top]["test_acc"])
     rows = {}
     for name, a in arms.items():
         acc = np.array(a["test_acc"])
@@ -71,6 +70,7 @@ def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dic
                "acc": stats.mean_std(100 * acc),
                "steps": float(np.mean(a["step"])), "seconds": float(np.median(a["seconds"])),
                "diverged": int(sum(a.get("diverged", [])))}
+        acc, lb, sb = _by_seed(results, "test_acc", name, base, top)  # the seeds all three share
         scored = name != base and len(acc) > 1
         if name != base and not scored:  # one seed: the difference, without an interval
             row["diff"] = float(100 * (acc - lb).mean())
@@ -83,7 +83,7 @@ def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dic
             v = np.array(a[key])
             row[key] = float(np.exp(np.log(v).mean())) if len(v) else math.nan
             if name != base and len(v) > 1:
-                row[key + "_ratio"] = stats.ratio_interval(v, np.array(arms[base][key]))
+                row[key + "_ratio"] = stats.ratio_interval(*_by_seed(results, key, name, base))
         rows[name] = row
     for row in rows.values():  # geometric means relative to plain SB's, over measured seeds
         for key in ("lambda_max", "sharpness"):
@@ -186,12 +186,20 @@ def key_numbers(rows: dict[str, dict], prefix: str = "",
     return out
 
 
+def _by_seed(results: dict, key: str, *names: str) -> list[np.ndarray]:
+    """``key`` ("test_acc", or "lambda_max" / "sharpness" of the measured seeds) of ``names``
+    over the seeds they all share, in seed order (arms may hold different seeds)."""
+    arms_ = results["arms"]
+    seeds_of = {n: arms_[n]["seeds"] if key == "test_acc" else study.measured_seeds(results, n)
+                for n in names}
+    shared = sorted(set.intersection(*(set(v) for v in seeds_of.values())))
+    return [np.array([arms_[n][key][seeds_of[n].index(s)] for s in shared], float)
+            for n in names]
+
+
 def _accuracies(results: dict, *names: str) -> list[np.ndarray]:
     """Test accuracies (points) of ``names`` over the seeds they all share, in seed order."""
-    arms_ = results["arms"]
-    seeds = sorted(set.intersection(*(set(arms_[n]["seeds"]) for n in names)))
-    return [100 * np.array([arms_[n]["test_acc"][arms_[n]["seeds"].index(s)] for s in seeds])
-            for n in names]
+    return [100 * a for a in _by_seed(results, "test_acc", *names)]
 
 
 def paired(results: dict, a: str, b: str) -> stats.Difference:
@@ -222,6 +230,19 @@ def hoffer_families(results: dict) -> tuple[dict[str, stats.Verdict],
     at_lb = [n for n, a in results["arms"].items() if n != "LB" and a["batch_size"] == lb]
     return (verdicts(results, at_lb),
             verdicts(results, arms.HOFFER_CLOSERS, base="SB", words=("above SB", "below SB")))
+
+
+def keskar_families(results: dict) -> tuple[dict[str, stats.Verdict],
+                                             dict[str, stats.Verdict]]:
+    """Chapter 05's first two families: every remedy that changes LB's training (every arm but
+    plain SB and LB and the SB controls, "SB + ...") against plain LB ("helps" / "hurts"), and
+    the schedules that start with small batches (warm starts, dynamic sampling) against plain SB
+    ("above SB" / "below SB"); Holm within each. Chapters 05-07."""
+    names = [n for n in results["arms"] if n not in ("SB", "LB") and not n.startswith("SB + ")]
+    schedules = [n for n in names
+                 if results["arms"][n]["group"] in ("warm start", "dynamic sampling")]
+    return (verdicts(results, names),
+            verdicts(results, schedules, base="SB", words=("above SB", "below SB")))
 
 
 def controlled(results: dict, base: str = "LB", top: str = "SB") -> dict[str, tuple[str, str]]:
@@ -266,6 +287,15 @@ def control_reading(family: dict[str, stats.Verdict], gains: dict[str, stats.Ver
         else:
             out[r] = f"at LB {at_lb}; at {top} {at_sb}; the gap {gap}"
     return dict(sorted(out.items()))
+
+
+def sorted_verdicts(family: dict[str, stats.Verdict]) -> str:
+    """A family's comparisons grouped by verdict, one line: "helps: a, b; not told apart at 12
+    seeds: c" - the sentence a summary can be read from."""
+    groups: dict[str, list[str]] = {}
+    for name, v in family.items():
+        groups.setdefault(v.verdict, []).append(name)
+    return "; ".join(f"{verdict}: {', '.join(names)}" for verdict, names in groups.items())
 
 
 def format_verdicts(family: dict[str, stats.Verdict], against: str = "LB") -> str:

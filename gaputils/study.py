@@ -56,6 +56,7 @@ def _record(runs, data_, measure_seeds, curve_seeds=(), ds=None) -> dict:
                 for r in runs if r.seed in measure_seeds]
     out["lambda_max"], out["sharpness"] = map(list, zip(*measured, strict=True)) if measured \
         else ([], [])
+    out["measured_seeds"] = [r.seed for r in runs if r.seed in measure_seeds]
     return out
 
 
@@ -120,34 +121,96 @@ def peak(history) -> dict:
 
 
 def merge(*results: dict) -> dict:
-    """One result from several :func:`run` results of the same arms on different seeds (runs
-    split over processes or machines): every per-seed list joined, in seed order."""
+    """One result from several :func:`run` results of the same setting on different seeds (runs
+    split over processes or machines, or more seeds of some arms added later): every per-seed
+    list joined, in seed order. An arm that only some results hold is joined from those."""
     first = results[0]
-    same = lambda r: (r["setting"].split("; seeds")[0], {n: (a["group"], a["batch_size"],
-                      a.get("options")) for n, a in r["arms"].items()})
-    if any(same(r) != same(first) for r in results):
-        raise ValueError("merge needs results of the same setting and arms (only the seeds "
-                         "may differ)")
-    seeds = sorted(s for r in results for s in r["seeds"])
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"the results share seeds: {seeds}")
+    setting_of = lambda r: r["setting"].split("; seeds")[0]
+    known = {}
+    for r in results:
+        for n, a in r["arms"].items():
+            k = known.setdefault(n, a)
+            opts, kopts = a.get("options") or {}, k.get("options") or {}
+            # options recorded by older versions list some defaults the newer leave out
+            same_options = all(opts[o] == kopts[o] for o in set(opts) & set(kopts))
+            if ((a["group"], a["batch_size"]) != (k["group"], k["batch_size"])
+                    or not same_options or setting_of(r) != setting_of(first)):
+                raise ValueError(f"merge needs results of the same setting and arms (only the "
+                                 f"seeds may differ); {n!r} differs")
+    seeds = sorted({s for r in results for s in r["seeds"]})
     out = {k: v for k, v in first.items() if k != "arms"} | {
-        "seeds": seeds, "measure_seeds": sorted(s for r in results for s in r["measure_seeds"]),
+        "seeds": seeds, "measure_seeds": sorted({s for r in results for s in r["measure_seeds"]}),
         "arms": {}}
-    out["setting"] = out["setting"].split("; seeds")[0] + f"; seeds {', '.join(map(str, seeds))}"
-    for name, arm in first["arms"].items():
-        parts = [r["arms"][name] for r in results]
-        merged = dict(arm)
-        order = np.argsort([s for p in parts for s in p["seeds"]])
+    out["setting"] = setting_of(first) + f"; seeds {', '.join(map(str, seeds))}"
+    for name in known:
+        holders = [r for r in results if name in r["arms"]]
+        parts = [r["arms"][name] for r in holders]
+        merged = dict(parts[0])
+        every = [s for p in parts for s in p["seeds"]]
+        if len(set(every)) != len(every):
+            raise ValueError(f"the results share seeds of {name!r}: {sorted(every)}")
+        order = np.argsort(every)
         for key in ("test_acc", "train_acc", "step", "seconds", "seeds", "diverged"):
             if all(key in p for p in parts):
                 merged[key] = [[v for p in parts for v in p[key]][i] for i in order]
-        measured = [s for p in parts for s in p["seeds"] if s in out["measure_seeds"]]
+        measured = [s for r in holders for s in measured_seeds(r, name)]
         for key in ("lambda_max", "sharpness"):  # in the order of the measured seeds
             values = [v for p in parts for v in p[key]]
             merged[key] = [values[i] for i in np.argsort(measured)]
+        merged["measured_seeds"] = sorted(measured)
         merged["curves"] = {k: v for p in parts for k, v in p.get("curves", {}).items()}
         out["arms"][name] = merged
     return out
 
 
+def measured_seeds(result: dict, name: str) -> list[int]:
+    """The seeds of arm ``name`` whose lambda_max and sharpness ``result`` holds, in the order
+    of its lists: the arm's ``measured_seeds``, or (older results) its seeds among the
+    result's ``measure_seeds``. Chapters 05-07."""
+    arm = result["arms"][name]
+    if "measured_seeds" in arm:
+        return list(arm["measured_seeds"])
+    return [s for s in arm["seeds"] if s in result.get("measure_seeds", ())]
+
+
+def _only(result: dict, name: str, keep: set) -> dict:
+    """Arm ``name`` of a :func:`run` result restricted to the seeds in ``keep``."""
+    arm = result["arms"][name]
+    seeds, done = arm["seeds"], measured_seeds(result, name)
+    out = dict(arm)
+    for key in ("test_acc", "train_acc", "step", "seconds", "seeds", "diverged"):
+        if key in arm:
+            out[key] = [v for s, v in zip(seeds, arm[key], strict=True) if s in keep]
+    for key in ("lambda_max", "sharpness"):
+        out[key] = [v for s, v in zip(done, arm[key], strict=True) if s in keep]
+    out["measured_seeds"] = [s for s in done if s in keep]
+    out["curves"] = {k: v for k, v in arm.get("curves", {}).items() if int(k) in keep}
+    return out
+
+
+def extend(result: dict, added: dict, arms=None) -> dict:
+    """``result`` with ``added`` (a :func:`run` result of the same setting) joined in: the arms
+    named in ``arms`` (default: all of ``added``'s), and for the others - plain SB and LB,
+    trained to pair with - only the seeds ``result`` lacks. A seed both hold must be the same
+    network (the same test accuracy), or the two were trained differently (another thread
+    count, another machine) and cannot be paired: ValueError. New arms, more seeds of old
+    ones, or both."""
+    names = set(added["arms"] if arms is None else arms)
+    missing_ = names - set(added["arms"])
+    if missing_:
+        raise KeyError(f"not in the added result: {sorted(missing_)}")
+    trimmed = {}
+    for name, arm in added["arms"].items():
+        old = result["arms"].get(name)
+        if name in names or old is None:
+            trimmed[name] = arm
+            continue
+        for s, acc in zip(arm["seeds"], arm["test_acc"], strict=True):
+            if s in old["seeds"] and old["test_acc"][old["seeds"].index(s)] != acc:
+                raise ValueError(f"{name} seed {s} is another network than the one in the "
+                                 "result (trained with other threads or on another machine?): "
+                                 "train the added arms where the result was made")
+        new = set(arm["seeds"]) - set(old["seeds"])
+        if new:
+            trimmed[name] = _only(added, name, new)
+    return merge(result, added | {"arms": trimmed})

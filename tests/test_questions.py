@@ -26,8 +26,10 @@ def test_measured_pairs_each_value_with_its_seed_and_skips_diverged_runs():
     assert pts["lambda_max"].tolist() == [10.0, 20.0, 5.0]
     assert pts["batch_size"].tolist() == [32, 32, 64] and pts["seed"].tolist() == [1, 2, 2]
     assert pts["fitted"].tolist() == [True, True, False]  # training accuracy >= 99.5%
-    both = questions.measured(res, res)  # several results are pooled
-    assert both["test_acc"].tolist() == 2 * pts["test_acc"].tolist()
+    other = {"measure_seeds": [1, 2], "arms": {"SB": res["arms"]["SB"] | {
+        "test_acc": [0.7, 0.85, 0.9]}, "X": res["arms"]["X"]}}  # SB seed 1 another network
+    both = questions.measured(res, other)  # pooled; the same network counts once
+    assert both["test_acc"].tolist() == [*pts["test_acc"].tolist(), 0.85]
     fig = gu.plots.measure_scatter(pts)
     # B = 32's fitted networks and the crosses of those that do not fit; B = 64 has none that fit
     labels = [c.get_label() for c in fig.axes[0].collections]

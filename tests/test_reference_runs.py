@@ -159,14 +159,31 @@ def test_the_package_ships_the_reference_runs(tmp_path):
         assert any(f"gaputils/results/ch{chapter}_{m}.json" in names for m in reference.MODES)
 
 
-def test_write_result_adds_arms_and_keeps_the_committed_ones(tmp_path):
+def _result(seeds, **arms):
+    arm = lambda acc: {"group": "g", "batch_size": 1, "seeds": list(seeds), "test_acc": acc,
+                       "lambda_max": [], "sharpness": []}
+    return {"setting": f"s; seeds {seeds}", "seeds": list(seeds), "measure_seeds": [],
+            "arms": {n: arm(acc) for n, acc in arms.items()}}
+
+
+def test_write_result_adds_arms_and_seeds_and_keeps_the_committed_ones(tmp_path):
     path = tmp_path / "ref.json"
-    first = {"seeds": [0, 1], "arms": {"SB": {"test_acc": [0.8, 0.9]}, "LB": {"test_acc": [0.7]}}}
+    first = _result([0, 1], SB=[0.8, 0.9], LB=[0.7, 0.6])
     reference.write_result(path, first, {"command": "make"})
-    added = {"seeds": [0, 1], "arms": {"SB": {"test_acc": [0.0]}, "X": {"test_acc": [0.5]}}}
+    added = _result([0, 1], SB=[0.8, 0.9], LB=[0.7, 0.6], X=[0.5, 0.4])  # a new arm
     out = reference.write_result(path, added, {"command": "add"}, arms=["X"])
-    assert out["arms"]["SB"] == first["arms"]["SB"] and out["arms"]["X"] == {"test_acc": [0.5]}
-    assert out["command"] == "make" and out["additions"] == [{"arms": ["X"], "command": "add"}]
+    assert out["arms"]["SB"]["test_acc"] == [0.8, 0.9]
+    assert out["arms"]["X"]["test_acc"] == [0.5, 0.4]
+    assert out["command"] == "make"
+    assert out["additions"] == [{"arms": ["X"], "seeds": [0, 1], "command": "add"}]
     assert json.loads(path.read_text()) == out
-    with pytest.raises(SystemExit, match="run the missing seeds"):
-        reference.write_result(path, added | {"seeds": [0]}, {}, arms=["X"])
+    more = _result([1, 2], SB=[0.9, 0.7], LB=[0.6, 0.65], X=[0.1, 0.3])  # X seed 1 exists
+    with pytest.raises(ValueError, match="share seeds of 'X'"):
+        reference.write_result(path, more, {}, arms=["X"])
+    more = _result([2, 3], SB=[0.7, 0.75], LB=[0.65, 0.6], X=[0.3, 0.2])  # more seeds
+    out = reference.write_result(path, more, {"command": "more"}, arms=["X"])
+    assert out["seeds"] == [0, 1, 2, 3] and out["arms"]["SB"]["test_acc"] == [0.8, 0.9, 0.7, 0.75]
+    assert out["arms"]["X"]["seeds"] == [0, 1, 2, 3] and len(out["additions"]) == 2
+    other = _result([3, 4], SB=[0.1, 0.2], LB=[0.6, 0.6], Y=[0.5, 0.5])  # SB seed 3 differs
+    with pytest.raises(ValueError, match="SB seed 3 is another network"):
+        reference.write_result(path, other, {}, arms=["Y"])

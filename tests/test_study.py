@@ -26,9 +26,9 @@ def fake_results():
     arms = {"SB": lb + 0.02 + 0.003 * rng.standard_normal(8), "LB": lb,
             "half": lb + 0.01 + 0.003 * rng.standard_normal(8), "none": lb + 0.0}
     arms["sb+"] = arms["SB"] + 0.01
-    out = {"arms": {}}
+    out = {"seeds": list(range(8)), "measure_seeds": [0, 1, 2, 3], "arms": {}}
     for i, (name, acc) in enumerate(arms.items()):
-        out["arms"][name] = {
+        out["arms"][name] = {"seeds": list(range(8)),
             "group": "plain" if name in ("SB", "LB") else "augmentation", "x": i,
             "batch_size": 8 if name in ("SB", "sb+") else 32,
             "test_acc": list(acc), "train_acc": [1.0] * 8, "step": [100 * (i + 1)] * 8,
@@ -63,6 +63,26 @@ def test_summarize_scores_each_arm_by_paired_gain_and_fieller_fraction():
     assert "none" in text and "cannot be told from plain LB" in text.split("none")[1]
     assert not text.startswith("SB")
     assert "sb+                         against plain SB: +1.00 [+1.00, +1.00] pts" in text
+
+
+def test_summarize_pairs_an_arm_with_other_seeds_by_seed():
+    res = fake_results()
+    full = scores.summarize(res)["half"]
+    more = res["arms"]["half"]  # two more seeds, listed first; LB and SB keep seeds 0-7
+    more |= {"seeds": [9, 8, *more["seeds"]], "test_acc": [0.5, 0.9, *more["test_acc"]],
+             "lambda_max": [1.0, 2.0, *more["lambda_max"]],
+             "sharpness": [1.0, 2.0, *more["sharpness"]]}
+    res["measure_seeds"] = [0, 1, 2, 3, 8, 9]
+    row = scores.summarize(res)["half"]
+    assert row["n"] == 10 and row["gain"].mean == pytest.approx(full["gain"].mean)
+    assert row["fraction"] == full["fraction"]
+    assert row["lambda_max_ratio"] == pytest.approx(full["lambda_max_ratio"])
+    fewer = res["arms"]["none"]
+    fewer |= {k: fewer[k][2:] for k in ("seeds", "test_acc", "train_acc", "step", "seconds",
+                                        "lambda_max", "sharpness")}
+    acc = lambda k: 100 * np.array(res["arms"][k]["test_acc"][-6:])
+    gain = scores.summarize(res)["none"]["gain"]
+    assert gain.mean == pytest.approx(stats.paired(acc("none"), acc("LB")).mean) and gain.se == 0
 
 
 def test_key_numbers_are_mean_accuracy_and_fraction_per_row_less_the_skipped():
@@ -180,6 +200,15 @@ def test_run_keeps_curves_and_evaluations_and_merges_seed_splits():
     assert h.test_acc == curve["test_acc"]
     with pytest.raises(ValueError, match="share seeds"):
         study.merge(parts[0], parts[0])
+    noise = [a for a in arms if a.name == "LB + noise"]  # more seeds of one arm, added later
+    more = study.run(noise, (2,), (), setting=setting, ds=ds, evals=4)
+    grown = study.merge(merged, more)
+    assert grown["seeds"] == [0, 1, 2] and grown["arms"].keys() == merged["arms"].keys()
+    assert grown["arms"]["LB + noise"]["seeds"] == grown["arms"]["SB"]["seeds"] == [0, 1, 2]
+    assert grown["arms"]["LB + GBN 4"] == merged["arms"]["LB + GBN 4"]
+    assert grown["arms"]["LB + noise"]["test_acc"][2] == more["arms"]["LB + noise"]["test_acc"][0]
+    with pytest.raises(ValueError, match="'LB' differs"):
+        study.merge(merged, more | {"arms": more["arms"] | {"LB": merged["arms"]["SB"]}})
     rows = scores.summarize(merged)
     labelled(plots.forest(rows, ["SB", "LB", "LB + noise"], "t"))
     labelled(plots.regimes({n: study.histories(both, n) for n in ("SB", "LB + GBN + RA")}))
@@ -202,6 +231,7 @@ def test_beyond_arms_scale_the_learning_rate_by_each_rule():
 
 def test_rule_sweep_and_the_largest_batch_that_keeps_sb_accuracy():
     sb = [0.80, 0.81, 0.79, 0.80]
+    seeds = [0, 1, 2, 3]
     res = {"arms": {"SB": {"group": "plain", "batch_size": 32, "test_acc": sb},
                     "LB": {"group": "plain", "batch_size": 500,
                            "test_acc": [a - 0.02 for a in sb]},
@@ -210,6 +240,11 @@ def test_rule_sweep_and_the_largest_batch_that_keeps_sb_accuracy():
                     "B=64, √ lr": {"group": "sqrt", "batch_size": 64,
                                    "test_acc": [0.81, 0.81, 0.80, 0.80]},
                     "SB + SAM": {"group": "sam", "batch_size": 32, "test_acc": sb}}}
+    for arm in res["arms"].values():
+        arm["seeds"] = seeds
+    sb_more = res["arms"]["SB"] | {"seeds": [*seeds, 4, 5], "test_acc": [*sb, 0.1, 0.9]}
+    more = {"arms": res["arms"] | {"SB": sb_more}}  # SB's extra seeds pair with nothing
+    assert scores.rule_sweep(more) == scores.rule_sweep(res)
     sweep = scores.rule_sweep(res)
     assert list(sweep) == ["plain", "sqrt"]
     (b, mean, lo, hi, bad), (b2, mean2, *_) = sweep["plain"]
@@ -252,6 +287,22 @@ def test_hoffer_families_are_the_declared_ones():
     assert all(v.verdict == "below SB" for v in vs_sb.values())
     raw = scores.verdicts(res, ["LB + LR"])["LB + LR"]  # a family of one: no correction
     assert vs_lb["LB + LR"].p_holm >= raw.p_holm == raw.p
+
+
+def test_keskar_families_leave_out_the_sb_controls():
+    """Chapter 05's families: every arm but SB, LB and the SB controls against LB; the
+    schedules that start at SB against SB."""
+    arm = lambda b, group, shift: {"batch_size": b, "group": group, "seeds": [0, 1, 2],
+                                   "test_acc": [0.8 + shift, 0.81 + shift, 0.79 + 1.1 * shift]}
+    res = {"arms": {"SB": arm(32, "plain", 0.02), "LB": arm(500, "plain", 0.0),
+                    "LB + X": arm(500, "x", 0.01), "SB + X": arm(32, "x", 0.03),
+                    "warm start k=2": arm(32, "warm start", 0.015)}}
+    vs_lb, vs_sb = scores.keskar_families(res)
+    assert list(vs_lb) == ["LB + X", "warm start k=2"] and list(vs_sb) == ["warm start k=2"]
+    assert vs_lb["LB + X"].raw.mean == pytest.approx(scores.paired(res, "LB + X", "LB").mean)
+    line = scores.sorted_verdicts(vs_lb)
+    assert line.count(":") == len({v.verdict for v in vs_lb.values()})
+    assert all(name in line for name in vs_lb)
 
 
 def test_controls_tell_closing_the_gap_from_raising_both():

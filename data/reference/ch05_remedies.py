@@ -1,47 +1,67 @@
-"""Keskar et al.'s remedies on the standard testbed with twelve seeds (chapter 05).
+"""Keskar et al.'s remedies on the standard testbed with sixteen seeds (chapter 05).
 
 The chapter trains every remedy with the seeds its time budget allows; a fraction of a gap of
-under a point needs more pairs than that. This script runs the same code (``gu.study``) with
-seeds 0-11 - plain SB and LB and every arm of ``gu.arms.keskar_arms`` - and measures lambda_max
-and Keskar's sharpness on seeds 0-4. It writes ``gaputils/results/ch05_remedies.json``, which the
-chapter shows beside its live result, labelled with the device and date.
+under a point needs more pairs than that. This script runs the same code (``gu.study.run``) with
+seeds 0-15 - plain SB and LB, every arm of ``gu.arms.keskar_arms`` and the SB controls of the
+adversarial remedies - and measures lambda_max and Keskar's sharpness on seeds 0-4. Like the
+other references it trains on one thread per process, so that its SB and LB networks are those
+of chapters 06's and 07's references (the same seeds give other networks on two threads). One
+part per seed in ``data/reference/parts/ch05_testbed/`` (committed and resumable, ``_parts``);
+``merge`` writes ``gaputils/results/ch05_remedies.json``, which the chapter shows beside its
+live result, labelled with the device and date:
 
-    GAPUTILS_MODE=standard python data/reference/ch05_remedies.py   # about 50 min on 2 cores
+    export GAPUTILS_MODE=standard GAPUTILS_CACHE=/tmp/one-thread-cache  # no other threads' runs
+    python data/reference/ch05_remedies.py run --seeds 0 2 4 6 8 10 12 14 &
+    python data/reference/ch05_remedies.py run --seeds 1 3 5 7 9 11 13 15 &
+    wait; python data/reference/ch05_remedies.py merge
 
-``--controls`` trains only the SB controls of the adversarial remedies (SB + FGSM, SB + PGD) and
-adds them to the committed result, keeping its other arms.
+Each seed takes several minutes of one core's time, more for the five with curvature. The
+committed result holds the seeds whose parts are done (``merge`` takes them all); run the same
+commands again to add the rest.
 """
 
 import argparse
-import time
-from pathlib import Path
+
+import _parts
 
 import gaputils as gu
 
-SEEDS, MEASURED = tuple(range(12)), tuple(range(5))
+SEEDS, MEASURED = tuple(range(16)), tuple(range(5))
+FOLDER = _parts.PARTS / "ch05_testbed"
 
 
-CONTROLS = ("SB + FGSM ε=0.03", "SB + PGD-3 ε=0.03")  # the remedies' SB controls
+def run(seeds, threads: int) -> None:
+    setting = gu.testbed.get()
+    arms = gu.arms.keskar_arms(setting, controls=True)
+    _parts.run(FOLDER, seeds, lambda seed: gu.study.run(
+        arms, (seed,), tuple(s for s in (seed,) if s in MEASURED), setting=setting,
+        progress=True), threads)
+
+
+def merge(threads: int) -> None:
+    parts = _parts.load(FOLDER)
+    res = gu.study.merge(*parts)
+    info = {"command": "GAPUTILS_MODE=standard python data/reference/ch05_remedies.py run "
+                       f"--seeds ... (processes of {threads} thread(s)), then merge",
+            "mode": gu.mode(), **gu.reference.stamp(f"{threads} thread(s) per process"),
+            "threads": threads, "wall_seconds": sum(p["wall_seconds"] for p in parts)}
+    out = _parts.ROOT / "gaputils" / "results" / "ch05_remedies.json"
+    res = gu.reference.write_result(out, res, info)
+    print(f"wrote {out}: seeds {res['seeds']}, {len(res['arms'])} arms")
 
 
 def main() -> None:
     if gu.mode() != "standard":
         raise SystemExit("run with GAPUTILS_MODE=standard (the reference is of that testbed)")
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--controls", action="store_true",
-                   help="train only the SB controls and add them to the committed result")
-    controls = p.parse_args().controls
-    setting = gu.testbed.get()
-    arms = gu.arms.keskar_arms(setting, controls=True)
-    arms = [a for a in arms if (a.name in CONTROLS) == controls]
-    t0 = time.time()
-    res = gu.study.run(arms, SEEDS, MEASURED, setting=setting, progress=True)
-    info = {"command": "GAPUTILS_MODE=standard python data/reference/ch05_remedies.py"
-                       + (" --controls" if controls else ""),
-            "mode": gu.mode(), **gu.reference.stamp(), "wall_seconds": round(time.time() - t0)}
-    out = Path(__file__).parents[2] / "gaputils" / "results" / "ch05_remedies.json"
-    gu.reference.write_result(out, res, info, CONTROLS if controls else None)
-    print(f"wrote {out} after {info['wall_seconds']} s")
+    p.add_argument("what", choices=("run", "merge"))
+    p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    if args.what == "run":
+        run(args.seeds, args.threads)
+    else:
+        merge(args.threads)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,8 @@ Regime adaptation trains LB for as many steps as SB, about 16 times plain LB's, 
 combination of it over eight seeds takes longer than a chapter's ten minutes. This script runs
 the chapter's code (``gu.study.run``, evaluated 10 times per run, learning curves and weight
 distances kept for seeds 0-2) one seed at a time, on one thread per process, and writes each
-seed's result as it finishes to ``data/reference/parts/ch06_<regime>/<arms>/seed<k>.json`` -
-committed, so that a run split over processes, machines or sessions resumes where it stopped
-(a seed whose part exists is skipped, as is one that another process has claimed with a
-``seed<k>.claimed`` file; delete a claim that a killed process left):
+seed's result as it finishes to ``data/reference/parts/ch06_<regime>/<arms>/seed<k>.json``
+(committed and resumable, ``_parts``):
 
     # the testbed (gaputils/results/ch06_train_longer.json; 86 min on 2 cores for all arms)
     GAPUTILS_MODE=standard python data/reference/ch06_train_longer.py run --seeds 0 2 4 6 &
@@ -22,15 +20,12 @@ records the addition's command, machine and time under ``"additions"``.
 """
 
 import argparse
-import json
-import time
 from pathlib import Path
 
-import torch
+import _parts
 
 import gaputils as gu
 
-ROOT = Path(__file__).parents[2]
 EVALS, CURVE_SEEDS = 10, (0, 1, 2)
 REGIMES = {"testbed": ("ch06_train_longer", gu.testbed.get, None),
            "hoffer": ("ch06_hoffer_regime", gu.testbed.hoffer, gu.arms.HOFFER_REGIME_ARMS)}
@@ -44,44 +39,19 @@ def arms_of(regime: str, names: list[str] | None):
 
 def folder(regime: str, names: list[str] | None) -> Path:
     tag = "all" if not names else "+".join(sorted(names)).replace(" ", "").replace(",", "")
-    return ROOT / "data" / "reference" / "parts" / f"ch06_{regime}" / tag
+    return _parts.PARTS / f"ch06_{regime}" / tag
 
 
 def run(regime: str, seeds, names, threads: int) -> None:
-    torch.set_num_threads(threads)
     setting, arms = arms_of(regime, names)
-    out = folder(regime, names)
-    out.mkdir(parents=True, exist_ok=True)
-    for seed in seeds:
-        part, claim = out / f"seed{seed}.json", out / f"seed{seed}.claimed"
-        if part.exists():
-            print(f"seed {seed}: {part} exists, skipped", flush=True)
-            continue
-        try:  # another process may be training this seed
-            claim.open("x").close()
-        except FileExistsError:
-            print(f"seed {seed}: claimed by another process ({claim}), skipped", flush=True)
-            continue
-        t0 = time.time()
-        res = gu.study.run(arms, (seed,), (), setting=setting, progress=True, evals=EVALS,
-                           curve_seeds=CURVE_SEEDS)
-        res["wall_seconds"] = round(time.time() - t0)
-        res["threads"] = threads
-        part.write_text(json.dumps(res))
-        claim.unlink()
-        print(f"seed {seed} done after {res['wall_seconds']} s", flush=True)
+    _parts.run(folder(regime, names), seeds,
+               lambda seed: gu.study.run(arms, (seed,), (), setting=setting, progress=True,
+                                         evals=EVALS, curve_seeds=CURVE_SEEDS), threads)
 
 
 def merge(regime: str, names, threads: int) -> None:
     name, _, _ = REGIMES[regime]
-    parts = [json.loads(p.read_text()) for p in sorted(folder(regime, names).glob("seed*.json"))]
-    common = set.intersection(*(set(p["arms"]) for p in parts))
-    extra = {n for p in parts for n in p["arms"]} - common
-    if extra:  # parts run after an arm was added hold it too; it comes from its own folder
-        print(f"merged without {sorted(extra)}, which only some parts have: merge them with "
-              "--arms from their own parts")
-        parts = [p | {"arms": {n: a for n, a in p["arms"].items() if n in common}}
-                 for p in parts]
+    parts = _parts.load(folder(regime, names))
     res = gu.study.merge(*parts)
     command = (f"GAPUTILS_MODE=standard python data/reference/ch06_train_longer.py run "
                f"--regime {regime}{' --arms ...' if names else ''} --seeds ... "
@@ -89,7 +59,7 @@ def merge(regime: str, names, threads: int) -> None:
     info = {"command": command, "mode": gu.mode(),
             **gu.reference.stamp(f"{threads} thread(s) per process"),
             "wall_seconds": sum(p["wall_seconds"] for p in parts), "evals": EVALS}
-    out = ROOT / "gaputils" / "results" / f"{name}.json"
+    out = _parts.ROOT / "gaputils" / "results" / f"{name}.json"
     res = gu.reference.write_result(out, res, info, names)
     print(f"wrote {out}: seeds {res['seeds']}, {len(res['arms'])} arms")
 

@@ -12,7 +12,15 @@ Three parts, each the chapter's own code with more seeds than its ten minutes al
   ``budget.critical_sizes``, each with its tuned learning rate (``gu.scaling.steps_to_target``,
   seeds 0-2 together), and the gradient noise scale along SB runs (``gu.scaling.noise_along``,
   seeds 0-2);
-- ``merge``: everything into ``gaputils/results/ch07_beyond.json``.
+- ``merge``: everything into ``gaputils/results/ch07_beyond.json``;
+- ``more --seeds 6 ... 15``, ``more --controls --seeds 0 ... 7``, then ``add``: more seeds of
+  plain SB and LB and the SAM arms (their accuracy only; they cost seconds, and six seeds
+  cannot tell a third of the gap after Holm's correction), and SAM's controls at LB
+  (``gu.arms.sam_controls``: other radii, LB for twice the epochs); one part per seed in
+  ``data/reference/parts/ch07_sam/`` (committed and resumable, ``_parts``), added to the
+  committed result's arms and recorded under ``"additions"``. Their SB and LB networks are
+  those of chapter 05's and 06's references (same seeds, one thread per process): ``add``
+  checks it.
 
     GAPUTILS_MODE=standard python data/reference/ch07_beyond.py run --seeds 0 2 4 &
     GAPUTILS_MODE=standard python data/reference/ch07_beyond.py run --seeds 1 3 5 &&
@@ -28,11 +36,13 @@ import json
 import time
 from pathlib import Path
 
+import _parts
 import torch
 
 import gaputils as gu
 
 PARTS = Path("/tmp/ch07_parts")
+MORE = _parts.PARTS / "ch07_sam"
 CRITICAL_SEEDS, NOISE_SEEDS = (0, 1, 2), (0, 1, 2)
 OUT = Path(__file__).parents[2] / "gaputils" / "results" / "ch07_beyond.json"
 
@@ -72,6 +82,33 @@ def critical() -> None:
     print(f"critical batch size done after {res['wall_seconds']} s", flush=True)
 
 
+def more(seeds, threads: int, controls: bool) -> None:
+    setting = gu.budget().testbed
+    arms = (gu.arms.sam_controls(setting) if controls else
+            [a for a in gu.arms.beyond_arms(setting, ()) if a.group == "sam"])
+    _parts.run(MORE / ("controls" if controls else "seeds"), seeds,
+               lambda seed: gu.study.run(arms, (seed,), (), setting=setting, progress=True),
+               threads)
+
+
+def add(threads: int) -> None:
+    ref = json.loads(OUT.read_text())
+    for kind in ("seeds", "controls"):
+        parts = _parts.load(MORE / kind)
+        names = [n for n in parts[0]["arms"] if n not in ("SB", "LB")]
+        ref["study"] = gu.study.extend(ref["study"], gu.study.merge(*parts), names)
+        seeds = sorted(s for p in parts for s in p["seeds"])
+        ref.setdefault("additions", []).append({
+            "arms": names, "seeds": seeds,
+            "command": "GAPUTILS_MODE=standard python data/reference/ch07_beyond.py more "
+                       f"{'--controls ' if kind == 'controls' else ''}--seeds ... "
+                       "(processes of 1 thread), then add",
+            **gu.reference.stamp(f"{threads} thread(s) per process"),
+            "wall_seconds": sum(p["wall_seconds"] for p in parts)})
+        print(f"added seeds {seeds} of {names} to {OUT}")
+    OUT.write_text(json.dumps(ref, indent=1))
+
+
 def merge(threads: int) -> None:
     parts = [json.loads(p.read_text()) for p in sorted(PARTS.glob("seed*.json"))]
     crit = json.loads((PARTS / "critical.json").read_text())
@@ -91,15 +128,16 @@ def main() -> None:
     if gu.mode() != "standard":
         raise SystemExit("run with GAPUTILS_MODE=standard (the reference is of that testbed)")
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=("run", "control", "critical", "merge"))
+    p.add_argument("what", choices=("run", "control", "critical", "merge", "more", "add"))
     p.add_argument("--seeds", type=int, nargs="+", default=list(range(6)))
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--controls", action="store_true", help="more: SAM's controls at LB")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     PARTS.mkdir(exist_ok=True)
     {"run": lambda: run(args.seeds), "control": lambda: control(args.seeds),
-     "critical": critical,
-     "merge": lambda: merge(args.threads)}[args.what]()
+     "critical": critical, "more": lambda: more(args.seeds, args.threads, args.controls),
+     "add": lambda: add(args.threads), "merge": lambda: merge(args.threads)}[args.what]()
 
 
 if __name__ == "__main__":
