@@ -355,7 +355,9 @@ for k, (rs, v) in nets.items():
 # and the points are not independent; and with so few points the intervals are wide - an interval
 # that includes zero is not evidence either way. Jiang et al. (2020), with thousands of networks,
 # found sharpness-type measures among the best predictors of generalization - but also that no
-# measure works across every kind of change to the training.
+# measure works across every kind of change to the training. Chapter 7 meets one such change on
+# this testbed: with the learning rate scaled linearly with the batch, LB's minimizers fit the
+# training set and are flatter than SB's by this very metric, yet keep the whole gap.
 #
 # ## Question 3: what does the metric have to do with the Hessian?
 #

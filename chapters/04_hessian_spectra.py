@@ -194,10 +194,11 @@ for w in ("lambda_max", "trace"):
 # %% [markdown]
 # The first table compares the raw curvature, the second the scale-free one, and the last lines
 # split each raw ratio into the two: the factor removed by measuring in relative coordinates,
-# and the scale-free factor that is left. The removed factor is more than the layers' scale
-# alone - D reweights every coordinate by its own |x_i|, not only each layer by its norm - and
-# the squared per-layer norm ratios printed above show how much of it a per-layer rescaling
-# would account for (compare the weight norms and distances printed above too). What is left
+# and the scale-free factor that is left. D reweights every coordinate by its own |x_i|, not
+# only each layer by its norm; the squared per-layer norm ratios printed above are what a
+# per-layer rescaling alone would remove, layer by layer - where the removed factor lies within
+# their range, the layers' scale can account for it (compare the weight norms and distances
+# printed above too). What is left
 # is curvature that no per-layer rescaling can explain away; its interval in the second table
 # says whether it is told apart from 1. Chapter 3 reached the
 # same point from the other side, with the adaptive sharpness.
@@ -235,10 +236,17 @@ for name, d in dens.items():
 
 # %%
 k = max(budget.top_k, ds.num_classes + 5)
-top = {f"{name} (seed 0)": hessian.top_eigenvalues(r[0].model, train, k=k).values
-       for name, r in runs.items()}
+spectra = {f"{name} (seed 0)": hessian.top_eigenvalues(r[0].model, train, k=k)
+           for name, r in runs.items()}
+top = {name: e.values for name, e in spectra.items()}
 ax = gu.plots.eigenvalue_bars(top, colors=gu.plots.PAIR)
 after = {}
+for name, e in spectra.items():  # each Ritz value's residual ||H u - θ u|| bounds its error
+    rel = e.residuals / np.abs(e.values)
+    node = max(t.max() for t in dens[name].nodes)
+    print(f"{name}: {e.steps} Lanczos steps; largest relative residual of the top {k} "
+          f"{rel.max():.1e} (eigenvalue {int(np.argmax(rel)) + 1}); the density's largest "
+          f"Ritz value ({budget.lanczos_steps} steps) is {node / e.values[0]:.4f} x λmax")
 for name, vals in top.items():
     drops = vals[:-1] / vals[1:]
     after[name] = int(np.argmax(drops)) + 1
@@ -246,6 +254,12 @@ for name, vals in top.items():
           f"{after[name]} ({drops.max():.2f}x); {ds.num_classes} classes")
 
 # %% [markdown]
+# The residuals say how far each of the top eigenvalues can be from a true one (at most the
+# residual; printed relative to the value): all of them converged, not only the first. The
+# density's few Lanczos steps per run reach the top of the spectrum too (its largest Ritz value
+# against λmax, printed); its bulk is a quadrature - weights on nodes that need not be
+# eigenvalues - and is as good as the smoothed moments it matches, not value by value.
+#
 # If the drop came after eigenvalue 9 or 10 for these ten classes, the picture of "one outlier
 # per class" would hold; the printed positions say where it comes in our runs. Where it comes
 # earlier, a few dominant outliers are followed by eigenvalues that decay gradually (the bar
@@ -308,15 +322,42 @@ for lr, e in eos_summary.items():
 # %% [markdown]
 # Read the lines above against the figure. lambda_max starts well below 2 / lr (dashed; the
 # starting ratio is printed) and climbs - progressive sharpening - until it reaches the
-# threshold at the printed step (for the larger learning rate possibly faster than our sampling
-# every 20 steps resolves). From then on it stays in a band around and above 2 / lr (the
-# printed median and range) instead of climbing on as it did before, while the loss keeps
-# falling - unevenly where the sharpest direction is being overshot, which shows as spikes in
-# the loss curve. The last ratio says where each run ended: near zero loss the cross-entropy
-# flattens out, and lambda_max can fall below 2 / lr again. Cohen et al. describe the same
-# picture: lambda_max hovering at, or just above, 2 / lr. The largest eigenvalue that gradient
-# descent ends with is set by its learning rate as much as by the data - one more reason to
-# compare SB and LB at matched learning rates, and a thread chapter 7 picks up.
+# threshold at the printed step. Where that step is the first sample (step 20), the climb was
+# faster than our sampling resolves, and this run shows the threshold, not the sharpening. From
+# then on lambda_max stays in a band around 2 / lr (the printed median and range - the range
+# reaches well above it and below it) instead of climbing on as it did before, while the loss
+# keeps falling - unevenly where the sharpest direction is being overshot, which shows as spikes
+# in the loss curve. The last ratio says where each run ended: near zero loss the cross-entropy
+# flattens out, and lambda_max can fall below 2 / lr and stay there. Cohen et al. describe the
+# same picture: lambda_max at, or around, 2 / lr while training is unstable in the sharpest
+# direction. The largest eigenvalue that gradient descent ends with is set by its learning
+# rate as much as by the data - one more reason to compare SB and LB at matched learning rates,
+# and a thread chapter 7 picks up.
+#
+# The testbed's own training is stochastic, with momentum and a decaying rate, but the same
+# bound applies in a form: heavy-ball momentum β on a quadratic is stable for curvature below
+# 2 (1 + β) / lr. Set against the SB and LB minimizers' lambda_max from the table above:
+#
+# %%
+cfg = budget.testbed.config(budget.testbed.sb, 0)  # SB and LB share rate and momentum
+beta, peak = cfg.momentum, cfg.lr
+bound = 2 * (1 + beta) / peak
+for name in ("SB", "LB"):
+    lam_g = float(np.exp(np.log(curv["lambda_max"][name]).mean()))
+    print(f"{name}: λmax {lam_g:.3g} (geometric mean over seeds); heavy ball with β = {beta} "
+          f"is stable below 2(1 + β)/lr = {bound:.0f} at the peak rate {peak:g}: "
+          f"{'above' if lam_g > bound else 'below'} it; stable below the rate "
+          f"{2 * (1 + beta) / lam_g:.3g}")
+
+# %% [markdown]
+# A minimizer above the bound could not be a resting point of training at the peak rate: the
+# iterates would be thrown out along its sharpest direction. The cosine schedule takes the rate
+# to zero, and the bound rises as it falls, so a minimizer of any sharpness becomes reachable in
+# the last part of the run - at the rate printed last on each line. Where LB's minimizer lies
+# above the peak-rate bound (the line says), it is one that LB's training could settle into only
+# late, once the rate had decayed; SB's, at the same peak rate, needs no such decay. Batch noise
+# adds to this (a noisier gradient is thrown out earlier), which is one reading of why SB ends
+# flatter.
 #
 # ## Your own model and data
 #
@@ -397,9 +438,10 @@ gu.reference.compare("04", {
 #    is left. Both spectra are a bulk near zero plus a few outliers.
 # 4. lambda_max and Keskar's sharpness rank the sweep's networks alike to the degree the
 #    printed rank correlation says, but measure different things.
-# 5. Full-batch gradient descent drives lambda_max up to 2 / lr, where it hovers around and a
-#    little above the threshold (medians printed): the learning rate sets the largest
-#    curvature that training can sustain.
+# 5. Full-batch gradient descent drives lambda_max up to about 2 / lr and keeps it in a band
+#    around the threshold (medians and ranges printed) until the loss nears zero: the learning
+#    rate sets the largest curvature that training can sustain. With momentum and a decaying
+#    rate the bound is 2 (1 + β) / lr and rises as the rate falls.
 # 6. The same functions measure any model on any re-iterable of batches with any loss; a
 #    loader that shuffles or augments is refused.
 #
