@@ -255,10 +255,11 @@ for name, vals in top.items():
 
 # %% [markdown]
 # The residuals say how far each of the top eigenvalues can be from a true one (at most the
-# residual; printed relative to the value): all of them converged, not only the first. The
-# density's few Lanczos steps per run reach the top of the spectrum too (its largest Ritz value
-# against λmax, printed); its bulk is a quadrature - weights on nodes that need not be
-# eigenvalues - and is as good as the smoothed moments it matches, not value by value.
+# residual; printed relative to the value): all of them converged, to within a fraction of a
+# percent, not only the first. The density's few Lanczos steps per run reach the top of the spectrum
+# too (its largest Ritz value against λmax, printed); its bulk is a quadrature - weights on nodes
+# that need not be eigenvalues - and is as good as the smoothed moments it matches, not value by
+# value.
 #
 # If the drop came after eigenvalue 9 or 10 for these ten classes, the picture of "one outlier
 # per class" would hold; the printed positions say where it comes in our runs. Where it comes
@@ -320,19 +321,18 @@ for lr, e in eos_summary.items():
           f"{e['lo']:.2f}-{e['hi']:.2f}; at step {e['steps']}: {e['last']:.2f}")
 
 # %% [markdown]
-# Read the lines above against the figure. lambda_max starts well below 2 / lr (dashed; the
-# starting ratio is printed) and climbs - progressive sharpening - until it reaches the
-# threshold at the printed step. Where that step is the first sample (step 20), the climb was
-# faster than our sampling resolves, and this run shows the threshold, not the sharpening. From
-# then on lambda_max stays in a band around 2 / lr (the printed median and range - the range
-# reaches well above it and below it) instead of climbing on as it did before, while the loss
-# keeps falling - unevenly where the sharpest direction is being overshot, which shows as spikes
-# in the loss curve. The last ratio says where each run ended: near zero loss the cross-entropy
-# flattens out, and lambda_max can fall below 2 / lr and stay there. Cohen et al. describe the
-# same picture: lambda_max at, or around, 2 / lr while training is unstable in the sharpest
-# direction. The largest eigenvalue that gradient descent ends with is set by its learning
-# rate as much as by the data - one more reason to compare SB and LB at matched learning rates,
-# and a thread chapter 7 picks up.
+# Read the lines above against the figure. lambda_max starts well below 2 / lr (dashed; the starting
+# ratio is printed) and climbs - progressive sharpening - until it reaches the threshold at the
+# printed step. Where that step is the first sample (step 20), the climb was faster than our
+# sampling resolves, and this run shows the threshold, not the sharpening. From then on lambda_max
+# stays in a band around 2 / lr (the printed median and range - the range reaches above it, and for
+# the larger rate below it too) instead of climbing on as it did before, while the loss keeps
+# falling - unevenly where the sharpest direction is being overshot, which shows as spikes in the
+# loss curve. The last ratio says where each run ended: near zero loss the cross-entropy flattens
+# out, and lambda_max can fall below 2 / lr and stay there. Cohen et al. describe the same picture:
+# lambda_max at, or around, 2 / lr while training is unstable in the sharpest direction. The largest
+# eigenvalue that gradient descent ends with is set by its learning rate as much as by the data -
+# one more reason to compare SB and LB at matched learning rates, and a thread chapter 7 picks up.
 #
 # The testbed's own training is stochastic, with momentum and a decaying rate, but the same
 # bound applies in a form: heavy-ball momentum β on a quadratic is stable for curvature below
