@@ -121,15 +121,8 @@ study = ref["study"]
 rows = gu.scores.summarize(study)
 sam_names = ["SB", "LB", "SB + SAM", "SB + ASAM", "LB + SAM", "LB + ASAM"]
 print(gu.scores.format_summary({k: rows[k] for k in sam_names}))
-lb_size = rows["LB"]["batch_size"]
-sam_lb = [n for n, r in rows.items() if r["group"] in ("sam", "sam controls")
-          and r["batch_size"] == lb_size]
-vs_lb = gu.scores.verdicts(study, sam_lb)  # family 1
-sam_sb = gu.scores.controls(study)  # family 2
-twice = "LB, twice the epochs"
-closer = {f"{n} - {top}": gu.scores.paired(study, n, top) for n in ("LB + SAM", "LB + ASAM")
-          for top in ("SB", twice)}
-vs_top = gu.stats.family(closer, words=("higher", "lower"))  # family 3
+vs_lb, sam_sb, vs_top = gu.scores.sam_families(study)  # families 1, 2 and 3
+twice = gu.arms.TWICE_EPOCHS
 print()
 print(gu.scores.format_verdicts(vs_lb), end="\n\n")
 for fam in (sam_sb, vs_top):

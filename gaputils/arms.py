@@ -159,6 +159,9 @@ def beyond_arms(setting: testbed.Setting, sizes=(64, 125, 250, 500, 1000), rho: 
     return arms
 
 
+TWICE_EPOCHS = "LB, twice the epochs"  # SAM's compute-matched control (:func:`sam_controls`)
+
+
 def sam_controls(setting: testbed.Setting, rhos=(0.02, 0.1)) -> list[Arm]:
     """Controls of SAM at LB (group "sam controls"): SAM at the other radii ``rhos`` (a small
     sweep around Foret et al.'s 0.05), and plain LB trained for twice the epochs - as many
@@ -166,5 +169,5 @@ def sam_controls(setting: testbed.Setting, rhos=(0.02, 0.1)) -> list[Arm]:
     lb = setting.lb
     return [*(Arm(f"LB + SAM ρ={r:g}", "sam controls", lb,
                   {"remedies": (remedies.SAM(r),)}, r) for r in rhos),
-            Arm("LB, twice the epochs", "sam controls", lb, {"epochs": 2 * setting.epochs})]
+            Arm(TWICE_EPOCHS, "sam controls", lb, {"epochs": 2 * setting.epochs})]
 

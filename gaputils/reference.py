@@ -42,6 +42,13 @@ def load(name: str) -> dict:
     return json.loads(path.read_text())
 
 
+def addition(added: dict, arms, info: dict) -> dict:
+    """The record of adding ``arms`` of the result ``added`` to a committed one: their names,
+    the seeds added and ``info`` (command, :func:`stamp`, seconds)."""
+    return {"arms": list(arms),
+            "seeds": sorted({s for n in arms for s in added["arms"][n]["seeds"]})} | info
+
+
 def write_result(path, result: dict, info: dict, arms=None) -> dict:
     """Write a reference script's ``result`` (a :func:`gaputils.study.run` result) with
     ``info`` (its command, :func:`stamp`, seconds) to ``path``; with ``arms``, join those arms
@@ -51,10 +58,9 @@ def write_result(path, result: dict, info: dict, arms=None) -> dict:
     scripts in ``data/reference/``."""
     if arms:
         old = json.loads(path.read_text())
-        seeds = sorted({s for n in arms for s in result["arms"][n]["seeds"]})
+        record = addition(result, arms, info)
         result = study.extend(old, result, arms)
-        result["additions"] = old.get("additions", []) + [
-            {"arms": list(arms), "seeds": seeds} | info]
+        result["additions"] = old.get("additions", []) + [record]
     else:
         result = result | info
     path.write_text(json.dumps(result, indent=1))

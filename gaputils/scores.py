@@ -245,6 +245,23 @@ def keskar_families(results: dict) -> tuple[dict[str, stats.Verdict],
             verdicts(results, schedules, base="SB", words=("above SB", "below SB")))
 
 
+def sam_families(results: dict) -> tuple[dict[str, stats.Verdict], dict[str, stats.Verdict],
+                                          dict[str, stats.Verdict]]:
+    """Chapter 07's three families (declared before its added seeds and controls were run):
+    every arm of the SAM question at LB's batch size (groups "sam" and "sam controls") against
+    plain LB; SAM's and ASAM's SB controls (:func:`controls`); and the two at LB against plain
+    SB and against LB trained for twice the epochs (:data:`gaputils.arms.TWICE_EPOCHS`; keys
+    "<arm> - <other>", "higher" / "lower"). Holm within each. Chapter 07."""
+    lb = results["arms"]["LB"]["batch_size"]
+    at_lb = [n for n, a in results["arms"].items()
+             if a["group"] in ("sam", "sam controls") and a["batch_size"] == lb]
+    sams = [n for n in at_lb if results["arms"][n]["group"] == "sam"]
+    closer = {f"{n} - {other}": paired(results, n, other) for n in sams
+              for other in ("SB", arms.TWICE_EPOCHS)}
+    return (verdicts(results, at_lb), controls(results),
+            stats.family(closer, words=("higher", "lower")))
+
+
 def controlled(results: dict, base: str = "LB", top: str = "SB") -> dict[str, tuple[str, str]]:
     """The remedies of ``results`` trained at both batch sizes: remedy -> (its arm at ``base``,
     its arm at ``top``), pairing "LB + X" with "SB + X"."""

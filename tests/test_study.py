@@ -328,3 +328,18 @@ def test_controls_tell_closing_the_gap_from_raising_both():
                                                   "lifter": "raises both"}
     with pytest.raises(KeyError, match="both LB and SB"):
         scores.controls({"arms": {"SB": res["arms"]["SB"], "LB": res["arms"]["LB"]}})
+
+
+def test_sam_families_are_the_declared_ones():
+    """Chapter 07's families on its committed reference: the SAM arms and their controls at LB
+    against LB, the SB controls, and SAM/ASAM against SB and against LB for twice the epochs."""
+    study_ = gu.reference.load("ch07_beyond")["study"]
+    vs_lb, sb_controls, vs_top = scores.sam_families(study_)
+    assert set(vs_lb) == {"LB + SAM", "LB + ASAM", "LB + SAM ρ=0.02", "LB + SAM ρ=0.1",
+                          gu.arms.TWICE_EPOCHS}
+    assert set(sb_controls) == {f"{r}: {what}" for r in ("SAM", "ASAM")
+                                for what in ("gain at SB", "change of the gap")}
+    assert list(vs_top) == [f"{n} - {o}" for n in ("LB + SAM", "LB + ASAM")
+                            for o in ("SB", gu.arms.TWICE_EPOCHS)]
+    d = scores.paired(study_, "LB + SAM", "SB")
+    assert vs_top["LB + SAM - SB"].raw.mean == pytest.approx(d.mean)

@@ -96,16 +96,15 @@ def add(threads: int) -> None:
     for kind in ("seeds", "controls"):
         parts = _parts.load(MORE / kind)
         names = [n for n in parts[0]["arms"] if n not in ("SB", "LB")]
-        ref["study"] = gu.study.extend(ref["study"], gu.study.merge(*parts), names)
-        seeds = sorted(s for p in parts for s in p["seeds"])
-        ref.setdefault("additions", []).append({
-            "arms": names, "seeds": seeds,
-            "command": "GAPUTILS_MODE=standard python data/reference/ch07_beyond.py more "
-                       f"{'--controls ' if kind == 'controls' else ''}--seeds ... "
-                       "(processes of 1 thread), then add",
-            **gu.reference.stamp(f"{threads} thread(s) per process"),
-            "wall_seconds": sum(p["wall_seconds"] for p in parts)})
-        print(f"added seeds {seeds} of {names} to {OUT}")
+        added = gu.study.merge(*parts)
+        ref["study"] = gu.study.extend(ref["study"], added, names)
+        info = {"command": "GAPUTILS_MODE=standard python data/reference/ch07_beyond.py more "
+                           f"{'--controls ' if kind == 'controls' else ''}--seeds ... "
+                           "(processes of 1 thread), then add",
+                **gu.reference.stamp(f"{threads} thread(s) per process"),
+                "wall_seconds": sum(p["wall_seconds"] for p in parts)}
+        ref.setdefault("additions", []).append(gu.reference.addition(added, names, info))
+        print(f"added {ref['additions'][-1]['seeds']} of {names} to {OUT}")
     OUT.write_text(json.dumps(ref, indent=1))
 
 
