@@ -92,6 +92,17 @@ def test_lanczos_top_and_bottom_eigenvalues():
     assert lam == pytest.approx(max(exact, key=abs), rel=1e-4)
 
 
+def test_rademacher_probes_are_the_int64_draws():
+    """The probes are drawn as int8 for speed; they must be the very signs (and leave the
+    generator where) the int64 draw did, so that every cached trace keeps its value."""
+    for seed, shape in [(0, (3, 7)), (1, (10, 1001)), (2, (7, 12345))]:
+        g, h = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+        for _ in range(2):
+            ours = hessian._rademacher(shape, g, torch.float32, "cpu")
+            old = (torch.randint(0, 2, shape, generator=h) * 2 - 1).float()
+            assert torch.equal(ours, old)
+
+
 def test_trace_estimators():
     net, data = tiny()
     exact, _ = eigs(net, data)
