@@ -64,7 +64,8 @@ budget = gu.budget()
 # %% [markdown]
 # ## The minimizers and the data
 #
-# The SB and LB networks of chapter 1, for every seed. Landscapes are evaluated on the first
+# The SB and LB networks of chapter 1, for the seeds this mode measures (the count printed: the
+# first five of ten in standard mode). Landscapes are evaluated on the first
 # `budget.n_curvature` training images (and as many test images): the loss is the mean
 # cross-entropy in eval mode, with BatchNorm's running statistics and no dropout.
 

@@ -241,20 +241,22 @@ for regime, arms_ in (("testbed", tb_live), ("Hoffer's regime", h_live)):
 #
 # ## The reference runs, and the rule for reading them
 #
-# `data/reference/ch06_train_longer.py` runs the same code with eight seeds in each setting, one
-# seed at a time on one thread per process, and commits the result with the command, the machine and
-# the date. On the testbed its plain SB and LB networks are those of chapter 5's and 7's references
-# (trained alike; the scripts check it), so the three chapters divide by the same gap on the seeds
-# they share. About fifteen arms read one by one at 95% would, by chance alone, show some "effect"
-# even if none existed; so the verdicts here come from families of comparisons fixed by the
-# chapter's questions - declared before the runs of Hoffer's regime were made (the testbed's
-# reference is older) - and corrected by Holm's method (`gu.stats.family`): in each setting, (1)
-# every LB arm against plain LB, and (2) the five regime-adapted arms - the ones that claim to close
-# the gap - against plain SB; a section that asks a further question reads a small family of its
-# own, said where it is used. An arm "helps" or "hurts" when its Holm-adjusted p-value is below
-# 0.05; otherwise it is "not told apart at 8 seeds", which is not "no effect". The tables print the
-# raw 95% interval, the wider interval at the arm's Holm level, and both p-values - here the two
-# families of each setting in full.
+# `data/reference/ch06_train_longer.py` runs the same code in each setting with sixteen seeds for
+# the arms that cost seconds and eight for the regime-adapted ones, which cost about sixteen plain
+# LB runs each - one seed at a time on one thread per process - and commits the result with the
+# command, the machine and the date (the settings printed at the top list the seeds of the mode's
+# own runs; the references train theirs). On the testbed its plain SB and LB networks are those of
+# chapter 5's and 7's references (trained alike; the scripts check it), so the three chapters divide
+# by the same gap on the seeds they share. About fifteen arms read one by one at 95% would, by
+# chance alone, show some "effect" even if none existed; so the verdicts here come from families of
+# comparisons fixed by the chapter's questions - declared before the runs of Hoffer's regime were
+# made (the testbed's reference is older) - and corrected by Holm's method (`gu.stats.family`): in
+# each setting, (1) every LB arm against plain LB, and (2) the five regime-adapted arms that both
+# settings train - the ones that claim to close the gap - against plain SB; a section that asks a
+# further question reads a small family of its own, said where it is used. An arm "helps" or "hurts"
+# when its Holm-adjusted p-value is below 0.05; otherwise it is "not told apart at N seeds" (the
+# arm's), which is not "no effect". The tables print the raw 95% interval, the wider interval at
+# the arm's Holm level, and both p-values - here the two families of each setting in full.
 
 # %%
 refs = {"testbed": gu.reference.load("ch06_train_longer"),
@@ -267,10 +269,16 @@ for k, r in refs.items():
           f"{len(r['seeds'])} seeds; gap SB - LB {ref_rows[k]['SB']['gain']}\n")
     print(gu.scores.format_verdicts(vs_lb[k]), end="\n\n")
     print(gu.scores.format_verdicts(vs_sb[k], against="SB"), end="\n\n")
+    raw_told = sum(v.raw.lo > 0 or v.raw.hi < 0 for v in vs_lb[k].values())
+    held = sum(not v.verdict.startswith("not told") for v in vs_lb[k].values())
+    print(f"{k}: of {len(vs_lb[k])} LB arms, {raw_told} clear zero one by one at 95%, "
+          f"{held} after Holm's correction\n")
 
 # %% [markdown]
 # Hoffer et al.'s Table 1 adds one remedy per column: plain SB and LB, LB with LR scaling,
-# with Ghost BatchNorm as well, and with all three. In each setting:
+# with Ghost BatchNorm as well, and with all three. In each setting (an accuracy is the mean over
+# the arm's own seeds - sixteen, or eight with regime adaptation - while its gain over LB pairs
+# the seeds it shares with LB, so a gain need not equal the difference of two accuracies):
 
 # %%
 table1 = ["SB", "LB", "LB + LR", "LB + LR + GBN", "LB + LR + GBN + RA"]
@@ -298,7 +306,8 @@ for k in refs:
 # ## Which part closes the gap? (question 7)
 #
 # The reviewers asked whether Ghost BatchNorm is needed, or whether regime adaptation alone
-# closes the gap. The figure has every subset of the three remedies in each setting, with the
+# closes the gap. The figure has every subset of the three remedies in each setting (Hoffer's
+# regime all but GBN + RA, which its reference does not train), with the
 # steps each took, as its paired gain over plain LB (the dotted blue line is plain SB, the
 # whole gap); a filled marker is an arm that Holm's correction tells from LB.
 
@@ -308,20 +317,22 @@ fig = gu.plots.forests({k: (ref_rows[k], ["SB", *ablation[k]], vs_lb[k]) for k i
 for k in refs:
     told = {n: v.verdict for n, v in vs_lb[k].items() if n in ablation[k]}
     print(f"{k}: " + "; ".join(f"{n}: {v}" for n, v in told.items()))
+    print("  fraction of the gap closed, where an arm helps: " + "; ".join(
+        f"{n} {ref_rows[k][n]['fraction'].brief()}" for n, v in told.items() if v == "helps"))
 
 # %% [markdown]
 # The two settings give opposite pictures (the printed verdicts say which arms each tells
-# apart). On the testbed, where LB already fits its training set, none of the three remedies on
-# its own, nor any combination, can be told from plain LB after the correction at eight seeds:
-# Ghost BatchNorm alone is the nearest to helping (its raw interval excludes zero, its corrected
-# one does not), and the arms with regime adaptation sit at or below LB. In Hoffer's regime,
-# every arm with regime adaptation helps, and by far: the extra steps are what LB lacked
-# there, while learning-rate scaling and Ghost BatchNorm, without them, are not told apart from
-# LB - and their estimates lean below it (learning-rate scaling with Ghost BatchNorm has a raw
-# interval below zero, not a corrected one), where Hoffer et al.'s Table 1 had each remedy add
-# accuracy. So the answer to question 7 depends on the regime: where LB has had too few updates,
-# regime adaptation alone closes the gap and Ghost BatchNorm is not needed for it; where it has
-# fitted its data, more updates do not help.
+# apart). On the testbed, where LB already fits its training set, Ghost BatchNorm helps, on its
+# own and with learning-rate scaling - part of the gap, by the fractions printed, at sixteen
+# seeds - while learning-rate scaling alone is not told apart from LB, and no arm with regime
+# adaptation is told apart from LB at eight seeds (their estimates sit at or below it). In
+# Hoffer's regime, every arm with regime adaptation helps, and by far: the extra steps are what LB
+# lacked there. Learning-rate scaling and Ghost BatchNorm without them are not told apart from LB,
+# and the two together *lower* LB's accuracy after the correction, where Hoffer et al.'s Table 1
+# had each remedy add accuracy. So the answer to question 7 depends on the regime: where LB has
+# had too few updates, regime adaptation alone closes the gap and Ghost BatchNorm is not needed
+# for it; where LB has fitted its data, more updates do not help, and Ghost BatchNorm's small
+# ghost batches do.
 #
 # Chapter 5 gave LB extra updates of another kind on the same testbed: three plain steps on
 # every batch (conservative training with λ = 0), within the same 40 epochs. Its reference and
@@ -390,8 +401,9 @@ figs = {k: gu.plots.regimes({n: gu.study.histories(refs[k], n) for n in names}, 
         for k, names in curve_arms.items()}
 train = lambda k, name: 100 * np.mean(refs[k]["arms"][name]["train_acc"])
 for k, names in curve_arms.items():
-    print(f"{k}, final training accuracy (mean of {len(refs[k]['seeds'])} seeds): "
-          + ", ".join(f"{n} {train(k, n):.1f}%" for n in names))
+    print(f"{k}, final training accuracy (mean over each arm's seeds): "
+          + ", ".join(f"{n} {train(k, n):.1f}% ({len(refs[k]['arms'][n]['seeds'])})"
+                      for n in names))
 
 # %% [markdown]
 # The first figure is the testbed, the second Hoffer's regime. Against epochs (left), the
@@ -498,28 +510,27 @@ for k, fam in separate.items():
 # ## What regime adaptation costs in time (question 9)
 #
 # Median training seconds per run (evaluation excluded) and milliseconds per optimizer step,
-# from the reference runs - every arm of a setting timed under the same conditions (two
-# processes sharing the machine's two cores) - and, where this chapter trained the arm live, its
-# live seconds beside them (a run loaded from the cache keeps the seconds of the run that made
-# it).
+# from the reference runs - made by processes sharing the machine's two cores (two of them for
+# the first eight seeds, up to four, beside other work, for the added ones: the medians keep a
+# slowed run from counting much). This chapter's live runs are not set beside them: a run loaded
+# from the cache keeps the seconds of the run that made it, on whatever machine and load.
 
 # %%
 seconds = lambda k, name: ref_rows[k][name]["seconds"]
 for k in refs:
     for name in ("SB", "LB", "LB + RA"):
         r = ref_rows[k][name]
-        live_s = f"; live {rows[k][name]['seconds']:.1f} s" if name in rows[k] else ""
         print(f"{k:<16} {name:<8} {r['steps']:5.0f} steps of {r['batch_size']:3d}: "
               f"{r['seconds']:6.1f} s, {1000 * r['seconds'] / r['steps']:5.1f} ms per step"
-              f"{live_s}")
+              )
     print(f"{k:<16} plain LB took {seconds(k, 'LB') / seconds(k, 'SB'):.0%} of SB's seconds, "
           f"LB + RA {seconds(k, 'LB + RA') / seconds(k, 'SB'):.1f} times them\n")
 
 # %% [markdown]
 # On a CPU the time of a step grows roughly with the examples in it, so plain LB saves only part of
-# SB's time in the first place - a fifth to two fifths here (the percentages printed; chapter 5
-# found the same) - not the sixteen-fold of its steps, and regime adaptation multiplies LB's time by
-# about the ratio of the steps: on a CPU it is many times as expensive as training SB. On a GPU a
+# SB's time in the first place - about a third to two fifths here (the percentages printed; chapter
+# 5 found the same) - not the sixteen-fold of its steps, and regime adaptation multiplies LB's time
+# by about the ratio of the steps: on a CPU it is many times as expensive as training SB. On a GPU a
 # step of 500 and a step of 32 of a network this small both leave the device mostly idle and may
 # take about the same time - an assumption we could not measure here; then plain LB would be up to
 # sixteen times faster than SB, and regime adaptation would give all of that back.
@@ -593,18 +604,21 @@ gbn_reading = gu.scores.control_reading(gbn_control, vs_lb["testbed"])["GBN 16"]
 print(f"-> GBN 16: {gbn_reading}")
 
 # %% [markdown]
-# The gain falls as the ghost batches grow. Ghost batches of 16 - half SB's size - are the one
-# size the correction tells from plain LB on the testbed (the verdicts printed); SB's own 32
-# only by its raw interval; from 64 on the gain cannot be told from zero. Hoffer et al. used
+# The gain falls as the ghost batches grow from 16 to 125 and levels off beyond. Ghost batches
+# of 16 - half SB's size - and of SB's
+# own 32 are told from plain LB after the correction on the testbed (the verdicts printed), 16
+# ahead of 32 (the paired difference printed); from 64 on the corrected intervals reach zero,
+# though the raw ones of 64 and 125 do not. Hoffer et al. used
 # ghost batches of 128 in batches of 4096, a ratio of 32; ours, at SB's 32 in 500, is about 16.
 # Smaller ghost batches mean noisier normalization statistics: Ghost BatchNorm puts back into the
 # large batch some of the noise that the last section found LB lacks on the testbed.
 #
-# Is that a remedy for LB, or a regularizer that would help SB as well? The testbed's reference
-# also trains SB with ghost batches of 16 (two per batch), and the last lines are its own
-# family of two: SB's gain from it, and the paired change of the gap under it. By the estimates
-# most of the effect is at LB - SB gains less, and the gap narrows - but neither is told apart
-# from zero at eight seeds (the verdicts printed), so this control cannot yet call it either.
+# Is that a remedy for LB, or a regularizer that would help SB as well? The testbed's reference also
+# trains SB with ghost batches of 16 (two per batch), and the two lines before the last are its own
+# family of two: SB's gain from it, and the paired change of the gap under it. At sixteen seeds both
+# are told apart (the verdicts printed): SB gains too, but less than LB, so the gap narrows. Ghost
+# batches of 16 close part of the gap and raise SB as well - a remedy for LB in part, and a
+# regularizer too.
 #
 # ## The distributed view
 #
@@ -648,8 +662,8 @@ print(f"relative difference between the two gradients, ‖g₁ - g₂‖ / ‖g�
 #
 # - In the regime they studied - an LB run that has had too few updates, trained with
 #   augmentation and clipping - regime adaptation closes the gap to SB here too (the printed
-#   verdicts of the Table-1 section), and with a scaled learning rate it comes level with SB
-#   trained as long, within the bounds printed. On the testbed, where LB fits
+#   verdicts of the Table-1 section), and with a scaled learning rate and no Ghost BatchNorm it
+#   comes level with SB trained as long, within the bounds printed. On the testbed, where LB fits
 #   its training set within its epochs, it does not; more updates there only fit the data more
 #   tightly. A verdict on their remedies names the regime it was measured in.
 # - What remains different from their protocol: our network is a narrow C1 on 5,000
@@ -657,10 +671,11 @@ print(f"relative difference between the two gradients, ‖g₁ - g₂‖ / ‖g�
 #   ten epochs for SB, so SB itself is under-trained in Hoffer's regime (the control shows how
 #   much), where they trained SB for a long schedule with step decays; we clip and augment as
 #   their code did, but with chapter 5's 2-pixel shifts rather than their crops of 4 pixels on
-#   32; and we run eight seeds, not one.
-# - Ghost BatchNorm on its own: on the testbed its small ghost batches of 16 are the one size told
-#   apart from LB after the correction; in Hoffer's regime, without the extra steps, it is not told
-#   apart from LB (its estimate is slightly below), nor is learning-rate scaling. Their Table 1's
+#   32; and we run eight to sixteen seeds, not one.
+# - Ghost BatchNorm on its own: on the testbed it helps with ghost batches of 16 and 32, alone and
+#   (at 32) with learning-rate scaling; in Hoffer's regime, without the extra steps, neither it nor
+#   learning-rate scaling is told apart from LB, and the two together lower LB's accuracy after
+#   the correction. Their Table 1's
 #   accuracies (C1 86.4% at batch 4096 with ghost batches of 128 on CIFAR-10) are not comparable
 #   with ours: other data, another width of C1, another scale.
 # - The logarithmic walk is there early in every run, as they found; on the testbed it does not
@@ -697,11 +712,13 @@ gu.reference.compare("06", gu.scores.key_numbers(rows["testbed"])
 #    chunk, keeps one running-statistics update per step, and gives the gradient that
 #    per-worker BatchNorm gives in data-parallel training.
 # 3. A verdict on Hoffer et al. names its regime. In Hoffer's regime - LB with too few
-#    updates, augmented and clipped as their code trains - regime adaptation, alone or with the
-#    other two remedies, takes LB above SB at SB's ten epochs; on the testbed, where LB already
-#    fits its data, no combination of the three can be told from plain LB after Holm's
-#    correction at eight seeds, and the regime-adapted arms stay below SB (all but the noisy
-#    one, which is not told apart from it).
+#    updates, augmented and clipped as their code trains - regime adaptation, alone, with
+#    learning-rate scaling, or with both other remedies, takes LB above SB at SB's ten epochs;
+#    there, learning-rate scaling with Ghost BatchNorm, without the extra steps, lowers LB's
+#    accuracy. On the testbed, where LB already fits its data, no combination of the three
+#    remedies with regime adaptation can be told from plain LB after Holm's correction at eight
+#    seeds, and the regime-adapted arms stay below SB (all but the noisy one, which is not told
+#    apart from it), while Ghost BatchNorm without it helps LB at sixteen seeds.
 # 4. In Hoffer's regime SB itself is under-trained at its ten epochs, so the fairer bar is SB
 #    trained as long as LB + RA. Against it, LB with SB's steps and a scaled learning rate is
 #    not told apart; plain LB + RA and Hoffer et al.'s full recipe stay a fraction of a point
@@ -713,8 +730,9 @@ gu.reference.compare("06", gu.scores.key_numbers(rows["testbed"])
 #    explains both settings. Regime adaptation costs sixteen times LB's steps; on a CPU, where
 #    LB saves only part of SB's time, that is many times SB's own training time.
 # 6. Many arms against one baseline need a correction: the families are printed in full, and of
-#    the testbed's fifteen LB arms only a few survive Holm's correction. Ghost batches of 16 help
-#    LB; whether they help SB as well, eight seeds do not tell.
+#    the testbed's fifteen LB arms, more clear zero one by one than survive Holm's correction
+#    (the counts printed with the families). Ghost batches of 16 help LB, and SB less, so the
+#    gap narrows under them (sixteen seeds).
 #
 # ## Exercises
 #
@@ -761,22 +779,27 @@ tb_v, h_v = vs_lb["testbed"], vs_lb["Hoffer's regime"]
 said = lambda fam, names, word: all(fam[n].verdict.startswith(word) for n in names)
 assert ref_rows["testbed"]["SB"]["gain"].lo > 0 and ref_rows["Hoffer's regime"]["SB"]["gain"].lo > 0
 assert verdict == {"testbed": False, "Hoffer's regime": True}  # the per-regime verdict
-assert said(tb_v, ablation["testbed"], "not told")  # testbed: no combination told from LB
+gbn_arms = ["LB + GBN", "LB + LR + GBN"]  # testbed: GBN helps, no other combination is told
+assert said(tb_v, gbn_arms, "helps")
+assert said(tb_v, [n for n in ablation["testbed"] if n not in gbn_arms], "not told")
 assert said(vs_sb["testbed"], [n for n in gu.arms.HOFFER_CLOSERS if "noise" not in n], "below")
 tb_closers = {n: tb_v[n].raw.mean for n in gu.arms.HOFFER_CLOSERS}
 assert min(tb_closers, key=tb_closers.get) == "LB + linear LR, warm-up + RA"  # the worst
-assert said(h_v, ["LB + LR", "LB + GBN", "LB + LR + GBN"], "not told")
+assert said(h_v, ["LB + LR", "LB + GBN"], "not told") and h_v["LB + LR + GBN"].verdict == "hurts"
 assert all(h_v[n].raw.mean < 0 for n in ("LB + LR", "LB + GBN", "LB + LR + GBN"))  # lean below
-assert h_v["LB + LR + GBN"].raw.hi < 0  # a raw interval below zero, not a corrected one
 assert tb_v["LB + RA"].verdict.startswith("not told")  # the noisy RA arm helps, RA does not
-assert tb_v["LB + GBN"].raw.lo > 0 and tb_v["LB + GBN"].verdict.startswith("not told")
 assert said(h_v, [n for n in ablation["Hoffer's regime"] if "RA" in n], "helps")
-assert said(h_v, [n for n in ablation["Hoffer's regime"] if "RA" not in n], "not told")
+tb_raw = sum(v.raw.lo > 0 or v.raw.hi < 0 for v in tb_v.values())
+assert tb_raw > sum(not v.verdict.startswith("not told") for v in tb_v.values())  # summary 6
 assert ref_rows["Hoffer's regime"][control]["gain"].lo > 0  # SB itself gains from training on
 assert said(vs_control, ["LB + LR + RA", "LB + linear LR, warm-up + RA"], "not told")
 assert said(vs_control, ["LB + RA", full, "LB + noise + RA"], "below")
-assert vs_control["LB + noise + RA"].raw.mean < -2 < max(vs_control[n].raw.mean
-                                                         for n in ("LB + RA", full))
+assert vs_control["LB + noise + RA"].raw.mean < -2  # more than two points below the control
+assert all(-1 < vs_control[n].raw.mean < 0 for n in ("LB + RA", full))  # a fraction of a point
+assert said(vs_sb["Hoffer's regime"], ["LB + RA", "LB + LR + RA", full], "above SB")
+g = [tb_v[f"LB + GBN {n}"].raw.mean if n != sb else tb_v["LB + GBN"].raw.mean
+     for n in (16, sb, 64, 125)]
+assert all(a > b for a, b in zip(g, g[1:], strict=False))  # falls from 16 to 125
 assert separate["testbed"]["noise + RA - LR + RA"].verdict == "higher"
 assert separate["testbed"]["linear + RA - noise + RA"].verdict == "lower"
 h_sep = separate["Hoffer's regime"]  # the order reverses in Hoffer's regime
@@ -788,11 +811,13 @@ assert tb_v["LB + noise"].verdict == "hurts" and tb_v["LB + noise + RA"].verdict
 assert vs_sb["testbed"]["LB + noise + RA"].verdict.startswith("not told")
 assert tb_v["LB + GBN 16"].verdict == "helps"
 assert said(tb_v, ["LB + GBN 64", "LB + GBN 125", "LB + GBN 250"], "not told")
+assert tb_v["LB + GBN 64"].raw.lo > 0 and tb_v["LB + GBN 125"].raw.lo > 0  # raw: above zero
 assert diff("LB + GBN 16", "LB + GBN").lo > 0
-assert gbn_reading.startswith("at LB helps") and said(gbn_control, list(gbn_control), "not told")
+assert gbn_reading == "closes the gap" and gbn_control["GBN 16: gain at SB"].verdict == "higher"
+assert gbn_control["GBN 16: change of the gap"].verdict == "lower"
 assert (gbn_control["GBN 16: gain at SB"].raw.mean < tb_v["LB + GBN 16"].raw.mean
         and gbn_control["GBN 16: change of the gap"].raw.mean < 0)  # the estimates' lean
-assert train("testbed", "LB + noise") < 95 and train("testbed", "LB") == 100
+assert train("testbed", "LB + noise") < 95 and train("testbed", "LB") >= 99.5  # LB fits
 for k in refs:  # on a CPU: LB saves part of SB's time; LB + RA costs several times SB's
     assert seconds(k, "LB") < seconds(k, "SB") < seconds(k, "LB + RA") / 3
 late = [p["step"] >= 0.8 * h.step[-1] for h in gu.study.histories(hr, "LB + RA")

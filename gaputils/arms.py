@@ -71,6 +71,20 @@ def keskar_arms(setting: testbed.Setting, lambdas=(0.0, 1.0, 5.0), inner_steps: 
     return arms
 
 
+BINDING_LAMBDA = 20.0  # lambda x lr = 2 at the testbed's peak rate (:func:`binding_proximal`)
+
+
+def binding_proximal(setting: testbed.Setting, lam: float = BINDING_LAMBDA,
+                     inner_steps: int = 3) -> Arm:
+    """Conservative training at LB whose proximal term binds (group "binding proximal"): at
+    ``lam`` x lr >= 1 one inner step's pull back to the batch's starting weights is as large as
+    the displacement itself, where chapter 05's lambda = 1 and 5 (lam x lr 0.1, 0.5) barely
+    differ from plain steps. Added to chapter 05's reference as its own family, declared before
+    it was run. Chapter 05."""
+    return Arm(f"LB conservative λ={lam:g}", "binding proximal", setting.lb,
+               {"remedies": (remedies.Conservative(lam, inner_steps),)}, lam)
+
+
 def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = "sqrt",
                 ghost_sizes=(16, 64, 125, 250), warmup_epochs: float | None = None,
                 names: tuple[str, ...] | None = None) -> list[Arm]:

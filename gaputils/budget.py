@@ -29,6 +29,7 @@ class Budget:
     sweep_epochs: int  # epochs of each sweep run
     sweep_seeds: tuple[int, ...]  # seeds of the sweep
     n_curvature: int  # training examples for sharpness and Hessian computations
+    testbed_measured: int  # how many of the testbed's seeds chapters 02-04 measure
     grid: int  # points per axis of landscape planes
     alphas: int  # points of the 1-D interpolation in [-1, 2]
     probes: int  # random directions, subspaces or trace probes
@@ -79,6 +80,7 @@ class Budget:
 _BUDGETS = {
     "smoke": Budget(
         mode="smoke", batch_sizes=(32, 128), sweep_epochs=1, sweep_seeds=(0,), n_curvature=256,
+        testbed_measured=2,
         grid=5, alphas=5, probes=2, subspace_dim=10, lanczos_steps=5, top_k=2, intro_epochs=1,
         remedy_seeds=(0, 1), remedy_measured=1, lambdas=(5.0,), warm_epochs=(1,),
         hoffer_seeds=(0, 1), hoffer_live=None, hoffer_regime_live=None, ghost_sizes=(16, 64),
@@ -88,7 +90,8 @@ _BUDGETS = {
     ),
     "standard": Budget(
         mode="standard", batch_sizes=(32, 64, 125, 250, 500), sweep_epochs=40,
-        sweep_seeds=(0, 1), n_curvature=1000, grid=21, alphas=25, probes=5, subspace_dim=100,
+        sweep_seeds=(0, 1), n_curvature=1000, testbed_measured=5, grid=21, alphas=25, probes=5,
+        subspace_dim=100,
         lanczos_steps=40, top_k=10, intro_epochs=2, remedy_seeds=(0, 1), remedy_measured=2,
         lambdas=(0.0, 5.0), warm_epochs=(2, 10), hoffer_seeds=(0,),
         hoffer_live=(), hoffer_regime_live=("LB + LR", "LB + GBN", "LB + LR + GBN", "LB + RA"),
@@ -99,7 +102,8 @@ _BUDGETS = {
     ),
     "paper": Budget(
         mode="paper", batch_sizes=(16, 32, 64, 125, 250, 500, 1000, 2000), sweep_epochs=40,
-        sweep_seeds=(0, 1, 2), n_curvature=2048, grid=41, alphas=25, probes=10,
+        sweep_seeds=(0, 1, 2), n_curvature=2048, testbed_measured=10, grid=41, alphas=25,
+        probes=10,
         subspace_dim=100, lanczos_steps=100, top_k=20, intro_epochs=2,
         remedy_seeds=tuple(range(10)), remedy_measured=5, lambdas=(0.0, 1.0, 5.0),
         warm_epochs=(2, 5, 10, 20), hoffer_seeds=tuple(range(10)), hoffer_live=None,

@@ -379,19 +379,34 @@ def loglog_curves(x: Sequence[float], curves: dict[str, dict], xlabel: str, ylab
 # ---- remedies (chapter 05) ------------------------------------------------------------------
 
 GROUP_MARKERS = {"plain": "o", "augmentation": "s", "conservative": "D", "robust": "^",
-                 "warm start": "v", "dynamic sampling": "P"}
+                 "warm start": "v", "dynamic sampling": "P", "binding proximal": "d"}
 
 
 _ARM_PALETTE = [plt.cm.tab10(i) for i in range(2, 10)] + [plt.cm.tab20(i) for i in
                                                             (5, 9, 11, 13, 15, 17, 19)]
 
 
-def arm_colors(names: Sequence[str]) -> dict[str, tuple]:
+_GROUP_MAPS = ("Greens", "Purples", "Reds", "Greys", "YlOrBr", "PuRd", "BuGn")
+
+
+def arm_colors(names: Sequence[str], groups: dict[str, str] | None = None) -> dict[str, tuple]:
     """One colour per arm name, the same in every panel and figure of a chapter: SB blue, LB
-    orange, the others from a palette without those two. Chapter 05."""
+    orange, the others from a palette without those two. With ``groups`` (name -> group), the
+    arms of a group share a hue, from light to dark in the order given, so that sixteen arms
+    stay told apart by group and within it. Chapter 05."""
     others = [n for n in names if n not in ("SB", "LB")]
-    return {"SB": SB_COLOR, "LB": LB_COLOR} | {
-        n: _ARM_PALETTE[i % len(_ARM_PALETTE)] for i, n in enumerate(others)}
+    fixed = {"SB": SB_COLOR, "LB": LB_COLOR}
+    if groups is None:
+        return fixed | {n: _ARM_PALETTE[i % len(_ARM_PALETTE)] for i, n in enumerate(others)}
+    members: dict[str, list[str]] = {}
+    for n in others:
+        members.setdefault(groups.get(n, ""), []).append(n)
+    out = dict(fixed)
+    for i, (_, names_) in enumerate(members.items()):
+        cmap = plt.get_cmap(_GROUP_MAPS[i % len(_GROUP_MAPS)])
+        shades = np.linspace(0.5, 0.95, len(names_)) if len(names_) > 1 else [0.75]
+        out |= {n: cmap(float(v)) for n, v in zip(names_, shades, strict=True)}
+    return out
 
 
 def image_rows(rows: dict[str, torch.Tensor], mean: Sequence[float], std: Sequence[float],
@@ -421,7 +436,8 @@ def remedy_summary(panels: dict[str, dict[str, dict]], base: str = "LB") -> plt.
     (geometric-mean ratio, paired 95% CI, log scale), one marker per arm, one panel per
     labelled :func:`gaputils.scores.summarize` result. Chapter 05."""
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
-    colors = arm_colors(max(panels.values(), key=len))
+    widest = max(panels.values(), key=len)
+    colors = arm_colors(list(widest), {n: r["group"] for n, r in widest.items()})
     for ax, (title, rows) in zip(axes[0], panels.items(), strict=True):
         for name, r in rows.items():
             if name == base:
@@ -447,24 +463,44 @@ def remedy_summary(panels: dict[str, dict[str, dict]], base: str = "LB") -> plt.
     return fig
 
 
-def warm_starts(panels: dict[str, list[tuple[float, dict]]], epochs: float) -> plt.Figure:
+def warm_starts(panels: dict[str, list[tuple[float, dict]]], epochs: float,
+                focus: str | None = None) -> plt.Figure:
     """Warm starting against the number k of SB epochs before LB (plain LB, k = 0, is the
     dotted orange line; k = ``epochs`` is plain SB): test accuracy gain over LB, and
     lambda_max and Keskar's sharpness relative to LB, each with its paired 95% CI; one series
-    per labelled list of (k, row of :func:`gaputils.scores.summarize`). Chapter 05."""
+    per labelled list of (k, row of :func:`gaputils.scores.summarize`). The accuracy panel's
+    range is set by the series ``focus`` (default: the last) and every series' means, so that
+    a series of two seeds, whose t-intervals are wide, does not flatten the others; bars it cuts
+    are said so in the legend. Chapter 05."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     ks_all: set[float] = set()
+    focus = focus or list(panels)[-1]
+    spans: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for j, (label, points) in enumerate(panels.items()):
         shift = 1 + 0.04 * (j - (len(panels) - 1) / 2)  # side by side, not on top
         for ax, key in zip(axes, ("gain", "lambda_max_ratio", "sharpness_ratio"), strict=True):
-            pts = [(k, r[key]) for k, r in points if key in r]
+            pts = sorted(((k, r[key]) for k, r in points if key in r), key=lambda p: p[0])
             if not pts:
                 continue
             ks_all.update(k for k, _ in pts)
             trio = [(v.mean, v.lo, v.hi) if key == "gain" else v for _, v in pts]
-            c, lo, hi = np.array(trio).T
+            c, lo, hi = np.array(trio, dtype=float).T
+            if key == "gain":
+                spans[label] = (c, lo, hi)
             ax.errorbar(np.array([k for k, _ in pts]) * shift, c, yerr=[c - lo, hi - c],
                         marker="os"[j % 2], capsize=3, color=("C2", "C4")[j % 2], label=label)
+    if focus in spans:
+        c, lo, hi = spans[focus]
+        means = np.concatenate([v[0] for v in spans.values()] + [[0.0]])
+        bottom = np.nanmin(np.concatenate([lo[np.isfinite(lo)], means]))
+        top = np.nanmax(np.concatenate([hi[np.isfinite(hi)], means]))
+        pad = 0.12 * (top - bottom or 1.0)
+        axes[0].set_ylim(bottom - pad, top + pad)
+        cut = [label for label, (_, lo_, hi_) in spans.items()
+               if np.nanmin(lo_) < bottom - pad or np.nanmax(hi_) > top + pad]
+        for line, text in zip(*axes[0].get_legend_handles_labels(), strict=True):
+            if text in cut:
+                line.set_label(f"{text} (bars cut by the axis)")
     titles = ("test accuracy - plain LB (points)", "λmax / plain LB", "Keskar sharpness / plain LB")
     for ax, t in zip(axes, titles, strict=True):
         ax.set(xscale="log", xlabel=f"SB epochs before LB, k (k = {epochs:g}: plain SB)",
@@ -502,9 +538,10 @@ def batch_schedules(profiles: dict[str, list[tuple[int, int, float, int]]]) -> p
 
 def accuracy_and_steps(rows: dict[str, dict], names: Sequence[str]) -> plt.Figure:
     """Test accuracy gain over plain LB (points, paired 95% CI) against the optimizer steps
-    each arm took (log scale), one marker per arm. Chapter 05."""
+    each arm took (log scale), one marker per arm; plain SB's gain dotted in SB's colour, so
+    that an arm's distance from it can be read across. Chapter 05."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    colors = arm_colors(list(rows))
+    colors = arm_colors(list(rows), {n: r["group"] for n, r in rows.items()})
     for name in names:
         r = rows[name]
         g = r.get("gain")
@@ -515,6 +552,8 @@ def accuracy_and_steps(rows: dict[str, dict], names: Sequence[str]) -> plt.Figur
            ylabel="test accuracy - plain LB (points)", title="accuracy against optimizer steps")
     plain_log(ax.xaxis)
     ax.axhline(0, color=LB_COLOR, lw=0.8, ls=":")
+    if "gain" in rows.get("SB", {}):
+        ax.axhline(rows["SB"]["gain"].mean, color=SB_COLOR, lw=0.8, ls=":")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return fig
@@ -703,10 +742,11 @@ def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]
                    target: float) -> plt.Figure:
     """Left: steps to the target training loss against the batch size (log-log; one dot per
     seed at each size's tuned learning rate, their geometric mean ringed), McCandlish et al.'s
-    S(B) = S_min (1 + B_crit / B) fitted, its two asymptotes (E_min / B: perfect scaling;
-    S_min: no gain) dashed, B_crit dotted. Right: the gradient noise scale B_simple (jackknife
-    SE bars) against the training loss as an SB run trains, one line per seed, the target
-    dotted; ``fit`` is :func:`gaputils.scaling.fit_critical`'s, its ``curve`` drawn. Chapter 07."""
+    S(B) = S_min (1 + B_crit / B) fitted, its two asymptotes (E_min / B, perfect scaling,
+    dashed; S_min, no gain, dash-dotted), B_crit dotted. Right: the gradient noise scale
+    B_simple (jackknife SE bars) against the training loss as an SB run trains, one line per
+    seed, the target dotted; ``fit`` is :func:`gaputils.scaling.fit_critical`'s, its
+    ``curve`` drawn. Chapter 07."""
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.5))
     sizes = np.array(sorted(best), dtype=float)
     for i, b in enumerate(sizes):
@@ -720,12 +760,12 @@ def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]
                   f"B_crit = {fit['b_crit']:.0f}")
     ax.plot(grid, fit["e_min"] / np.asarray(grid), "--", color="C3", lw=0.8,
             label="E_min / B (perfect scaling)")
-    ax.axhline(fit["s_min"], ls="--", color="C3", lw=0.8, label="S_min (no gain)")
+    ax.axhline(fit["s_min"], ls="-.", color="C3", lw=0.8, label="S_min (no gain)")
     ax.axvline(fit["b_crit"], ls=":", color="C3", label="B_crit")
     ax.set(xscale="log", yscale="log", xlabel="batch size B (examples; log scale)",
            ylabel=f"steps to training loss {target:g} (log scale)",
            title="steps to a target loss, each batch size at its tuned rate")
-    ax.legend(fontsize=8, loc="lower left")  # the empty corner: steps fall as B grows
+    ax.legend(fontsize=8, loc="upper right")  # the empty corner: steps fall as B grows
     for k, (seed, rows) in enumerate(noise.items()):
         loss = [r["train_loss"] for r in rows]
         bs = np.array([r["b_simple"] for r in rows])
@@ -753,7 +793,8 @@ def measure_scatter(points: dict[str, np.ndarray]) -> plt.Figure:
     the networks that fit the training set, grey crosses those that do not. Chapter 07."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
     sizes = sorted(set(points["batch_size"].astype(int)))
-    cmap = plt.get_cmap("viridis", len(sizes))
+    hues = plt.get_cmap("turbo")(np.linspace(0.08, 0.92, len(sizes)))  # ordered, told apart
+    cmap = lambda i: hues[i]
     for ax, key, label in zip(axes, ("lambda_max", "sharpness"),
                               ("λmax (largest Hessian eigenvalue)",
                                "Keskar sharpness, ε = 1e-3 (%)"), strict=True):
@@ -769,6 +810,16 @@ def measure_scatter(points: dict[str, np.ndarray]) -> plt.Figure:
         ax.set(xscale="log", xlabel=f"{label} (log scale)", title=f"test accuracy against {key}")
         plain_log(ax.xaxis, minor=False)
     axes[0].set_ylabel("test accuracy (%)")
+    fitted = 100 * points["test_acc"][points.get("fitted", np.ones(len(points["test_acc"]), bool))]
+    if len(fitted):  # the range of the fitted networks; underfit ones below it are counted
+        lo, hi = float(fitted.min()), float(fitted.max())
+        pad = 0.1 * (hi - lo or 1.0)
+        axes[0].set_ylim(lo - pad, hi + pad)
+        below = int(np.sum(100 * points["test_acc"] < lo - pad))
+        if below:
+            for ax in axes:
+                ax.annotate(f"{below} underfit networks below {lo - pad:.1f}% (not shown)",
+                            (0.02, 0.02), xycoords="axes fraction", fontsize=8, color="0.4")
     axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return fig

@@ -146,8 +146,11 @@ class Minimizers:
 
 def testbed_minimizers(b: Budget | None = None) -> Minimizers:
     """Chapter 01's SB and LB minimizers of the testbed (trained once, then loaded from the
-    cache) with the data of chapters 02-04. Chapter 02."""
+    cache), the first ``budget.testbed_measured`` seeds of them, with the data of chapters
+    02-04. Chapter 02."""
+    b = b or current_budget()
     ds = dataset()
-    return Minimizers(ds, minimizers(ds), curvature_data(ds, b), curvature_data(ds, b, "test"))
+    runs = {k: v[:b.testbed_measured] for k, v in minimizers(ds).items()}
+    return Minimizers(ds, runs, curvature_data(ds, b), curvature_data(ds, b, "test"))
 
 

@@ -22,6 +22,7 @@ import torch
 from scipy.optimize import least_squares
 
 from . import data, noise_scale, testbed
+from .remedies import FreshBNStats
 from .runs import train_runs
 from .train import TrainConfig, fit
 
@@ -36,12 +37,27 @@ def _eval_every(n: int, batch_size: int, per_epoch: int = 4) -> int:
     return max(1, n // (per_epoch * batch_size))
 
 
+def crossing(steps: Sequence[float], losses: Sequence[float], target: float) -> float:
+    """The step at which the loss reached ``target``, read from evaluations at ``steps``
+    (the last at or below the target): interpolated linearly in log loss between the last two
+    evaluations, so that evaluations a quarter epoch apart do not round every run up to the
+    next one. The last step if there is no earlier evaluation above the target. Chapter 07."""
+    s1, l1 = float(steps[-1]), float(losses[-1])
+    if len(steps) < 2 or not 0 < l1 <= target < float(losses[-2]):
+        return s1
+    s0, l0 = float(steps[-2]), float(losses[-2])
+    return s0 + (s1 - s0) * (math.log(l0) - math.log(target)) / (math.log(l0) - math.log(l1))
+
+
 def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequence[int],
                     target: float, lr: float = 0.1, max_epochs: float = 20,
                     setting: testbed.Setting | None = None, evals_per_epoch: int = 4,
-                    progress: bool = False) -> dict:
+                    progress: bool = False, fresh_bn: bool = True) -> dict:
     """Steps to reach training loss ``target`` (nats; eval mode, all training examples, checked
-    ``evals_per_epoch`` times per epoch and at least every step) for every batch size, each
+    ``evals_per_epoch`` times per epoch and at least every step, with BatchNorm's statistics
+    recomputed before each check where ``fresh_bn`` (:class:`~gaputils.remedies.FreshBNStats`),
+    the step of the crossing interpolated between checks, :func:`crossing`) for every batch
+    size, each
     with its own best constant learning rate, as a practitioner would tune it: from the best
     rate of the previous (smaller) batch size (``lr`` for the first), try twice and half that
     rate and keep doubling or halving while the geometric mean of the steps over ``seeds``
@@ -50,16 +66,20 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
     with ``nan`` for a run that diverged or did not reach the target. Chapter 07."""
     n = len(ds.train[1])
     out = {"target": target, "max_epochs": max_epochs, "seeds": list(seeds),
-           "batch_sizes": list(batch_sizes), "steps": {}}
+           "batch_sizes": list(batch_sizes), "fresh_bn": fresh_bn, "interpolated": True,
+           "steps": {}}
 
     def steps(b, rate):
         if rate not in out["steps"][b]:
+            every = _eval_every(n, b, evals_per_epoch)
+            extra = {"remedies": (FreshBNStats(every),)} if fresh_bn else {}
             runs = train_runs(ds, [b], seeds, setting=setting, progress=progress, lr=rate,
                               schedule="constant", epochs=max_epochs, stop_below=target,
-                              eval_every=_eval_every(n, b, evals_per_epoch))
-            out["steps"][b][rate] = [float(r.history.step[-1]) if not r.history.diverged
-                                     and r.history.train_loss[-1] <= target else math.nan
-                                     for r in runs]
+                              eval_every=every, **extra)
+            out["steps"][b][rate] = [
+                crossing(r.history.step, r.history.train_loss, target)
+                if not r.history.diverged and r.history.train_loss[-1] <= target else math.nan
+                for r in runs]
         return _score(out["steps"][b][rate])
 
     for b in sorted(batch_sizes):
@@ -110,10 +130,11 @@ def fit_critical(batch_sizes: Sequence[float], steps: Sequence[float]) -> dict[s
 
 
 def noise_along(model, ds: data.Dataset, config: TrainConfig, losses: Sequence[float],
-                n: int = 1000, groups: int = 10) -> list[dict]:
+                n: int | None = None, groups: int = 10) -> list[dict]:
     """Train ``model`` with ``config`` (not cached) and, the first time the training loss falls
     to each of ``losses`` (nats, decreasing), measure the gradient noise scale B_simple on the
-    first ``n`` training examples (:func:`gaputils.noise_scale.gradient_noise_scale`, eval mode).
+    first ``n`` training examples (default: all; :func:`gaputils.noise_scale.gradient_noise_scale`,
+    eval mode).
     Returns one dict per level reached: ``loss`` (the level), ``step``, ``train_loss``,
     ``b_simple`` and ``se`` (examples). Chapter 07."""
     levels, out = sorted(losses, reverse=True), []
@@ -146,23 +167,24 @@ def by_level(noise: dict[str, list[dict]]) -> dict[float, list[float]]:
 def critical_batch(ds: data.Dataset, sizes: Sequence[int], seeds: Sequence[int], target: float,
                    noise_seeds: Sequence[int] = (), levels: Sequence[float] = (),
                    setting: testbed.Setting | None = None, max_epochs: float = 30,
-                   n: int = 1000) -> dict:
+                   n: int | None = None, fresh_bn: bool = True) -> dict:
     """Chapter 07's critical-batch-size experiment on ``setting`` (default: the testbed):
     :func:`steps_to_target` at every batch size of ``sizes`` for ``seeds``, starting the
     learning-rate search at SB's rate scaled linearly down to the smallest size; then, for each
     of ``noise_seeds``, an SB run at SB's tuned rate with the noise scale measured as the loss
-    falls through ``levels`` (:func:`noise_along`, first ``n`` examples), under ``["noise"]``
-    by seed. Chapter 07."""
+    falls through ``levels`` (:func:`noise_along`, first ``n`` examples, default all), under
+    ``["noise"]`` by seed; ``fresh_bn`` as in :func:`steps_to_target`, for both. Chapter 07."""
     setting = setting or testbed.get()
     sb = setting.sb
     out = steps_to_target(ds, sizes, seeds, target, lr=setting.lr * min(sizes) / sb,
-                          max_epochs=max_epochs, setting=setting)
+                          max_epochs=max_epochs, setting=setting, fresh_bn=fresh_bn)
     lr = best_steps(out)[sb]["lr"]
     out["noise"] = {}
     for seed in noise_seeds:
         torch.manual_seed(seed)
+        every = _eval_every(len(ds.train[1]), sb)
         cfg = setting.config(sb, seed, n_train=len(ds.train[1]), lr=lr, schedule="constant",
-                             epochs=max_epochs, stop_below=min(levels),
-                             eval_every=_eval_every(len(ds.train[1]), sb))
+                             epochs=max_epochs, stop_below=min(levels), eval_every=every,
+                             **({"remedies": (FreshBNStats(every),)} if fresh_bn else {}))
         out["noise"][str(seed)] = noise_along(setting.build(ds), ds, cfg, levels, n=n)
     return out

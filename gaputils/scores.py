@@ -237,12 +237,29 @@ def keskar_families(results: dict) -> tuple[dict[str, stats.Verdict],
     """Chapter 05's first two families: every remedy that changes LB's training (every arm but
     plain SB and LB and the SB controls, "SB + ...") against plain LB ("helps" / "hurts"), and
     the schedules that start with small batches (warm starts, dynamic sampling) against plain SB
-    ("above SB" / "below SB"); Holm within each. Chapters 05-07."""
-    names = [n for n in results["arms"] if n not in ("SB", "LB") and not n.startswith("SB + ")]
+    ("above SB" / "below SB"); Holm within each. The binding proximal term
+    (:func:`gaputils.arms.binding_proximal`), added later, is a family of its own
+    (:func:`binding_family`). Chapters 05-07."""
+    names = [n for n, a in results["arms"].items() if n not in ("SB", "LB")
+             and not n.startswith("SB + ") and a["group"] != "binding proximal"]
     schedules = [n for n in names
                  if results["arms"][n]["group"] in ("warm start", "dynamic sampling")]
     return (verdicts(results, names),
             verdicts(results, schedules, base="SB", words=("above SB", "below SB")))
+
+
+def binding_family(results: dict) -> dict[str, stats.Verdict]:
+    """Chapter 05's fifth family, declared before its arm was run: conservative training whose
+    proximal term binds (group "binding proximal") against the same three steps per batch
+    without the term (the lambda = 0 arm, "higher" / "lower") and against plain LB; Holm within
+    the family. Empty when the result has no such arm."""
+    arms_ = results["arms"]
+    binding = [n for n, a in arms_.items() if a["group"] == "binding proximal"]
+    if not binding:
+        return {}
+    plain = min((a["x"], n) for n, a in arms_.items() if a["group"] == "conservative")[1]
+    return stats.family({f"{n} - {other}": paired(results, n, other) for n in binding
+                         for other in (plain, "LB")}, words=("higher", "lower"))
 
 
 def sam_families(results: dict) -> tuple[dict[str, stats.Verdict], dict[str, stats.Verdict],

@@ -1,6 +1,7 @@
 """Steps to a target loss and the critical batch size: the early stop ends where it should, the
 fit recovers a known curve, the best learning rate is the fastest one that always arrives."""
 
+import copy
 import math
 
 import numpy as np
@@ -30,6 +31,42 @@ def test_stop_below_ends_at_the_first_evaluation_under_the_target():
     with pytest.raises(ValueError, match="stop_below"):
         TrainConfig(batch_size=8, epochs=1, stop_below=-1.0)
     assert "stop_below" not in TrainConfig(batch_size=8, epochs=1).as_dict()  # cache keys kept
+
+
+def test_crossing_interpolates_in_log_loss_between_the_last_two_checks():
+    # loss 1.0 at step 10, 0.25 at step 20: log-linear, so 0.5 is reached half-way
+    assert scaling.crossing([0, 10, 20], [2.0, 1.0, 0.25], 0.5) == pytest.approx(15.0)
+    assert scaling.crossing([0, 10, 20], [2.0, 1.0, 0.25], 1.0 - 1e-12) == pytest.approx(10.0)
+    assert scaling.crossing([0, 10, 20], [2.0, 1.0, 0.25], 0.25) == pytest.approx(20.0)
+    assert scaling.crossing([0], [0.2], 0.5) == 0.0  # nothing before: the step itself
+    assert scaling.crossing([0, 4], [0.4, 0.3], 0.5) == 4.0  # already below before
+
+
+def test_fresh_bn_stats_are_the_training_sets_and_leave_training_alone():
+    from gaputils.remedies import FreshBNStats, recompute_bn_stats
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 6),
+                              torch.nn.BatchNorm1d(6), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                              torch.nn.Linear(6, 3))
+    ds = toy_dataset()
+    x = ds.train[0]
+    net.train()
+    recompute_bn_stats(net, x, chunk=7)  # chunks of unequal size: still the whole set's
+    h = net[1](net[0](x)).detach()
+    bn = net[2]
+    assert torch.allclose(bn.running_mean, h.mean(0), atol=1e-5)
+    assert torch.allclose(bn.running_var, h.var(0, unbiased=True), rtol=1e-4)
+    assert bn.momentum == 0.1 and net.training and bn.training and net[4].training
+    cfg = dict(batch_size=8, lr=0.05, epochs=3, eval_every=4, optimizer="sgd")
+    a, b = copy.deepcopy(net), copy.deepcopy(net)
+    ha = fit(a, ds, TrainConfig(**cfg), progress=False)
+    hb = fit(b, ds, TrainConfig(**cfg, remedies=(FreshBNStats(4),)), progress=False)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):  # the same training
+        assert torch.equal(pa, pb)
+    assert ha.step == hb.step and ha.train_loss != hb.train_loss  # other statistics in eval
+    with pytest.raises(ValueError, match="eval_every"):
+        TrainConfig(**cfg, remedies=(FreshBNStats(0),))
 
 
 def test_fit_critical_recovers_mccandlish_curve():
@@ -66,7 +103,8 @@ def test_steps_to_target_and_noise_along_on_a_toy_setting(tmp_path, monkeypatch)
     best = scaling.best_steps(res)
     assert set(best) == {8, 32} and all(all(s > 0 for s in r["steps"]) for r in best.values())
     for b, row in res["steps"].items():  # the tuned rate beats both of its neighbours
-        score = {lr: np.exp(np.mean(np.log(v))) for lr, v in row.items()}
+        score = {lr: np.exp(np.mean(np.log(v))) if np.all(np.isfinite(v)) else np.inf
+                 for lr, v in row.items()}  # a rate that did not always arrive: infinitely slow
         lr = best[b]["lr"]
         assert lr * 2 in row and lr / 2 in row
         assert score[lr] <= min(score[lr * 2], score[lr / 2])

@@ -142,6 +142,11 @@ def test_run_trains_each_arm_from_the_plain_runs_start_and_figures_draw():
     labelled(plots.accuracy_and_steps(rows, ["SB", "LB", "doubling every 1"]))
     colors = plots.arm_colors(list(rows))
     assert len(set(colors.values())) == len(colors)
+    by_group = plots.arm_colors(list(rows), {n: r["group"] for n, r in rows.items()})
+    assert by_group.keys() == colors.keys() and len(set(by_group.values())) == len(by_group)
+    live = {"a": [(2, rows["SB"]), (1, rows["warm start k=1"])], "b": [(1, rows["LB"])]}
+    fig = plots.warm_starts(live, 2, focus="b")  # points out of order; "b" sets the range
+    assert list(fig.axes[0].lines[0].get_xdata()) == sorted(fig.axes[0].lines[0].get_xdata())
     cfgs = {a.name: SETTING.config(a.batch_size, 0, n_train=96, **a.options) for a in arms}
     labelled(plots.batch_schedules({k: remedies.profile(c, 96) for k, c in cfgs.items()}))
     fig = plots.image_rows({"x": ds.train[0][:4], "d": ds.train[0][:4]}, (0.0,), (1.0,), n=4,
@@ -299,10 +304,32 @@ def test_keskar_families_leave_out_the_sb_controls():
                     "warm start k=2": arm(32, "warm start", 0.015)}}
     vs_lb, vs_sb = scores.keskar_families(res)
     assert list(vs_lb) == ["LB + X", "warm start k=2"] and list(vs_sb) == ["warm start k=2"]
+    assert scores.keskar_families(res | {"arms": res["arms"] | {  # a later family of its own
+        "LB conservative λ=20": arm(500, "binding proximal", 0.0)}})[0].keys() == vs_lb.keys()
     assert vs_lb["LB + X"].raw.mean == pytest.approx(scores.paired(res, "LB + X", "LB").mean)
     line = scores.sorted_verdicts(vs_lb)
     assert line.count(":") == len({v.verdict for v in vs_lb.values()})
     assert all(name in line for name in vs_lb)
+
+
+def test_binding_family_pairs_the_binding_term_with_plain_steps_and_lb():
+    """Chapter 05's fifth family: the binding proximal term against the lambda = 0 arm (the
+    smallest conservative lambda) and against LB, Holm over those two alone."""
+    noise = np.array([0.0, 0.002, -0.001, 0.001, -0.002])
+    arm = lambda b, group, acc, x=None: {"batch_size": b, "group": group, "x": x,
+                                         "seeds": list(range(5)), "test_acc": list(acc + noise)}
+    res = {"arms": {"SB": arm(32, "plain", 0.86), "LB": arm(500, "plain", 0.84),
+                    "LB conservative λ=0": arm(500, "conservative", 0.85, 0.0),
+                    "LB conservative λ=5": arm(500, "conservative", 0.85, 5.0),
+                    "LB conservative λ=20": arm(500, "binding proximal", 0.83, 20.0)}}
+    fam = scores.binding_family(res)
+    assert list(fam) == ["LB conservative λ=20 - LB conservative λ=0",
+                         "LB conservative λ=20 - LB"]
+    assert fam["LB conservative λ=20 - LB conservative λ=0"].raw.mean == pytest.approx(-2.0)
+    assert fam["LB conservative λ=20 - LB"].raw.mean == pytest.approx(-1.0)
+    assert {v.verdict for v in fam.values()} == {"lower"}
+    arm_ = gu.arms.binding_proximal(gu.testbed.get("standard"))
+    assert arm_.group == "binding proximal" and arm_.x * gu.testbed.get("standard").lr >= 1
 
 
 def test_controls_tell_closing_the_gap_from_raising_both():

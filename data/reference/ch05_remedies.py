@@ -18,6 +18,11 @@ live result, labelled with the device and date:
 Each seed takes several minutes of one core's time, more for the five with curvature. The
 committed result holds the seeds whose parts are done (``merge`` takes them all); run the same
 commands again to add the rest.
+
+``--binding`` trains only conservative training whose proximal term binds
+(``gu.arms.binding_proximal``: lambda = 20, lambda x lr = 2; plain SB and LB are trained too, to
+pair with) into ``parts/ch05_testbed/binding``, on the seeds of the committed result; ``merge
+--binding`` adds that arm to it, recording the addition.
 """
 
 import argparse
@@ -30,23 +35,31 @@ SEEDS, MEASURED = tuple(range(16)), tuple(range(5))
 FOLDER = _parts.PARTS / "ch05_testbed"
 
 
-def run(seeds, threads: int) -> None:
+def arms_of(binding: bool) -> tuple[gu.testbed.Setting, list, object]:
     setting = gu.testbed.get()
-    arms = gu.arms.keskar_arms(setting, controls=True)
-    _parts.run(FOLDER, seeds, lambda seed: gu.study.run(
+    if binding:
+        return setting, [gu.arms.binding_proximal(setting)], FOLDER / "binding"
+    return setting, gu.arms.keskar_arms(setting, controls=True), FOLDER
+
+
+def run(seeds, threads: int, binding: bool = False) -> None:
+    setting, arms, folder = arms_of(binding)
+    _parts.run(folder, seeds, lambda seed: gu.study.run(
         arms, (seed,), tuple(s for s in (seed,) if s in MEASURED), setting=setting,
         progress=True), threads)
 
 
-def merge(threads: int) -> None:
-    parts = _parts.load(FOLDER)
+def merge(threads: int, binding: bool = False) -> None:
+    _, arms, folder = arms_of(binding)
+    parts = _parts.load(folder)
     res = gu.study.merge(*parts)
-    info = {"command": "GAPUTILS_MODE=standard python data/reference/ch05_remedies.py run "
-                       f"--seeds ... (processes of {threads} thread(s)), then merge",
+    flag = " --binding" if binding else ""
+    info = {"command": "GAPUTILS_MODE=standard python data/reference/ch05_remedies.py run"
+                       f"{flag} --seeds ... (processes of {threads} thread(s)), then merge{flag}",
             "mode": gu.mode(), **gu.reference.stamp(f"{threads} thread(s) per process"),
             "threads": threads, "wall_seconds": sum(p["wall_seconds"] for p in parts)}
     out = _parts.ROOT / "gaputils" / "results" / "ch05_remedies.json"
-    res = gu.reference.write_result(out, res, info)
+    res = gu.reference.write_result(out, res, info, [a.name for a in arms] if binding else None)
     print(f"wrote {out}: seeds {res['seeds']}, {len(res['arms'])} arms")
 
 
@@ -57,11 +70,13 @@ def main() -> None:
     p.add_argument("what", choices=("run", "merge"))
     p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--binding", action="store_true",
+                   help="only the binding proximal term (gu.arms.binding_proximal)")
     args = p.parse_args()
     if args.what == "run":
-        run(args.seeds, args.threads)
+        run(args.seeds, args.threads, args.binding)
     else:
-        merge(args.threads)
+        merge(args.threads, args.binding)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ One file per remedy:
 - :class:`GhostBN` (:mod:`.ghost`): Ghost Batch Normalization.
 - :class:`MultiplicativeNoise` (:mod:`.noise`): SB's gradient covariance at LB.
 - :class:`SAM` (:mod:`.sam`): sharpness-aware minimization, and ASAM.
+- :class:`FreshBNStats` (:mod:`.batchnorm_stats`): not a remedy but a plug-in of the same kind -
+  BatchNorm statistics recomputed before evaluations (chapter 07's steps to a target).
 
 and the rules that change a configuration instead (:mod:`.scaling`): :func:`scale_lr`,
 :func:`adapt_regime`. Write your own by subclassing :class:`Remedy` (chapter 05 ends with one).

@@ -1,0 +1,83 @@
+"""BatchNorm statistics recomputed before evaluations: not a remedy but a plug-in of the same
+kind, for measurements that read the eval-mode loss early in a run (chapter 07's steps to a
+target loss)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .base import Context, Remedy
+
+__all__ = ["FreshBNStats", "recompute_bn_stats"]
+
+
+class _Enough(Exception):
+    """Raised by the hook once it has the layer's input: the rest of the forward pass is
+    not needed."""
+
+
+@torch.no_grad()
+def recompute_bn_stats(model: nn.Module, x: torch.Tensor, chunk: int = 1024) -> None:
+    """Set every BatchNorm layer's running mean and (unbiased) variance to the exact statistics
+    of its input over all of ``x``, as the eval-mode network computes it: layer by layer in
+    the order of ``model.modules()``, each with the layers before it already set, so that the
+    result is what an evaluation of the current weights sees. One forward pass per layer, cut
+    short after it; in eval mode throughout (no dropout, no random draws). The model's modes are
+    restored. Chapter 07."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        for norm in norms:
+            total = {"n": 0, "s": 0.0, "s2": 0.0}
+
+            def take(_module, inputs, total=total):
+                h = inputs[0].double().transpose(0, 1).flatten(1)  # (C, everything else)
+                total["n"] += h.shape[1]
+                total["s"] = total["s"] + h.sum(1)
+                total["s2"] = total["s2"] + (h * h).sum(1)
+                raise _Enough
+
+            handle = norm.register_forward_pre_hook(take)
+            try:
+                for i in range(0, len(x), chunk):
+                    with contextlib.suppress(_Enough):
+                        model(x[i:i + chunk])
+            finally:
+                handle.remove()
+            n = total["n"]
+            mean = total["s"] / n
+            var = (total["s2"] / n - mean * mean).clamp_min(0) * n / max(n - 1, 1)
+            norm.running_mean.copy_(mean)
+            norm.running_var.copy_(var)
+    finally:
+        for m, training in modes.items():
+            m.train(training)
+
+
+@dataclass(frozen=True)
+class FreshBNStats(Remedy):
+    """Before every evaluation that falls on a multiple of ``every`` steps (give the run's
+    ``eval_every``), recompute the BatchNorm running statistics on all training examples
+    (:func:`recompute_bn_stats`), so that the recorded eval-mode losses - and ``stop_below`` -
+    see the current weights' statistics rather than a running average that still carries the
+    initial ones (momentum 0.1 forgets them over tens of steps; a large-batch run to a target
+    takes about thirty). Training itself is unchanged: training-mode BatchNorm uses batch
+    statistics. Chapter 07."""
+
+    every: int = 1
+
+    data_parallel = False  # each worker would recompute on its own slice's model copy
+
+    def check(self, config) -> None:
+        if int(self.every) != self.every or self.every < 1:
+            raise ValueError(f"FreshBNStats(every={self.every}): give a whole number of steps "
+                             ">= 1, the run's eval_every")
+
+    def after_step(self, ctx: Context, step: int) -> None:
+        if step % self.every == 0:
+            recompute_bn_stats(ctx.model, ctx.dataset.train[0])
