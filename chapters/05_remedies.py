@@ -119,17 +119,18 @@ print(f"this chapter trains every remedy with seeds {budget.remedy_seeds}")
 #   `BatchSchedule(gu.remedies.increase_instead_of_decay(...))`: the batch grows during
 #   training, and each epoch covers the data exactly once.
 #
-# Two choices differ from Keskar et al. and are ours. Their runs used Adam, so their inner
-# solver was 3 Adam steps; our testbed trains with SGD and momentum, and an Adam inner solver
-# would change the optimizer along with the proximal term, so the inner steps here are steps of
-# the run's own optimizer. To separate the proximal term from the extra steps, λ = 0 - three
-# plain steps on every batch - is one of the arms. The momentum buffer carries across the inner
-# steps and from batch to batch, and weight decay applies at every inner step; at λ × lr of
-# 0.1 or 0.5 (λ = 1, 5 and the peak rate 0.1) the pull back to x_k is a small part of each
-# step, so the reference adds λ = 20 (λ × lr = 2), where it binds. And in a warm start the
-# momentum buffer carries over the switch from SB to LB: it is an exponentially weighted sum of
-# recent gradients (momentum 0.9: about the last ten), so for the first few LB steps the update
-# still holds some of SB's noisier gradients. Resetting it instead is exercise 2.
+# Two choices differ from Keskar et al. and are ours. Their runs used Adam, so their inner solver
+# was 3 Adam steps; our testbed trains with SGD and momentum, and an Adam inner solver would change
+# the optimizer along with the proximal term, so the inner steps here are steps of the run's own
+# optimizer. To separate the proximal term from the extra steps, λ = 0 - three plain steps on every
+# batch - is one of the arms. The momentum buffer carries across the inner steps and from batch to
+# batch, and weight decay applies at every inner step; at λ × lr of 0.1 or 0.5 (λ = 1, 5 and the
+# peak rate 0.1) the pull back to x_k is a small part of each step, so the reference adds λ = 20 (λ
+# × lr = 2), whose pull back is as large as a plain step (momentum, carrying the pull from step to
+# step, strengthens it at every λ). And in a warm start the momentum buffer carries over the switch
+# from SB to LB: it is an exponentially weighted sum of recent gradients (momentum 0.9: about the
+# last ten), so for the first few LB steps the update still holds some of SB's noisier gradients.
+# Resetting it instead is exercise 2.
 #
 # Here is what augmentation and FGSM do to eight training images, against the first LB
 # minimizer of chapter 1:
@@ -163,7 +164,7 @@ fig = gu.plots.batch_schedules({k: gu.remedies.profile(c, n) for k, c in configs
 
 # %% [markdown]
 # The warm starts switch from SB's 32 to LB's 500 at epoch k. Doubling grows the batch in
-# steps of two every 8 epochs until it reaches LB's. Smith et al.'s rule ("don't decay the
+# factors of two every 8 epochs until it reaches LB's. Smith et al.'s rule ("don't decay the
 # learning rate, increase the batch size") keeps the learning rate where the cosine schedule
 # starts and grows the batch by the factor by which the cosine would have cut the rate - the
 # ratio of learning rate to batch size, which sets the noise of SGD, follows SB's schedule -
@@ -203,15 +204,15 @@ print(gu.scores.findings(rows))
 # %% [markdown]
 # ## Sixteen seeds: the reference run
 #
-# `data/reference/ch05_remedies.py` runs the same function with seeds 0-12 (its parts resume,
-# towards sixteen) and the full sweep of λ and k, adds the SB controls of the adversarial remedies,
-# and measures curvature on seeds 0-4. Its result is committed with the command, the machine and the
-# date. It trains on one thread per process, as the references of chapters 6 and 7 do, so the three
-# share one set of plain SB and LB networks, and every fraction of the gap in chapters 5-7 divides
-# by the same gap - over the seeds an arm shares with SB and LB. The live runs above are other
-# networks of the same seeds: another thread count, or another machine, changes the floating-point
-# sums (chapter 1). Its seconds are less clean than its steps: up to five processes shared the
-# machine's two cores while it ran, so read times from the live table.
+# `data/reference/ch05_remedies.py` runs the same function with seeds 0-15 and the full sweep of λ
+# and k, adds the SB controls of the adversarial remedies, and measures curvature on seeds 0-4. Its
+# result is committed with the command, the machine and the date. It trains on one thread per
+# process, as the references of chapters 6 and 7 do, so the three share one set of plain SB and LB
+# networks, and every fraction of the gap in chapters 5-7 divides by the same gap - over the seeds
+# an arm shares with SB and LB. The live runs above are other networks of the same seeds: another
+# thread count, or another machine, changes the floating-point sums (chapter 1). Its seconds are
+# less clean than its steps: up to five processes shared the machine's two cores while it ran, so
+# read times from the live table.
 
 # %%
 ref = gu.reference.load("ch05_remedies")
@@ -231,20 +232,20 @@ print()
 print(gu.scores.findings(ref_rows))
 
 # %% [markdown]
-# With sixteen pairs the gap itself is clear of zero (printed), so Fieller's intervals are
-# bounded. But a dozen remedies read one by one at 95% would, by chance alone, show some
-# "effect" even if none had any; so the chapter's verdicts come from families of comparisons,
-# fixed by its questions rather than by the numbers, and corrected by Holm's method
-# (`gu.stats.family`, chapter 6 explains it): (1) every remedy at LB against plain LB - "helps",
-# "hurts" or "not told apart at 16 seeds" when its Holm-adjusted p-value is not below 0.05;
-# (2) the schedules that start with small batches against plain SB; (3) for each remedy also
-# trained at SB, its gain there and the change of the gap under it; (4) the proximal term of
-# conservative training against the same steps without it. (They were declared after a first,
-# twelve-seed reference had been seen, and before this one was made; this one trains the same
-# seeds again, on other threads, and four more, so it is not an independent confirmation.)
-# A fifth family was declared after this reference, before its one arm was run: (5) a
-# proximal term strong enough to bind - λ = 20, so that λ × lr = 2 at the peak learning rate -
-# against the same three steps without the term and against plain LB.
+# The findings above read each interval on its own, unadjusted; the verdicts below are the corrected
+# ones. With sixteen pairs the gap itself is clear of zero (printed), so Fieller's intervals are
+# bounded. But a dozen remedies read one by one at 95% would, by chance alone, show some "effect"
+# even if none had any; so the chapter's verdicts come from families of comparisons, fixed by its
+# questions rather than by the numbers, and corrected by Holm's method (`gu.stats.family`, chapter 6
+# explains it): (1) every remedy at LB against plain LB - "helps", "hurts" or "not told apart at 16
+# seeds" when its Holm-adjusted p-value is not below 0.05; (2) the schedules that start with small
+# batches against plain SB; (3) for each remedy also trained at SB, its gain there and the change of
+# the gap under it; (4) the proximal term of conservative training against the same steps without
+# it. (They were declared after a first, twelve-seed reference had been seen, and before this one
+# was made; this one trains the same seeds again, on other threads, and four more, so it is not an
+# independent confirmation.) A fifth family was declared after this reference, before its one arm
+# was run: (5) a proximal term strong enough to bind - λ = 20, so that λ × lr = 2 at the peak
+# learning rate - against the same three steps without the term and against plain LB.
 
 # %%
 vs_lb, vs_sb = gu.scores.keskar_families(ref)  # families 1 and 2
@@ -264,7 +265,7 @@ for fam in (vs_lb, vs_sb):
 # reference also trained at SB, its gain there and the paired change of the gap under it - a remedy
 # "closes the gap" when the gap narrows, and "raises both" when SB gains too and the gap does not
 # narrow. Augmentation helps SB as much as LB: the gap under augmentation cannot be told from the
-# gap without it (its interval does not rule out a narrowing of about a third of a point). It is a
+# gap without it (its interval does not rule out a narrowing of about a quarter of a point). It is a
 # regularizer for both batch sizes here, not a remedy for LB's. Adversarial training helps SB as
 # well, but less than LB: under FGSM and PGD the gap narrows by about half a point, half of it (the
 # changes printed). It both closes part of the gap and raises SB - a remedy for LB in part, and a
@@ -292,11 +293,13 @@ proximal = gu.stats.family({f"{name} - {lam0}": gu.scores.paired(ref, name, lam0
                             for name, r in ref_rows.items()
                             if r["group"] == "conservative" and name != lam0},
                            words=("higher", "lower"))  # family 4
+print("family 4, the proximal term against the same steps without it:")
 for label, v in proximal.items():
-    print(f"{label:<38} (points) {v.line()}")
+    print(f"  {label:<44} (points) {v.line()}")
 binding = gu.scores.binding_family(ref)  # family 5
+print("family 5, the binding term (λ = 20) against λ = 0 and against plain LB:")
 for label, v in binding.items():
-    print(f"{label:<38} (points) {v.line()}")
+    print(f"  {label:<44} (points) {v.line()}")
 peak_lr = gu.testbed.get("standard").lr  # the reference's testbed
 for name, r in ref_rows.items():
     if r["group"] in ("conservative", "binding proximal"):
@@ -326,17 +329,17 @@ for name, r in ref_rows.items():
 # The two yardsticks disagree, and that is the answer to "do they stay sharp". By lambda_max, the
 # remedies that close the gap at LB - augmentation, FGSM, PGD - leave the minimizer tens of times
 # sharper than SB's, as Keskar et al. reported: FGSM and PGD lower it a little against plain LB,
-# augmentation not measurably (the table's intervals), and none comes near SB. By Keskar's own
-# metric they move a good part of the way towards SB's. A conjecture, not tested here: the metric
-# takes the worst loss in a box of weight perturbations, and training on shifted or perturbed inputs
-# may make the network less sensitive to some of those, while its top Hessian direction is another
-# matter. Conservative training with λ = 0 - three plain steps per batch - disagrees the other way
-# round: its lambda_max comes down a long way, its Keskar sharpness hardly at all; and the proximal
-# term takes lambda_max up again as λ grows, until the binding λ = 20 leaves the sharpest minimizer
-# of any arm by lambda_max. Which measure "is" sharpness was chapter 3's question; here the choice
-# decides the verdict. Note the training accuracies too: the augmented and adversarial arms do not
-# fit the (clean) training set in 40 epochs, so their "minimizers" are not minima of the loss the
-# others minimized.
+# augmentation raises it (its interval lies above 1), and none comes near SB. By
+# Keskar's own metric they move a good part of the way towards SB's. A conjecture, not tested here:
+# the metric takes the worst loss in a box of weight perturbations, and training on shifted or
+# perturbed inputs may make the network less sensitive to some of those, while its top Hessian
+# direction is another matter. Conservative training with λ = 0 - three plain steps per batch -
+# disagrees the other way round: its lambda_max comes down a long way, its Keskar sharpness hardly
+# at all; and the proximal term takes lambda_max up again as λ grows, until the binding λ = 20
+# leaves the sharpest minimizer of any arm by lambda_max. Which measure "is" sharpness was chapter
+# 3's question; here the choice decides the verdict. Note the training accuracies too: the augmented
+# and adversarial arms, and the binding proximal term, do not fit the (clean) training set in 40
+# epochs, so their "minimizers" are not minima of the loss the others minimized.
 #
 # ## Accuracy against curvature
 #
@@ -381,7 +384,7 @@ for k, r in warm(ref_rows, ref_epochs)[:-1]:
 # %% [markdown]
 # Read along k (reference run): the fraction of the gap, and the difference from SB with its verdict
 # from the second family. Warm starts of 5 and 10 SB epochs cannot be told from SB; the shortest, k
-# = 2, stays below it - and so, by a quarter of a point, does the longest, k = 20, although half its
+# = 2, stays below it - and so, by a fifth of a point, does the longest, k = 20, although half its
 # run is SB's. k = 20 is told apart from SB and k = 10 is not, but the two are not shown to differ
 # from each other (a comparison outside the family); we do not read a trend into it. lambda_max
 # falls steadily with k rather than dropping to SB's level after a few epochs: the LB phase does not
@@ -415,9 +418,11 @@ for name in names:
 # half of SB's steps or fewer; plain LB, with far fewer steps, is a point below. "Not told
 # apart" is not proof of equality: doubling's raw interval lies below zero, and the lower end
 # of its Holm interval (printed with the family) says how much worse than SB a schedule could
-# be at the family's confidence - about two thirds of a point. Steps are not seconds: on a
+# be at the family's confidence - about six tenths of a point. Steps are not seconds: on a
 # 2-core CPU a step of a large batch costs about as much as the many small steps that see the
-# same images (compare plain SB's and LB's live seconds), so the schedules save little or no
+# same images (chapter 1 timed both; a run read from the cache keeps the seconds of the
+# machine and load that made it, so the live table's seconds compare only runs trained
+# together), so the schedules save little or no
 # time here; on a GPU, where a step of 500 images costs little more than a step of 32, the
 # saving would be nearer the ratio of steps - an expectation: no run in this book has timed
 # these schedules on a GPU.
@@ -499,7 +504,7 @@ gu.reference.compare("05", gu.scores.key_numbers(rows))
 #    way.
 # 2. A remedy is scored by its paired gain over LB and by the fraction of the gap it closes,
 #    with Fieller's interval, which is unbounded when the gap itself is within noise.
-# 3. A gap of under a point needs more seeds than a laptop's ten minutes allow before a
+# 3. A gap of about a point needs more seeds than a laptop's ten minutes allow before a
 #    fraction can be bounded; the live run shows estimates, the sixteen-seed reference what the
 #    intervals support. Many remedies against one baseline are read as a family, with Holm's
 #    correction: "helps", "hurts" or "not told apart".
@@ -507,7 +512,8 @@ gu.reference.compare("05", gu.scores.key_numbers(rows))
 #    while lambda_max stays tens of times above SB's (Keskar's metric moves towards SB's). Their
 #    SB controls split them: augmentation raises both batch sizes, the gap not told apart from
 #    before; adversarial training raises SB less than LB and narrows the gap by about half. The
-#    proximal term lowers accuracy against plain extra steps (at the λ values this chapter ran).
+#    proximal term lowers accuracy against plain extra steps at λ = 1 and 5; at λ = 20, where
+#    it pulls harder, it is told apart neither from them nor from plain LB.
 # 5. Warm starts of five or more SB epochs and growing batches close most of the gap (by the
 #    estimates) in a fraction of SB's steps; k = 5 and 10 and both schedules cannot be told
 #    from SB, k = 20 stays a little below. lambda_max falls with the share of the run spent at
@@ -569,7 +575,7 @@ def claims(rs, arms_acc, lam0):
         assert rs[name]["lambda_max_vs_top"] > 10, name  # ... with λmax tens of times SB's
         assert rs[name]["sharpness_vs_top"] < rs["LB"]["sharpness_vs_top"] / 2, name
     lo, hi = rs["LB + augmentation"]["lambda_max_ratio"][1:]
-    assert lo < 1 < hi or lo > 1  # not lower than LB's: within noise, if anything higher
+    assert lo > 1  # augmentation raises LB's lambda_max
     for name in ("LB + FGSM ε=0.03", "LB + PGD-3 ε=0.03"):
         assert rs[name]["lambda_max_ratio"][2] < 1, name  # a little lower
     lam, sharp = rs[lam0]["lambda_max_ratio"], rs[lam0]["sharpness_ratio"]
@@ -605,8 +611,8 @@ for r in ("FGSM ε=0.03", "PGD-3 ε=0.03"):  # narrows the gap, and raises SB to
 assert said(vs_sb, ["warm start k=2", "warm start k=20"], "below SB")  # the shortest, longest
 assert said(vs_sb, ["warm start k=5", "warm start k=10", "doubling every 8",
                     "batch instead of decay"], "not told")  # cannot be told from SB
-assert vs_sb["warm start k=20"].raw.mean > -0.35  # by about a quarter of a point
-assert vs_sb["doubling every 8"].raw.hi < 0 and -0.8 < vs_sb["doubling every 8"].corrected.lo
+assert -0.3 < vs_sb["warm start k=20"].raw.mean < -0.1  # by about a fifth of a point
+assert vs_sb["doubling every 8"].raw.hi < 0 and -0.7 < vs_sb["doubling every 8"].corrected.lo < -0.5
 if gu.mode() == "standard":
     for name in ("LB + augmentation", "SB + augmentation", "LB + FGSM ε=0.03",
                  "warm start k=10", "batch instead of decay"):

@@ -262,6 +262,7 @@ for regime, arms_ in (("testbed", tb_live), ("Hoffer's regime", h_live)):
 refs = {"testbed": gu.reference.load("ch06_train_longer"),
         "Hoffer's regime": gu.reference.load("ch06_hoffer_regime")}
 ref_rows = {k: gu.scores.summarize(r) for k, r in refs.items()}
+colors = gu.plots.arm_colors(sorted({n for r in ref_rows.values() for n in r}))  # every figure
 families = {k: gu.scores.hoffer_families(r) for k, r in refs.items()}  # declared: (LB, SB)
 vs_lb, vs_sb = ({k: f[i] for k, f in families.items()} for i in (0, 1))
 for k, r in refs.items():
@@ -313,7 +314,7 @@ for k in refs:
 
 # %%
 ablation = {k: [n for n, r in ref_rows[k].items() if r["group"] == "ablation"] for k in refs}
-fig = gu.plots.forests({k: (ref_rows[k], ["SB", *ablation[k]], vs_lb[k]) for k in refs})
+fig = gu.plots.forests({k: (ref_rows[k], ["SB", *ablation[k]], vs_lb[k]) for k in refs}, colors)
 for k in refs:
     told = {n: v.verdict for n, v in vs_lb[k].items() if n in ablation[k]}
     print(f"{k}: " + "; ".join(f"{n}: {v}" for n, v in told.items()))
@@ -394,7 +395,6 @@ print(gu.scores.format_verdicts(vs_control, against="SB as long"))
 # come from chapter 1 and are evaluated every ten epochs, those of Hoffer's regime every epoch.
 
 # %%
-colors = gu.plots.arm_colors(sorted({n for r in ref_rows.values() for n in r}))
 curve_arms = {"testbed": ["SB", "LB", "LB + LR + GBN", "LB + RA", "LB + LR + GBN + RA"],
               "Hoffer's regime": ["SB", "LB", "LB + RA", "LB + LR + GBN + RA", control]}
 figs = {k: gu.plots.regimes({n: gu.study.histories(refs[k], n) for n in names}, colors, title=k)
@@ -560,7 +560,7 @@ diff = lambda a, b: gu.scores.paired(refs["testbed"], a, b)
 noise_arms = ["LB", "LB + noise", "LB + GBN", "LB + noise + RA", "LB + RA", "LB + GBN + RA",
               "LB + LR + GBN + RA"]
 fig = gu.plots.forest(tb_rows, noise_arms, "testbed: multiplicative noise, GBN and RA",
-                      family=vs_lb["testbed"])
+                      family=vs_lb["testbed"], colors=colors)
 for k in refs:
     for name in [n for n in ("LB + noise", "LB + noise + RA") if n in vs_lb[k]]:
         print(f"{k}, {name}: {vs_lb[k][name].line()}; training accuracy "

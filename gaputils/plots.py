@@ -386,7 +386,7 @@ _ARM_PALETTE = [plt.cm.tab10(i) for i in range(2, 10)] + [plt.cm.tab20(i) for i 
                                                             (5, 9, 11, 13, 15, 17, 19)]
 
 
-_GROUP_MAPS = ("Greens", "Purples", "Reds", "Greys", "YlOrBr", "PuRd", "BuGn")
+_GROUP_MAPS = ("Greens", "Purples", "Reds", "Greys", "RdPu", "BuGn", "YlGn")  # no blue, orange
 
 
 def arm_colors(names: Sequence[str], groups: dict[str, str] | None = None) -> dict[str, tuple]:
@@ -504,7 +504,7 @@ def warm_starts(panels: dict[str, list[tuple[float, dict]]], epochs: float,
     titles = ("test accuracy - plain LB (points)", "λmax / plain LB", "Keskar sharpness / plain LB")
     for ax, t in zip(axes, titles, strict=True):
         ax.set(xscale="log", xlabel=f"SB epochs before LB, k (k = {epochs:g}: plain SB)",
-               ylabel=t, title=t)
+               ylabel=t, title=f"{t}; bars: paired 95% CIs")
         ax.set_xticks(sorted(ks_all), [f"{k:g}" for k in sorted(ks_all)])
         ax.xaxis.set_minor_locator(plt.NullLocator())
     for ax in axes[1:]:
@@ -549,7 +549,8 @@ def accuracy_and_steps(rows: dict[str, dict], names: Sequence[str]) -> plt.Figur
         ax.errorbar([r["steps"]], [y], yerr=err, fmt=GROUP_MARKERS.get(r["group"], "o"),
                     color=colors[name], capsize=3, ms=7, label=name)
     ax.set(xscale="log", xlabel="optimizer steps (log scale)",
-           ylabel="test accuracy - plain LB (points)", title="accuracy against optimizer steps")
+           ylabel="test accuracy - plain LB (points)",
+           title="accuracy against optimizer steps (bars: paired 95% CIs)")
     plain_log(ax.xaxis)
     ax.axhline(0, color=LB_COLOR, lw=0.8, ls=":")
     if "gain" in rows.get("SB", {}):
@@ -596,15 +597,16 @@ def weight_distances(series: dict[str, tuple[Sequence[int], Sequence[float]]],
 
 def forest(rows: dict[str, dict], names: Sequence[str], title: str,
            base: str = "LB", top: str = "SB", family: dict | None = None,
-           ax: plt.Axes | None = None) -> plt.Figure:
+           ax: plt.Axes | None = None, colors: dict[str, tuple] | None = None) -> plt.Figure:
     """One line per arm: its paired accuracy gain over ``base`` (points, 95% CI), with the
     ``top`` arm's gain (the whole gap) dotted; the steps each arm took in the labels. With
     ``family`` (:func:`gaputils.scores.verdicts`) each arm also gets its Holm interval (the
     wide pale bar), and a filled marker where the corrected verdict tells it from ``base``,
-    an open one where it does not. Chapter 06."""
+    an open one where it does not; ``colors`` maps arms to colours (default
+    :func:`arm_colors`), so that an arm keeps its colour across a chapter's figures. Chapter 06."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.4))
-    colors = arm_colors(list(rows))
+    colors = colors or arm_colors(list(rows))
     for i, name in enumerate(names):
         g = rows[name].get("gain")
         y, err = (g.mean, _err(g.mean, g.lo, g.hi)) if g else (0.0, None)
@@ -632,14 +634,15 @@ def forest(rows: dict[str, dict], names: Sequence[str], title: str,
     return ax.figure
 
 
-def forests(panels: dict[str, tuple[dict, Sequence[str], dict | None]]) -> plt.Figure:
-    """:func:`forest` panels side by side, one per title: ``(rows, names, family)`` each.
-    Chapter 06."""
+def forests(panels: dict[str, tuple[dict, Sequence[str], dict | None]],
+            colors: dict[str, tuple] | None = None) -> plt.Figure:
+    """:func:`forest` panels side by side, one per title: ``(rows, names, family)`` each, in
+    ``colors`` (see :func:`forest`). Chapter 06."""
     height = max(len(names) for _, names, _ in panels.values())
     fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 0.45 * height + 1.6),
                              squeeze=False)
     for ax, (title, (rows, names, family)) in zip(axes[0], panels.items(), strict=True):
-        forest(rows, names, title, family=family, ax=ax)
+        forest(rows, names, title, family=family, ax=ax, colors=colors)
     return fig
 
 
@@ -765,7 +768,7 @@ def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]
     ax.set(xscale="log", yscale="log", xlabel="batch size B (examples; log scale)",
            ylabel=f"steps to training loss {target:g} (log scale)",
            title="steps to a target loss, each batch size at its tuned rate")
-    ax.legend(fontsize=8, loc="upper right")  # the empty corner: steps fall as B grows
+    ax.legend(fontsize=8, loc="upper right", framealpha=0.9)  # the empty corner
     for k, (seed, rows) in enumerate(noise.items()):
         loss = [r["train_loss"] for r in rows]
         bs = np.array([r["b_simple"] for r in rows])

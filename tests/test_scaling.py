@@ -52,12 +52,26 @@ def test_fresh_bn_stats_are_the_training_sets_and_leave_training_alone():
     ds = toy_dataset()
     x = ds.train[0]
     net.train()
-    recompute_bn_stats(net, x, chunk=7)  # chunks of unequal size: still the whole set's
     h = net[1](net[0](x)).detach()
     bn = net[2]
-    assert torch.allclose(bn.running_mean, h.mean(0), atol=1e-5)
-    assert torch.allclose(bn.running_var, h.var(0, unbiased=True), rtol=1e-4)
+    for chunk in (7, len(x)):  # layer by layer in unequal chunks, or in one pass: the same
+        bn.reset_running_stats()
+        recompute_bn_stats(net, x, chunk=chunk)
+        assert torch.allclose(bn.running_mean, h.mean(0), atol=1e-5)
+        assert torch.allclose(bn.running_var, h.var(0, unbiased=True), rtol=1e-4)
     assert bn.momentum == 0.1 and net.training and bn.training and net[4].training
+    deep = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 6), torch.nn.BatchNorm1d(6),
+                               torch.nn.ReLU(), torch.nn.Linear(6, 5), torch.nn.BatchNorm1d(5))
+    one, layered = copy.deepcopy(deep), copy.deepcopy(deep)
+    recompute_bn_stats(one, x)
+    recompute_bn_stats(layered, x, chunk=7)  # the second layer sees the first's new statistics
+    deep.eval()
+    for a, b in ((one[2], layered[2]), (one[5], layered[5])):
+        assert torch.allclose(a.running_mean, b.running_mean, atol=1e-5)
+        assert torch.allclose(a.running_var, b.running_var, rtol=1e-4)
+    with torch.no_grad():  # and they are the statistics of the eval-mode network's inputs
+        h2 = one[4](one[3](one[2].eval()(one[1](one[0](x)))))
+    assert torch.allclose(one[5].running_mean, h2.mean(0), atol=1e-5)
     cfg = dict(batch_size=8, lr=0.05, epochs=3, eval_every=4, optimizer="sgd")
     a, b = copy.deepcopy(net), copy.deepcopy(net)
     ha = fit(a, ds, TrainConfig(**cfg), progress=False)

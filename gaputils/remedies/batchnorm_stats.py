@@ -20,26 +20,47 @@ class _Enough(Exception):
     not needed."""
 
 
+def _moments(h: torch.Tensor) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """Count, sum and sum of squares per channel (dim 1) of a BatchNorm layer's input."""
+    h = h.double().transpose(0, 1).flatten(1)  # (C, everything else)
+    return h.shape[1], h.sum(1), (h * h).sum(1)
+
+
+def _set(norm: nn.Module, n: int, s: torch.Tensor, s2: torch.Tensor) -> None:
+    mean = s / n
+    var = (s2 / n - mean * mean).clamp_min(0) * n / max(n - 1, 1)  # unbiased, as BatchNorm keeps
+    norm.running_mean.copy_(mean)
+    norm.running_var.copy_(var)
+
+
 @torch.no_grad()
-def recompute_bn_stats(model: nn.Module, x: torch.Tensor, chunk: int = 1024) -> None:
+def recompute_bn_stats(model: nn.Module, x: torch.Tensor, chunk: int = 4096) -> None:
     """Set every BatchNorm layer's running mean and (unbiased) variance to the exact statistics
-    of its input over all of ``x``, as the eval-mode network computes it: layer by layer in
-    the order of ``model.modules()``, each with the layers before it already set, so that the
-    result is what an evaluation of the current weights sees. One forward pass per layer, cut
-    short after it; in eval mode throughout (no dropout, no random draws). The model's modes are
+    of its input over all of ``x``, as the eval-mode network computes it: each layer's with the
+    layers before it already set, so that the result is what an evaluation of the current
+    weights sees. When ``x`` fits in one ``chunk``, one forward pass does it (each layer sets
+    its statistics from its input just before it runs); otherwise one pass per layer, cut short
+    after it. In eval mode throughout (no dropout, no random draws); the model's modes are
     restored. Chapter 07."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     modes = {m: m.training for m in model.modules()}
     model.eval()
     try:
+        if len(x) <= chunk:
+            handles = [m.register_forward_pre_hook(lambda m, inp: _set(m, *_moments(inp[0])))
+                       for m in norms]
+            try:
+                model(x)
+            finally:
+                for h in handles:
+                    h.remove()
+            return
         for norm in norms:
-            total = {"n": 0, "s": 0.0, "s2": 0.0}
+            total = [0, 0.0, 0.0]
 
             def take(_module, inputs, total=total):
-                h = inputs[0].double().transpose(0, 1).flatten(1)  # (C, everything else)
-                total["n"] += h.shape[1]
-                total["s"] = total["s"] + h.sum(1)
-                total["s2"] = total["s2"] + (h * h).sum(1)
+                for i, v in enumerate(_moments(inputs[0])):
+                    total[i] = total[i] + v
                 raise _Enough
 
             handle = norm.register_forward_pre_hook(take)
@@ -49,11 +70,7 @@ def recompute_bn_stats(model: nn.Module, x: torch.Tensor, chunk: int = 1024) -> 
                         model(x[i:i + chunk])
             finally:
                 handle.remove()
-            n = total["n"]
-            mean = total["s"] / n
-            var = (total["s2"] / n - mean * mean).clamp_min(0) * n / max(n - 1, 1)
-            norm.running_mean.copy_(mean)
-            norm.running_var.copy_(var)
+            _set(norm, *total)
     finally:
         for m, training in modes.items():
             m.train(training)
