@@ -57,8 +57,8 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
     ``evals_per_epoch`` times per epoch and at least every step, with BatchNorm's statistics
     recomputed before each check where ``fresh_bn`` (:class:`~gaputils.remedies.FreshBNStats`),
     the step of the crossing interpolated between checks, :func:`crossing`) for every batch
-    size, each with its own best constant learning rate, as a practitioner would tune it: from the best
-    rate of the previous (smaller) batch size (``lr`` for the first), try twice and half that
+    size, each with its own best constant learning rate, as a practitioner would tune it: from
+    the best rate of the previous (smaller) batch size (``lr`` for the first), try twice and half that
     rate and keep doubling or halving while the geometric mean of the steps over ``seeds``
     falls. ``setting``'s network, optimizer and weight decay (default: the testbed's); at most
     ``max_epochs``; every run cached. Returns ``{"steps": {B: {lr: [steps per seed]}}, ...}``
@@ -133,8 +133,9 @@ def noise_along(model, ds: data.Dataset, config: TrainConfig, losses: Sequence[f
     """Train ``model`` with ``config`` (not cached) and, the first time the training loss falls
     to each of ``losses`` (nats, decreasing), measure the gradient noise scale B_simple on the
     first ``n`` training examples (default: all;
-    :func:`gaputils.noise_scale.gradient_noise_scale`, eval mode). Returns one dict per level reached: ``loss`` (the level), ``step``, ``train_loss``,
-    ``b_simple`` and ``se`` (examples). Chapter 07."""
+    :func:`gaputils.noise_scale.gradient_noise_scale`, eval mode). Returns one dict per level
+    reached: ``loss`` (the level), ``step``, ``train_loss``, ``b_simple`` and ``se``
+    (examples). Chapter 07."""
     levels, out = sorted(losses, reverse=True), []
     sample = ds.train[0][:n], ds.train[1][:n]
 
