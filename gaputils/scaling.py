@@ -55,14 +55,15 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
                     progress: bool = False, fresh_bn: bool = True) -> dict:
     """Steps to reach training loss ``target`` (nats; eval mode, all training examples, checked
     ``evals_per_epoch`` times per epoch and at least every step, with BatchNorm's statistics
-    recomputed before each check where ``fresh_bn`` (:class:`~gaputils.remedies.FreshBNStats`),
-    the step of the crossing interpolated between checks, :func:`crossing`) for every batch
-    size, each with its own best constant learning rate, as a practitioner would tune it: from
-    the best rate of the previous (smaller) batch size (``lr`` for the first), try twice and half that
-    rate and keep doubling or halving while the geometric mean of the steps over ``seeds``
-    falls. ``setting``'s network, optimizer and weight decay (default: the testbed's); at most
-    ``max_epochs``; every run cached. Returns ``{"steps": {B: {lr: [steps per seed]}}, ...}``
-    with ``nan`` for a run that diverged or did not reach the target. Chapter 07."""
+    recomputed before each check where ``fresh_bn``
+    (:class:`~gaputils.remedies.FreshBNStats`), the step of the crossing interpolated
+    between checks, :func:`crossing`) for every batch size, each with its own best constant
+    learning rate, as a practitioner would tune it: from the best rate of the previous
+    (smaller) batch size (``lr`` for the first), try twice and half that rate and keep
+    doubling or halving while the geometric mean of the steps over ``seeds`` falls.
+    ``setting``'s network, optimizer and weight decay (default: the testbed's); at most
+    ``max_epochs``; every run cached. Returns ``{"steps": {B: {lr: [steps per seed]}},
+    ...}`` with ``nan`` for a run that diverged or did not reach the target. Chapter 07."""
     n = len(ds.train[1])
     out = {"target": target, "max_epochs": max_epochs, "seeds": list(seeds),
            "batch_sizes": list(batch_sizes), "fresh_bn": fresh_bn, "interpolated": True,
