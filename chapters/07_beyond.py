@@ -328,8 +328,8 @@ print("live B_simple as the SB run's loss falls: "
 # %%
 crit = ref["critical"]
 best = gu.scaling.best_steps(crit)
-fit = gu.scaling.fit_critical(list(best), [np.exp(np.mean(np.log(b["steps"]))) for b in
-                                           best.values()])
+geo = gu.scaling.mean_steps(best)  # geometric means over seeds
+fit = gu.scaling.fit_critical(list(geo), list(geo.values()))
 fig = gu.plots.critical_batch(best, fit, crit["noise"], crit["target"])
 for b, r in best.items():
     print(f"B = {b:4d}: lr {r['lr']:<7g} steps {np.mean(r['steps']):7.1f} ± "
@@ -352,7 +352,6 @@ print(f"B_crit from the fit: {fit['b_crit']:.0f} (geometric means); per seed "
       f"{np.std(b_crit, ddof=1):.0f} ({len(b_crit)} seeds), 95% t-interval "
       f"[{gu.stats.t_interval(b_crit)[0]:.0f}, {gu.stats.t_interval(b_crit)[1]:.0f}]; "
       f"S_min {fit['s_min']:.0f} steps, E_min {fit['e_min']:.0f} examples")
-geo = {b: np.exp(np.mean(np.log(r["steps"]))) for b, r in best.items()}
 loo = [gu.scaling.fit_critical([b for b in geo if b != out], [geo[b] for b in geo if b != out])
        ["b_crit"] for out in geo]
 print(f"leaving one batch size out at a time, B_crit ranges from {min(loo):.0f} to "
@@ -369,8 +368,8 @@ print(f"from loss {max(levels):g} to the target B_simple rose at every level in 
       f"{len(first)} seeds; from the target to {min(levels):g} it fell in {fell}")
 before = ref["critical_before"]  # the first measurement, kept to show what the care changed
 old_best = gu.scaling.best_steps(before)
-old = gu.scaling.fit_critical(list(old_best), [np.exp(np.mean(np.log(b["steps"]))) for b in
-                                               old_best.values()])
+old_geo = gu.scaling.mean_steps(old_best)
+old = gu.scaling.fit_critical(list(old_geo), list(old_geo.values()))
 old_noise = gu.scaling.by_level(before["noise"])[before["target"]]
 print(f"the first measurement ({before['how']}): B_crit {old['b_crit']:.0f}, S_min "
       f"{old['s_min']:.0f}, B_simple at the target {np.mean(old_noise):.0f} (mean); this one: "
@@ -724,7 +723,7 @@ ref_lb = rows["LB"]["batch_size"]  # the reference's LB (standard mode's)
 assert all(at[rule][ref_lb][3] < 0 and -1.5 < at[rule][ref_lb][1] < -0.5
            for rule in at)  # about a point below SB at LB
 assert at["linear"][1000][1] < -3 and not any(p[4] for pts in sweep.values() for p in pts)
-steps = {b: np.exp(np.mean(np.log(r["steps"]))) for b, r in best.items()}
+steps = geo
 assert all(0.4 < steps[2 * b] / steps[b] < 0.65 for b in (8, 16, 32))  # perfect scaling
 ratios = [steps[2 * b] / steps[b] for b in (125, 250, 500)]  # 1,000 / 500 is the last
 assert all(a < b for a, b in zip(ratios, ratios[1:], strict=False))  # saves less and less

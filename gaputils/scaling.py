@@ -106,6 +106,12 @@ def best_steps(result: dict) -> dict[int, dict]:
     return best
 
 
+def mean_steps(best: dict[int, dict]) -> dict[int, float]:
+    """Per batch size of :func:`best_steps`, the geometric mean of its per-seed steps - the
+    typical count that :func:`fit_critical` is fitted to. Chapter 07."""
+    return {b: _score(r["steps"]) for b, r in best.items()}
+
+
 def critical_curve(batch_size, s_min: float, b_crit: float):
     """McCandlish et al.'s steps to a target, S(B) = S_min (1 + B_crit / B)."""
     return s_min * (1 + b_crit / np.asarray(batch_size, dtype=float))

@@ -103,6 +103,7 @@ def test_best_steps_takes_the_fastest_rate_that_always_arrives():
                         "16": {"0.1": [math.nan, math.nan]}}}
     best = scaling.best_steps(result)
     assert best == {8: {"lr": 0.1, "steps": [100, 120]}}
+    assert scaling.mean_steps(best)[8] == pytest.approx((100 * 120) ** 0.5)
 
 
 def test_steps_to_target_and_noise_along_on_a_toy_setting(tmp_path, monkeypatch):
