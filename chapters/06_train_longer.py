@@ -230,7 +230,7 @@ live = {"testbed": gu.study.run(tb_live, seeds, (), ds=ds, evals=10, curve_seeds
                                         curve_seeds=seeds[:1])}
 rows = {k: gu.scores.summarize(r) for k, r in live.items()}
 for regime, arms_ in (("testbed", tb_live), ("Hoffer's regime", h_live)):
-    print(f"{regime}, live long arms: {[a.name for a in arms_ if long(a)] or 'none'}")
+    print(f"{regime}, live long arms: {[a.label for a in arms_ if long(a)] or 'none'}")
     print(gu.scores.format_summary(rows[regime], curvature=False), end="\n\n")
 
 # %% [markdown]
@@ -262,6 +262,7 @@ for regime, arms_ in (("testbed", tb_live), ("Hoffer's regime", h_live)):
 refs = {"testbed": gu.reference.load("ch06_train_longer"),
         "Hoffer's regime": gu.reference.load("ch06_hoffer_regime")}
 ref_rows = {k: gu.scores.summarize(r) for k, r in refs.items()}
+labels = {n: r["label"] for rows_ in ref_rows.values() for n, r in rows_.items()}  # to show
 colors = gu.plots.arm_colors(sorted({n for r in ref_rows.values() for n in r}))  # every figure
 families = {k: gu.scores.hoffer_families(r) for k, r in refs.items()}  # declared: (LB, SB)
 vs_lb, vs_sb = ({k: f[i] for k, f in families.items()} for i in (0, 1))
@@ -282,7 +283,7 @@ for k, r in refs.items():
 # the seeds it shares with LB, so a gain need not equal the difference of two accuracies):
 
 # %%
-table1 = ["SB", "LB", "LB + LR", "LB + LR + GBN", "LB + LR + GBN + RA"]
+table1 = ["SB", "LB", "LB_LR", "LB_LR_GBN", "LB_LR_GBN_RA"]
 for k in refs:
     print(k)
     print(gu.scores.format_summary({n: ref_rows[k][n] for n in table1}, curvature=False))
@@ -293,7 +294,7 @@ for k in refs:
 # against plain SB - printed from the corrected intervals:
 
 # %%
-full = "LB + LR + GBN + RA"
+full = "LB_LR_GBN_RA"
 verdict = {}
 for k in refs:
     a, b = vs_lb[k][full], vs_sb[k][full]
@@ -317,9 +318,10 @@ ablation = {k: [n for n, r in ref_rows[k].items() if r["group"] == "ablation"] f
 fig = gu.plots.forests({k: (ref_rows[k], ["SB", *ablation[k]], vs_lb[k]) for k in refs}, colors)
 for k in refs:
     told = {n: v.verdict for n, v in vs_lb[k].items() if n in ablation[k]}
-    print(f"{k}: " + "; ".join(f"{n}: {v}" for n, v in told.items()))
+    print(f"{k}: " + "; ".join(f"{labels[n]}: {v}" for n, v in told.items()))
     print("  fraction of the gap closed, where an arm helps: " + "; ".join(
-        f"{n} {ref_rows[k][n]['fraction'].brief()}" for n, v in told.items() if v == "helps"))
+        f"{labels[n]} {ref_rows[k][n]['fraction'].brief()}" for n, v in told.items()
+        if v == "helps"))
 
 # %% [markdown]
 # The two settings give opposite pictures (the printed verdicts say which arms each tells
@@ -340,11 +342,11 @@ for k in refs:
 # this one, side by side (each verdict from its own chapter's family against LB):
 
 # %%
-three = gu.scores.keskar_families(gu.reference.load("ch05_remedies"))[0]["LB conservative λ=0"]
+three = gu.scores.keskar_families(gu.reference.load("ch05_remedies"))[0]["LB_conservative_0"]
 print(f"three updates per batch, 40 epochs (chapter 5): vs LB {three.raw.brief()} pts, "
       f"{three.verdict}")
-ra = vs_lb["testbed"]["LB + RA"]
-ra_epochs = float(refs["testbed"]["arms"]["LB + RA"]["options"]["epochs"])
+ra = vs_lb["testbed"]["LB_RA"]
+ra_epochs = float(refs["testbed"]["arms"]["LB_RA"]["options"]["epochs"])
 print(f"regime adaptation, {ra_epochs:.0f} epochs (this chapter): vs LB {ra.raw.brief()} pts, "
       f"{ra.verdict}")
 
@@ -364,7 +366,7 @@ print(f"regime adaptation, {ra_epochs:.0f} epochs (this chapter): vs LB {ra.raw.
 # (its steps are sixteen times LB + RA's). Against it, and against plain SB:
 
 # %%
-hr, control = refs["Hoffer's regime"], "SB, LB + RA's epochs"
+hr, control = refs["Hoffer's regime"], "SB_RA_epochs"
 vs_control = gu.scores.verdicts(hr, gu.arms.HOFFER_CLOSERS, base=control,
                                 words=("above the control", "below the control"))
 closers = ["SB", control, *gu.arms.HOFFER_CLOSERS]
@@ -395,14 +397,14 @@ print(gu.scores.format_verdicts(vs_control, against="SB as long"))
 # come from chapter 1 and are evaluated every ten epochs, those of Hoffer's regime every epoch.
 
 # %%
-curve_arms = {"testbed": ["SB", "LB", "LB + LR + GBN", "LB + RA", "LB + LR + GBN + RA"],
-              "Hoffer's regime": ["SB", "LB", "LB + RA", "LB + LR + GBN + RA", control]}
-figs = {k: gu.plots.regimes({n: gu.study.histories(refs[k], n) for n in names}, colors, title=k)
-        for k, names in curve_arms.items()}
+curve_arms = {"testbed": ["SB", "LB", "LB_LR_GBN", "LB_RA", "LB_LR_GBN_RA"],
+              "Hoffer's regime": ["SB", "LB", "LB_RA", "LB_LR_GBN_RA", control]}
+figs = {k: gu.plots.regimes({n: gu.study.histories(refs[k], n) for n in names}, colors,
+                            title=k, labels=labels) for k, names in curve_arms.items()}
 train = lambda k, name: 100 * np.mean(refs[k]["arms"][name]["train_acc"])
 for k, names in curve_arms.items():
     print(f"{k}, final training accuracy (mean over each arm's seeds): "
-          + ", ".join(f"{n} {train(k, n):.1f}% ({len(refs[k]['arms'][n]['seeds'])})"
+          + ", ".join(f"{labels[n]} {train(k, n):.1f}% ({len(refs[k]['arms'][n]['seeds'])})"
                       for n in names))
 
 # %% [markdown]
@@ -415,10 +417,10 @@ for k, names in curve_arms.items():
 # printed; the peaks below):
 
 # %%
-for k, name in [("testbed", n) for n in ("LB + LR + GBN", "LB + RA", "LB + LR + GBN + RA",
-                                         "LB + noise + RA")] + [("Hoffer's regime", "LB + RA")]:
+for k, name in [("testbed", n) for n in ("LB_LR_GBN", "LB_RA", "LB_LR_GBN_RA",
+                                         "LB_noise_RA")] + [("Hoffer's regime", "LB_RA")]:
     peaks = [gu.study.peak(h) for h in gu.study.histories(refs[k], name)]
-    print(f"{k}, {name:<20} best evaluation (seeds 0-2) at step "
+    print(f"{k + ', ' + labels[name]:<38} best evaluation (seeds 0-2) at step "
           f"{', '.join(str(p['step']) for p in peaks)}; the final one "
           f"{np.mean([p['drop'] for p in peaks]):.2f} pts below it (mean); lowest training "
           f"accuracy from then on {min(p['train_after'] for p in peaks):.1%}")
@@ -443,9 +445,10 @@ def walks(k, names):
 
 
 far = {k: walks(k, names) for k, names in curve_arms.items()}
-figs = {k: gu.plots.weight_distances(w, colors=colors, title=k) for k, w in far.items()}
+figs = {k: gu.plots.weight_distances(w, colors=colors, title=k, labels=labels)
+        for k, w in far.items()}
 for k, w in far.items():
-    print(k + ": " + "; ".join(f"{n} {d[-1]:.1f} (largest {max(d):.1f})"
+    print(k + ": " + "; ".join(f"{labels[n]} {d[-1]:.1f} (largest {max(d):.1f})"
                                for n, (_, d) in w.items()))
 
 # %% [markdown]
@@ -483,16 +486,13 @@ for k, w in far.items():
 # setting (Holm):
 
 # %%
-trio = {"noise + RA - LR + RA": ("LB + noise + RA", "LB + LR + RA"),
-        "linear + RA - noise + RA": ("LB + linear LR, warm-up + RA", "LB + noise + RA"),
-        "linear + RA - RA": ("LB + linear LR, warm-up + RA", "LB + RA")}
-separate = {k: gu.stats.family({label: gu.scores.paired(refs[k], a, b)
-                                for label, (a, b) in trio.items()}, words=("higher", "lower"))
-            for k in refs}
+trio = [("LB_noise_RA", "LB_LR_RA"), ("LB_linear_warmup_RA", "LB_noise_RA"),
+        ("LB_linear_warmup_RA", "LB_RA")]
+separate = {k: gu.scores.versus(refs[k], trio) for k in refs}  # "<a> - <b>", Holm over three
 for k, fam in separate.items():
     print(k)
-    for label, v in fam.items():
-        print(f"  {label:<26} {v.line()}")
+    for v in fam.values():
+        print(f"  {v.name}:\n      {v.line()}")
 
 # %% [markdown]
 # The verdicts printed are the answer, per setting. On the testbed, the noisy arm beats both the
@@ -518,13 +518,13 @@ for k, fam in separate.items():
 # %%
 seconds = lambda k, name: ref_rows[k][name]["seconds"]
 for k in refs:
-    for name in ("SB", "LB", "LB + RA"):
+    for name in ("SB", "LB", "LB_RA"):
         r = ref_rows[k][name]
-        print(f"{k:<16} {name:<8} {r['steps']:5.0f} steps of {r['batch_size']:3d}: "
+        print(f"{k:<16} {labels[name]:<8} {r['steps']:5.0f} steps of {r['batch_size']:3d}: "
               f"{r['seconds']:6.1f} s, {1000 * r['seconds'] / r['steps']:5.1f} ms per step"
               )
     print(f"{k:<16} plain LB took {seconds(k, 'LB') / seconds(k, 'SB'):.0%} of SB's seconds, "
-          f"LB + RA {seconds(k, 'LB + RA') / seconds(k, 'SB'):.1f} times them\n")
+          f"LB + RA {seconds(k, 'LB_RA') / seconds(k, 'SB'):.1f} times them\n")
 
 # %% [markdown]
 # On a CPU the time of a step grows roughly with the examples in it, so plain LB saves only part of
@@ -557,15 +557,15 @@ print(f"s² = {s2:.2f}; one batch's multipliers: mean {z.mean():.3f}, sd {z.std(
       f"range [{z.min():.1f}, {z.max():.1f}], {(z < 0).float().mean():.0%} negative")
 tb_rows, n_ref = ref_rows["testbed"], len(refs["testbed"]["seeds"])
 diff = lambda a, b: gu.scores.paired(refs["testbed"], a, b)
-noise_arms = ["LB", "LB + noise", "LB + GBN", "LB + noise + RA", "LB + RA", "LB + GBN + RA",
-              "LB + LR + GBN + RA"]
+noise_arms = ["LB", "LB_noise", "LB_GBN", "LB_noise_RA", "LB_RA", "LB_GBN_RA",
+              "LB_LR_GBN_RA"]
 fig = gu.plots.forest(tb_rows, noise_arms, "testbed: multiplicative noise, GBN and RA",
                       family=vs_lb["testbed"], colors=colors)
 for k in refs:
-    for name in [n for n in ("LB + noise", "LB + noise + RA") if n in vs_lb[k]]:
-        print(f"{k}, {name}: {vs_lb[k][name].line()}; training accuracy "
+    for name in [n for n in ("LB_noise", "LB_noise_RA") if n in vs_lb[k]]:
+        print(f"{k}, {labels[name]}: {vs_lb[k][name].line()}; training accuracy "
               f"{train(k, name):.1f}%")
-    print(f"{k}, LB + noise + RA against SB: {vs_sb[k]['LB + noise + RA'].line()}")
+    print(f"{k}, LB + noise + RA against SB: {vs_sb[k]['LB_noise_RA'].line()}")
 
 # %% [markdown]
 # On the testbed, in LB's 160 steps the noise only hurts: steps as noisy as SB's but sixteen times
@@ -589,18 +589,18 @@ for k in refs:
 # %%
 size = lambda name: tb_rows[name]["batch_size"]  # the reference's SB and LB
 sweep = sorted([(r["x"], r) for r in tb_rows.values() if r["group"] == "ghost size"]
-               + [(size("SB"), tb_rows["LB + GBN"]), (size("LB"), tb_rows["LB"])],
+               + [(size("SB"), tb_rows["LB_GBN"]), (size("LB"), tb_rows["LB"])],
                key=lambda p: p[0])
 fig = gu.plots.gain_sweep(sweep, "ghost batch size g (examples; log scale)",
                           f"Ghost BatchNorm at LB, testbed ({n_ref} seeds, 95% CIs; "
                           f"dotted: LB, SB)", tb_rows["SB"])
-for name in ["LB + GBN 16", "LB + GBN", "LB + GBN 64", "LB + GBN 125", "LB + GBN 250"]:
-    print(f"{name:<12} {vs_lb['testbed'][name].line()}")
-print(f"(LB + GBN 16) - (LB + GBN, g = {size('SB')}), points: {diff('LB + GBN 16', 'LB + GBN')}")
+for name in ["LB_GBN16", "LB_GBN", "LB_GBN64", "LB_GBN125", "LB_GBN250"]:
+    print(f"{labels[name]:<12} {vs_lb['testbed'][name].line()}")
+print(f"(LB + GBN 16) - (LB + GBN, g = {size('SB')}), points: {diff('LB_GBN16', 'LB_GBN')}")
 gbn_control = gu.scores.controls(refs["testbed"])  # its own family: SB + GBN 16, SB and LB
-for label, v in gbn_control.items():
-    print(f"{label:<28} (points) {v.line()}")
-gbn_reading = gu.scores.control_reading(gbn_control, vs_lb["testbed"])["GBN 16"]
+for v in gbn_control.values():
+    print(f"{v.name:<28} (points) {v.line()}")
+gbn_reading = gu.scores.control_reading(gbn_control, vs_lb["testbed"])["GBN16"]
 print(f"-> GBN 16: {gbn_reading}")
 
 # %% [markdown]
@@ -779,62 +779,63 @@ tb_v, h_v = vs_lb["testbed"], vs_lb["Hoffer's regime"]
 said = lambda fam, names, word: all(fam[n].verdict.startswith(word) for n in names)
 assert ref_rows["testbed"]["SB"]["gain"].lo > 0 and ref_rows["Hoffer's regime"]["SB"]["gain"].lo > 0
 assert verdict == {"testbed": False, "Hoffer's regime": True}  # the per-regime verdict
-gbn_arms = ["LB + GBN", "LB + LR + GBN"]  # testbed: GBN helps, no other combination is told
+gbn_arms = ["LB_GBN", "LB_LR_GBN"]  # testbed: GBN helps, no other combination is told
 assert said(tb_v, gbn_arms, "helps")
 assert said(tb_v, [n for n in ablation["testbed"] if n not in gbn_arms], "not told")
 assert said(vs_sb["testbed"], [n for n in gu.arms.HOFFER_CLOSERS if "noise" not in n], "below")
 tb_closers = {n: tb_v[n].raw.mean for n in gu.arms.HOFFER_CLOSERS}
-assert min(tb_closers, key=tb_closers.get) == "LB + linear LR, warm-up + RA"  # the worst
-assert said(h_v, ["LB + LR", "LB + GBN"], "not told") and h_v["LB + LR + GBN"].verdict == "hurts"
-assert all(h_v[n].raw.mean < 0 for n in ("LB + LR", "LB + GBN", "LB + LR + GBN"))  # lean below
-assert tb_v["LB + RA"].verdict.startswith("not told")  # the noisy RA arm helps, RA does not
+assert min(tb_closers, key=tb_closers.get) == "LB_linear_warmup_RA"  # the worst
+assert said(h_v, ["LB_LR", "LB_GBN"], "not told") and h_v["LB_LR_GBN"].verdict == "hurts"
+assert all(h_v[n].raw.mean < 0 for n in ("LB_LR", "LB_GBN", "LB_LR_GBN"))  # lean below
+assert tb_v["LB_RA"].verdict.startswith("not told")  # the noisy RA arm helps, RA does not
 assert said(h_v, [n for n in ablation["Hoffer's regime"] if "RA" in n], "helps")
 tb_raw = sum(v.raw.lo > 0 or v.raw.hi < 0 for v in tb_v.values())
 assert tb_raw > sum(not v.verdict.startswith("not told") for v in tb_v.values())  # summary 6
 assert ref_rows["Hoffer's regime"][control]["gain"].lo > 0  # SB itself gains from training on
-assert said(vs_control, ["LB + LR + RA", "LB + linear LR, warm-up + RA"], "not told")
-assert said(vs_control, ["LB + RA", full, "LB + noise + RA"], "below")
-assert vs_control["LB + noise + RA"].raw.mean < -2  # more than two points below the control
-assert all(-1 < vs_control[n].raw.mean < 0 for n in ("LB + RA", full))  # a fraction of a point
-assert said(vs_sb["Hoffer's regime"], ["LB + RA", "LB + LR + RA", full], "above SB")
-g = [tb_v[f"LB + GBN {n}"].raw.mean if n != sb else tb_v["LB + GBN"].raw.mean
+assert said(vs_control, ["LB_LR_RA", "LB_linear_warmup_RA"], "not told")
+assert said(vs_control, ["LB_RA", full, "LB_noise_RA"], "below")
+assert vs_control["LB_noise_RA"].raw.mean < -2  # more than two points below the control
+assert all(-1 < vs_control[n].raw.mean < 0 for n in ("LB_RA", full))  # a fraction of a point
+assert said(vs_sb["Hoffer's regime"], ["LB_RA", "LB_LR_RA", full], "above SB")
+g = [tb_v[f"LB_GBN{n}"].raw.mean if n != sb else tb_v["LB_GBN"].raw.mean
      for n in (16, sb, 64, 125)]
 assert all(a > b for a, b in zip(g, g[1:], strict=False))  # falls from 16 to 125
-assert separate["testbed"]["noise + RA - LR + RA"].verdict == "higher"
-assert separate["testbed"]["linear + RA - noise + RA"].verdict == "lower"
+noise_lr, linear_noise, linear_ra = (f"{a} - {b}" for a, b in trio)
+assert separate["testbed"][noise_lr].verdict == "higher"
+assert separate["testbed"][linear_noise].verdict == "lower"
 h_sep = separate["Hoffer's regime"]  # the order reverses in Hoffer's regime
-assert h_sep["noise + RA - LR + RA"].verdict == "lower"
-assert h_sep["linear + RA - noise + RA"].verdict == "higher"
-assert h_sep["linear + RA - RA"].verdict == "higher"
-assert separate["testbed"]["linear + RA - RA"].verdict != "higher"
-assert tb_v["LB + noise"].verdict == "hurts" and tb_v["LB + noise + RA"].verdict == "helps"
-assert vs_sb["testbed"]["LB + noise + RA"].verdict.startswith("not told")
-assert tb_v["LB + GBN 16"].verdict == "helps"
-assert said(tb_v, ["LB + GBN 64", "LB + GBN 125", "LB + GBN 250"], "not told")
-assert tb_v["LB + GBN 64"].raw.lo > 0 and tb_v["LB + GBN 125"].raw.lo > 0  # raw: above zero
-assert diff("LB + GBN 16", "LB + GBN").lo > 0
-assert gbn_reading == "closes the gap" and gbn_control["GBN 16: gain at SB"].verdict == "higher"
-assert gbn_control["GBN 16: change of the gap"].verdict == "lower"
-assert (gbn_control["GBN 16: gain at SB"].raw.mean < tb_v["LB + GBN 16"].raw.mean
-        and gbn_control["GBN 16: change of the gap"].raw.mean < 0)  # the estimates' lean
-assert train("testbed", "LB + noise") < 95 and train("testbed", "LB") >= 99.5  # LB fits
+assert h_sep[noise_lr].verdict == "lower"
+assert h_sep[linear_noise].verdict == "higher"
+assert h_sep[linear_ra].verdict == "higher"
+assert separate["testbed"][linear_ra].verdict != "higher"
+assert tb_v["LB_noise"].verdict == "hurts" and tb_v["LB_noise_RA"].verdict == "helps"
+assert vs_sb["testbed"]["LB_noise_RA"].verdict.startswith("not told")
+assert tb_v["LB_GBN16"].verdict == "helps"
+assert said(tb_v, ["LB_GBN64", "LB_GBN125", "LB_GBN250"], "not told")
+assert tb_v["LB_GBN64"].raw.lo > 0 and tb_v["LB_GBN125"].raw.lo > 0  # raw: above zero
+assert diff("LB_GBN16", "LB_GBN").lo > 0
+assert gbn_reading == "closes the gap" and gbn_control["GBN16: gain at SB"].verdict == "higher"
+assert gbn_control["GBN16: change of the gap"].verdict == "lower"
+assert (gbn_control["GBN16: gain at SB"].raw.mean < tb_v["LB_GBN16"].raw.mean
+        and gbn_control["GBN16: change of the gap"].raw.mean < 0)  # the estimates' lean
+assert train("testbed", "LB_noise") < 95 and train("testbed", "LB") >= 99.5  # LB fits
 for k in refs:  # on a CPU: LB saves part of SB's time; LB + RA costs several times SB's
-    assert seconds(k, "LB") < seconds(k, "SB") < seconds(k, "LB + RA") / 3
-late = [p["step"] >= 0.8 * h.step[-1] for h in gu.study.histories(hr, "LB + RA")
+    assert seconds(k, "LB") < seconds(k, "SB") < seconds(k, "LB_RA") / 3
+late = [p["step"] >= 0.8 * h.step[-1] for h in gu.study.histories(hr, "LB_RA")
         for p in [gu.study.peak(h)]]
 assert all(late)  # Hoffer's regime: LB + RA's best evaluation in the last fifth of the run
 peaks = lambda name: [gu.study.peak(h) for h in gu.study.histories(refs["testbed"], name)]
 drop = lambda name: np.mean([p["drop"] for p in peaks(name)])
-for name in ("LB + RA", "LB + LR + GBN + RA"):  # testbed: best early, then worse; still fitted
-    assert drop(name) > drop("LB + noise + RA") and all(p["train_after"] > 0.98
+for name in ("LB_RA", "LB_LR_GBN_RA"):  # testbed: best early, then worse; still fitted
+    assert drop(name) > drop("LB_noise_RA") and all(p["train_after"] > 0.98
                                                          for p in peaks(name)), name
 walk_tb, walk_h = far["testbed"], far["Hoffer's regime"]
-assert max(walk_tb["LB + RA"][1]) < max(walk_tb["SB"][1])  # RA's walk stays below SB's
-assert walk_h["LB + RA"][1][-1] < walk_h["SB"][1][-1] and h_v["LB + RA"].verdict == "helps"
-assert vs_sb["Hoffer's regime"]["LB + RA"].verdict == "above SB"  # shorter walk, better
+assert max(walk_tb["LB_RA"][1]) < max(walk_tb["SB"][1])  # RA's walk stays below SB's
+assert walk_h["LB_RA"][1][-1] < walk_h["SB"][1][-1] and h_v["LB_RA"].verdict == "helps"
+assert vs_sb["Hoffer's regime"]["LB_RA"].verdict == "above SB"  # shorter walk, better
 assert walk_h[full][1][-1] >= walk_h["SB"][1][-1]
 h_mean = lambda n: ref_rows["Hoffer's regime"][n]["acc"][0]
-assert h_mean(full) <= h_mean("LB + LR + RA")
+assert h_mean(full) <= h_mean("LB_LR_RA")
 if gu.mode() != "smoke":  # the live walks: log-like early on, faster for smaller batches
     assert all(f["r2"] > 0.9 for f in fits.values())
     slopes = [fits[f"B={b}"]["b"] for b in sizes]

@@ -17,13 +17,24 @@ from .remedies.base import key_of
 @dataclass(frozen=True)
 class Arm:
     """One way to train on the testbed: ``batch_size`` and TrainConfig ``options``; ``x`` is
-    the value its group sweeps (lambda, SB epochs of a warm start), if any."""
+    the value its group sweeps (lambda, SB epochs of a warm start), if any. ``name`` is the id
+    that results are keyed by (ASCII, no spaces: "LB_LR_GBN"); ``label`` is what tables and
+    figures show (default: the name). A remedy's SB control is named as its LB arm with "SB_"
+    for "LB_" (:func:`gaputils.scores.controlled` pairs them)."""
 
     name: str
     group: str
     batch_size: int
     options: dict = field(default_factory=dict)
     x: float | None = None
+    label: str = ""
+
+    def __post_init__(self):
+        if not self.name or any(c.isspace() for c in self.name):
+            raise ValueError(f"an arm's name is its id in results: no spaces ({self.name!r}); "
+                             "put the text to show in label=")
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
 
     def described(self) -> dict[str, str]:
         """The options as text, each remedy by its cache-key fields - what a result records."""
@@ -50,25 +61,35 @@ def keskar_arms(setting: testbed.Setting, lambdas=(0.0, 1.0, 5.0), inner_steps: 
     sb, lb, epochs = setting.sb, setting.lb, int(setting.epochs)
     aug = {"remedies": (remedies.Augment(shift=2, flip=True),)}
     cosine = lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs))
-    arms = [Arm("LB + augmentation", "augmentation", lb, aug),
-            Arm("SB + augmentation", "augmentation", sb, aug)]
-    arms += [Arm(f"LB conservative λ={lam:g}", "conservative", lb,
-                 {"remedies": (remedies.Conservative(lam, inner_steps),)}, lam)
-             for lam in lambdas]
-    arms += [Arm(f"{size} + {name} ε={adv_eps:g}", "robust", b,
-                 {"remedies": (remedies.Adversarial(adv_eps, s),)})
+    arms = [Arm(f"{size}_augment", "augmentation", b, aug, label=f"{size} + augmentation")
+            for size, b in (("LB", lb), ("SB", sb))]
+    arms += [conservative(setting, lam, inner_steps) for lam in lambdas]
+    arms += [Arm(f"{size}_{name}{s if s > 1 else ''}", "robust", b,
+                 {"remedies": (remedies.Adversarial(adv_eps, s),)},
+                 label=f"{size} + {name}{f'-{s}' if s > 1 else ''} ε={adv_eps:g}")
              for size, b in (("LB", lb), ("SB", sb))[:2 if controls else 1]
-             for name, s in (("FGSM", 1), (f"PGD-{pgd_steps}", pgd_steps))]
+             for name, s in (("FGSM", 1), ("PGD", pgd_steps))]
     sched = lambda schedule: (remedies.BatchSchedule(schedule),)
-    arms += [Arm(f"warm start k={k}", "warm start", sb,
-                 {"remedies": sched(remedies.warm_start(sb, lb, k, epochs))}, k)
+    arms += [Arm(f"warm_start_{k:g}", "warm start", sb,
+                 {"remedies": sched(remedies.warm_start(sb, lb, k, epochs))}, k,
+                 label=f"warm start k={k:g}")
              for k in warm_epochs]
-    arms += [Arm(f"doubling every {double_every}", "dynamic sampling", sb,
-                 {"remedies": sched(remedies.geometric(sb, lb, double_every, epochs))}),
-             Arm("batch instead of decay", "dynamic sampling", sb,
+    arms += [Arm(f"doubling_{double_every}", "dynamic sampling", sb,
+                 {"remedies": sched(remedies.geometric(sb, lb, double_every, epochs))},
+                 label=f"doubling every {double_every}"),
+             Arm("batch_for_decay", "dynamic sampling", sb,
                  {"remedies": sched(remedies.increase_instead_of_decay(sb, lb, epochs, cosine)),
-                  "schedule": "constant"})]
+                  "schedule": "constant"}, label="batch instead of decay")]
     return arms
+
+
+def conservative(setting: testbed.Setting, lam: float, inner_steps: int = 3,
+                 group: str = "conservative") -> Arm:
+    """Conservative training at LB: ``inner_steps`` steps per batch with a proximal term of
+    weight ``lam``, named "LB_conservative_<lam>". Chapter 05."""
+    return Arm(f"LB_conservative_{lam:g}", group, setting.lb,
+               {"remedies": (remedies.Conservative(lam, inner_steps),)}, lam,
+               label=f"LB conservative λ={lam:g}")
 
 
 BINDING_LAMBDA = 20.0  # lambda x lr = 2 at the testbed's peak rate (:func:`binding_proximal`)
@@ -81,8 +102,7 @@ def binding_proximal(setting: testbed.Setting, lam: float = BINDING_LAMBDA,
     the displacement itself, where chapter 05's lambda = 1 and 5 (lam x lr 0.1, 0.5) barely
     differ from plain steps. Added to chapter 05's reference as its own family, declared before
     it was run. Chapter 05."""
-    return Arm(f"LB conservative λ={lam:g}", "binding proximal", setting.lb,
-               {"remedies": (remedies.Conservative(lam, inner_steps),)}, lam)
+    return conservative(setting, lam, inner_steps, group="binding proximal")
 
 
 def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = "sqrt",
@@ -113,21 +133,25 @@ def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = 
     for k in (1, 2, 3):
         for subset in itertools.combinations(parts, k):
             options = track | {key: v for p in subset for key, v in parts[p].items()}
-            arms.append(Arm("LB + " + " + ".join(subset), "ablation", lb, options))
+            arms.append(Arm("LB_" + "_".join(subset), "ablation", lb, options,
+                            label="LB + " + " + ".join(subset)))
     linear = {"lr": remedies.scale_lr(setting.lr, lb, sb, "linear"), "warmup_epochs": warmup}
-    arms.append(Arm("LB + linear LR, warm-up", "linear scaling", lb, track | linear))
-    arms.append(Arm("LB + linear LR, warm-up + RA", "temperature", lb,
-                    track | linear | ra(dataclasses.replace(base, **linear))))
-    arms.append(Arm("SB, LB + RA's epochs", "control", sb, track | {
-        k: v for k, v in parts["RA"].items() if k != "warmup_epochs"}))
+    arms.append(Arm("LB_linear_warmup", "linear scaling", lb, track | linear,
+                    label="LB + linear LR, warm-up"))
+    arms.append(Arm("LB_linear_warmup_RA", "temperature", lb,
+                    track | linear | ra(dataclasses.replace(base, **linear)),
+                    label="LB + linear LR, warm-up + RA"))
+    arms.append(Arm("SB_RA_epochs", "control", sb, track | {
+        k: v for k, v in parts["RA"].items() if k != "warmup_epochs"},
+        label="SB, LB + RA's epochs"))
     noise = {"remedies": (remedies.MultiplicativeNoise(sb),)}
-    arms += [Arm("LB + noise" + name, "noise", lb, track | noise | ra_)
-             for name, ra_ in (("", {}), (" + RA", parts["RA"]))]
-    arms += [Arm(f"LB + GBN {g}", "ghost size", lb,
-                 track | {"remedies": (remedies.GhostBN(g),)}, g)
-             for g in ghost_sizes if g != ghost and g < lb]
-    arms += [Arm(f"SB + GBN {g}", "ghost size control", sb,  # the same remedy at SB
-                 track | {"remedies": (remedies.GhostBN(g),)}, g)
+    arms += [Arm("LB_noise" + name, "noise", lb, track | noise | ra_,
+                 label="LB + noise" + name.replace("_", " + "))
+             for name, ra_ in (("", {}), ("_RA", parts["RA"]))]
+    gbn = lambda size, b, group, g: Arm(f"{size}_GBN{g}", group, b, track | {
+        "remedies": (remedies.GhostBN(g),)}, g, label=f"{size} + GBN {g}")
+    arms += [gbn("LB", lb, "ghost size", g) for g in ghost_sizes if g != ghost and g < lb]
+    arms += [gbn("SB", sb, "ghost size control", g)  # the same remedy at SB
              for g in ghost_sizes[:1] if g < sb]
     if names is not None:
         unknown = set(names) - {a.name for a in arms}
@@ -140,14 +164,12 @@ def hoffer_arms(setting: testbed.Setting, ghost: int | None = None, rule: str = 
 # The arms of chapter 06 in Hoffer's regime (gu.testbed.hoffer): Hoffer et al.'s Table 1, RA
 # alone, the three that tell steps, noise covariance and temperature apart, and SB trained as
 # long as LB + RA (the control that tells "closes the gap" from "training longer helps both").
-HOFFER_REGIME_ARMS = ("LB + LR", "LB + GBN", "LB + LR + GBN", "LB + LR + GBN + RA", "LB + RA",
-                      "LB + LR + RA", "LB + noise + RA", "LB + linear LR, warm-up + RA",
-                      "SB, LB + RA's epochs")
+HOFFER_REGIME_ARMS = ("LB_LR", "LB_GBN", "LB_LR_GBN", "LB_LR_GBN_RA", "LB_RA", "LB_LR_RA",
+                      "LB_noise_RA", "LB_linear_warmup_RA", "SB_RA_epochs")
 
 # Chapter 06's second declared family: the regime-adapted arms, which claim to close the gap,
 # each against plain SB (the first is every LB arm against plain LB).
-HOFFER_CLOSERS = ("LB + RA", "LB + LR + RA", "LB + LR + GBN + RA", "LB + noise + RA",
-                  "LB + linear LR, warm-up + RA")
+HOFFER_CLOSERS = ("LB_RA", "LB_LR_RA", "LB_LR_GBN_RA", "LB_noise_RA", "LB_linear_warmup_RA")
 
 
 def beyond_arms(setting: testbed.Setting, sizes=(64, 125, 250, 500, 1000), rho: float = 0.05,
@@ -158,22 +180,24 @@ def beyond_arms(setting: testbed.Setting, sizes=(64, 125, 250, 500, 1000), rho: 
     root of B / SB ("sqrt") and linearly with ``warmup_epochs`` of warm-up ("linear"), each
     arm's ``x`` its batch size. Chapter 07."""
     sb, lb = setting.sb, setting.lb
-    arms = [Arm(f"{name} + {kind}", "sam", b,
-                {"remedies": (remedies.SAM(r, adaptive=kind == "ASAM"),)})
+    arms = [Arm(f"{name}_{kind}", "sam", b,
+                {"remedies": (remedies.SAM(r, adaptive=kind == "ASAM"),)},
+                label=f"{name} + {kind}")
             for name, b in (("SB", sb), ("LB", lb))
             for kind, r in (("SAM", rho), ("ASAM", asam_rho))]
     for b in sorted(s for s in sizes if s > sb):
         if b != lb:
-            arms.append(Arm(f"B={b}", "plain", b, {}, b))
-        arms.append(Arm(f"B={b}, √ lr", "sqrt", b,
-                        {"lr": remedies.scale_lr(setting.lr, b, sb, "sqrt")}, b))
-        arms.append(Arm(f"B={b}, linear lr", "linear", b,
+            arms.append(Arm(f"B{b}", "plain", b, {}, b, label=f"B={b}"))
+        arms.append(Arm(f"B{b}_sqrt", "sqrt", b,
+                        {"lr": remedies.scale_lr(setting.lr, b, sb, "sqrt")}, b,
+                        label=f"B={b}, √ lr"))
+        arms.append(Arm(f"B{b}_linear", "linear", b,
                         {"lr": remedies.scale_lr(setting.lr, b, sb, "linear"),
-                         "warmup_epochs": warmup_epochs}, b))
+                         "warmup_epochs": warmup_epochs}, b, label=f"B={b}, linear lr"))
     return arms
 
 
-TWICE_EPOCHS = "LB, twice the epochs"  # SAM's compute-matched control (:func:`sam_controls`)
+TWICE_EPOCHS = "LB_twice_epochs"  # SAM's compute-matched control (:func:`sam_controls`)
 
 
 def sam_controls(setting: testbed.Setting, rhos=(0.02, 0.1)) -> list[Arm]:
@@ -181,7 +205,8 @@ def sam_controls(setting: testbed.Setting, rhos=(0.02, 0.1)) -> list[Arm]:
     sweep around Foret et al.'s 0.05), and plain LB trained for twice the epochs - as many
     gradient computations as a SAM run, whose steps take two. Chapter 07."""
     lb = setting.lb
-    return [*(Arm(f"LB + SAM ρ={r:g}", "sam controls", lb,
-                  {"remedies": (remedies.SAM(r),)}, r) for r in rhos),
-            Arm(TWICE_EPOCHS, "sam controls", lb, {"epochs": 2 * setting.epochs})]
+    return [*(Arm(f"LB_SAM_rho{r:g}", "sam controls", lb, {"remedies": (remedies.SAM(r),)},
+                  r, label=f"LB + SAM ρ={r:g}") for r in rhos),
+            Arm(TWICE_EPOCHS, "sam controls", lb, {"epochs": 2 * setting.epochs},
+                label="LB, twice the epochs")]
 

@@ -158,6 +158,27 @@ def batches(data: Data, model: nn.Module, chunk: int | None = None) -> Batches:
     return Batches(data, chunk, device_of(model))
 
 
+def _tally(out: torch.Tensor, yb: torch.Tensor, loss_fn: LossFn | None
+           ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One batch's summed loss (float64) and its count of correct predictions (None unless the
+    targets are class indices)."""
+    out = out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
+    total = (F.cross_entropy if loss_fn is None else loss_fn)(out, yb).double() * len(yb)
+    classes = out.dim() == 2 and yb.dim() == 1 and not yb.is_floating_point()
+    return total, (out.argmax(1) == yb).sum() if classes else None
+
+
+@torch.no_grad()
+def score(out: torch.Tensor, y: torch.Tensor, loss_fn: LossFn | None = None
+          ) -> tuple[float, float]:
+    """Mean loss and accuracy of the outputs ``out`` for the targets ``y``: what
+    :func:`evaluate` gives, to the last bit, for a model whose eval-mode output on one chunk of
+    data is ``out``. Chapter 07."""
+    total, correct = _tally(out, y, loss_fn)
+    n = max(len(y), 1)
+    return total.item() / n, correct.item() / n if correct is not None else float("nan")
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Data, loss_fn: LossFn | None = None,
              chunk: int = MAX_CHUNK) -> tuple[float, float]:
@@ -172,13 +193,11 @@ def evaluate(model: nn.Module, data: Data, loss_fn: LossFn | None = None,
     n, classes = 0, True
     try:
         for xb, yb in Batches(data, chunk, dev):
-            out = model(xb)
-            out = out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
-            fn = F.cross_entropy if loss_fn is None else loss_fn
-            total += fn(out, yb).double() * len(yb)
-            classes &= out.dim() == 2 and yb.dim() == 1 and not yb.is_floating_point()
+            t, c = _tally(model(xb), yb, loss_fn)
+            total += t
+            classes &= c is not None
             if classes:
-                correct += (out.argmax(1) == yb).sum()
+                correct += c
             n += len(yb)
     finally:
         model.train(was_training)

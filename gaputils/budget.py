@@ -42,8 +42,8 @@ class Budget:
     lambdas: tuple[float, ...]  # conservative training's lambda sweep
     warm_epochs: tuple[int, ...]  # SB epochs before LB in the warm starts
     hoffer_seeds: tuple[int, ...]  # seeds of Hoffer et al.'s remedies (chapter 06)
-    hoffer_live: tuple[str, ...] | None  # the testbed's long (regime-adapted) arms run live
-    hoffer_regime_live: tuple[str, ...] | None  # the arms of Hoffer's regime run live
+    hoffer_live: tuple[str, ...] | None  # names of the testbed's long (RA) arms run live
+    hoffer_regime_live: tuple[str, ...] | None  # names of the arms of Hoffer's regime run live
     ghost_sizes: tuple[int, ...]  # ghost batch sizes of the sweep
     beyond_seeds: tuple[int, ...]  # seeds of chapter 07's live runs (SAM, scaling, ViT)
     scaling_sizes: tuple[int, ...]  # batch sizes of the linear-against-sqrt comparison
@@ -94,7 +94,7 @@ _BUDGETS = {
         subspace_dim=100,
         lanczos_steps=40, top_k=10, intro_epochs=2, remedy_seeds=(0, 1), remedy_measured=2,
         lambdas=(0.0, 5.0), warm_epochs=(2, 10), hoffer_seeds=(0,),
-        hoffer_live=(), hoffer_regime_live=("LB + LR", "LB + GBN", "LB + LR + GBN", "LB + RA"),
+        hoffer_live=(), hoffer_regime_live=("LB_LR", "LB_GBN", "LB_LR_GBN", "LB_RA"),
         ghost_sizes=(16, 64, 125, 250),
         beyond_seeds=(0,), scaling_sizes=(64, 125, 250, 500, 1000),
         critical_sizes=(8, 16, 32, 64, 125, 250, 500, 1000), target_loss=0.3,

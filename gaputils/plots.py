@@ -441,7 +441,8 @@ def remedy_summary(panels: dict[str, dict[str, dict]], base: str = "LB") -> plt.
     for ax, (title, rows) in zip(axes[0], panels.items(), strict=True):
         for name, r in rows.items():
             if name == base:
-                ax.scatter([1.0], [0.0], marker="o", color=LB_COLOR, s=60, zorder=3, label=name)
+                ax.scatter([1.0], [0.0], marker="o", color=LB_COLOR, s=60, zorder=3,
+                           label=r.get("label", name))
                 continue
             if "lambda_max_ratio" not in r:
                 continue
@@ -450,7 +451,7 @@ def remedy_summary(panels: dict[str, dict[str, dict]], base: str = "LB") -> plt.
             color = colors.get(name, "k")
             ax.errorbar([x], [g.mean], xerr=_err(x, xlo, xhi), yerr=_err(g.mean, g.lo, g.hi),
                         fmt=GROUP_MARKERS.get(r["group"], "o"), color=color, capsize=3,
-                        ms=7, label=name)
+                        ms=7, label=r.get("label", name))
         ax.axhline(0, color=LB_COLOR, lw=0.8, ls=":")
         if "SB" in rows:
             ax.axhline(rows["SB"]["gain"].mean, color=SB_COLOR, lw=0.8, ls=":")
@@ -547,7 +548,7 @@ def accuracy_and_steps(rows: dict[str, dict], names: Sequence[str]) -> plt.Figur
         g = r.get("gain")
         y, err = (g.mean, _err(g.mean, g.lo, g.hi)) if g else (0.0, None)
         ax.errorbar([r["steps"]], [y], yerr=err, fmt=GROUP_MARKERS.get(r["group"], "o"),
-                    color=colors[name], capsize=3, ms=7, label=name)
+                    color=colors[name], capsize=3, ms=7, label=r.get("label", name))
     ax.set(xscale="log", xlabel="optimizer steps (log scale)",
            ylabel="test accuracy - plain LB (points)",
            title="accuracy against optimizer steps (bars: paired 95% CIs)")
@@ -565,17 +566,19 @@ def accuracy_and_steps(rows: dict[str, dict], names: Sequence[str]) -> plt.Figur
 
 def weight_distances(series: dict[str, tuple[Sequence[int], Sequence[float]]],
                      fits: dict[str, dict] | None = None,
-                     colors: dict[str, tuple] | None = None, title: str = "") -> plt.Figure:
-    """||w_t - w_0|| against the step t on a log axis, one line per label, with the fitted
+                     colors: dict[str, tuple] | None = None, title: str = "",
+                     labels: dict[str, str] | None = None) -> plt.Figure:
+    """||w_t - w_0|| against the step t on a log axis, one line per name, with the fitted
     a + b ln t (``gu.walk.fit_walk`` results) dashed over the steps it was fitted on;
-    ``colors`` maps labels to colours (default :func:`arm_colors`); ``title`` goes before the
-    plot's own. A series recorded at few steps (under 50: at evaluations only) is drawn with a
-    marker at each, and its step 0 (off a log axis) left out. Chapter 06."""
+    ``colors`` maps names to colours (default :func:`arm_colors`), ``labels`` to the legend's
+    text (default: the name); ``title`` goes before the plot's own. A series recorded at few
+    steps (under 50: at evaluations only) is drawn with a marker at each, and its step 0 (off a
+    log axis) left out. Chapter 06."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     colors = colors or arm_colors(list(series))
     for name, (steps, dist) in series.items():
-        fit = (fits or {}).get(name)
-        label = name if fit is None else f"{name}: slope {fit['b']:.2f}, R² {fit['r2']:.3f}"
+        fit, shown = (fits or {}).get(name), (labels or {}).get(name, name)
+        label = shown if fit is None else f"{shown}: slope {fit['b']:.2f}, R² {fit['r2']:.3f}"
         sparse = len(steps) < 50
         if sparse:
             label += " (at evaluations)"
@@ -618,8 +621,8 @@ def forest(rows: dict[str, dict], names: Sequence[str], title: str,
         told = v is None or not v.verdict.startswith("not told")
         ax.errorbar([y], [i], xerr=err, fmt="o", color=colors[name], capsize=3, ms=6,
                     mfc=colors[name] if told else "white")
-    ax.set_yticks(range(len(names)), [f"{n} ({rows[n]['steps']:.0f})" for n in names],
-                  fontsize=8)
+    ax.set_yticks(range(len(names)), [f"{rows[n].get('label', n)} ({rows[n]['steps']:.0f})"
+                                      for n in names], fontsize=8)
     ax.invert_yaxis()
     ax.axvline(0, color=LB_COLOR, lw=0.8, ls=":")
     if top in rows and rows[top].get("gain") is not None:
@@ -647,15 +650,18 @@ def forests(panels: dict[str, tuple[dict, Sequence[str], dict | None]],
 
 
 def regimes(groups: dict[str, Sequence[History]],
-            colors: dict[str, tuple] | None = None, title: str = "") -> plt.Figure:
+            colors: dict[str, tuple] | None = None, title: str = "",
+            labels: dict[str, str] | None = None) -> plt.Figure:
     """Test error (%) against epochs, optimizer steps and training seconds (log axes), one
-    line per labelled group of runs (mean, band +- 1 std over its runs, ddof=1); the error
+    line per named group of runs (mean, band +- 1 std over its runs, ddof=1); the error
     axis spans from the lowest error to 3 points above the highest final one, so that early,
-    much higher errors leave the frame; ``colors`` maps labels to colours (default
-    :func:`arm_colors`); ``title`` heads the figure. Chapter 06."""
+    much higher errors leave the frame; ``colors`` maps names to colours (default
+    :func:`arm_colors`), ``labels`` to the legend's text (default: the name); ``title`` heads
+    the figure. Chapter 06."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     colors = colors or arm_colors(list(groups))
-    err = {label: [_error_history(h) for h in hs] for label, hs in groups.items()}
+    err = {(labels or {}).get(name, name): [_error_history(h) for h in hs]
+           for name, hs in groups.items()}
     low = min(min(h.test_acc) for hs in err.values() for h in hs)
     high = max(h.test_acc[-1] for hs in err.values() for h in hs)
     for ax, x in zip(axes, ("epoch", "step", "seconds"), strict=True):
@@ -768,7 +774,7 @@ def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]
     ax.set(xscale="log", yscale="log", xlabel="batch size B (examples; log scale)",
            ylabel=f"steps to training loss {target:g} (log scale)",
            title="steps to a target loss, each batch size at its tuned rate")
-    ax.legend(fontsize=8, loc="upper right", framealpha=0.9)  # the empty corner
+    ax.legend(fontsize=8, loc="upper right", frameon=True, framealpha=0.9)  # the empty corner
     for k, (seed, rows) in enumerate(noise.items()):
         loss = [r["train_loss"] for r in rows]
         bs = np.array([r["b_simple"] for r in rows])
@@ -792,8 +798,9 @@ def critical_batch(best: dict[int, dict], fit: dict, noise: dict[str, list[dict]
 
 def measure_scatter(points: dict[str, np.ndarray]) -> plt.Figure:
     """Test accuracy (%) against lambda_max and against Keskar's sharpness (log axes) for a
-    pool of networks (:func:`gaputils.questions.measured`), coloured by batch size: filled dots
-    the networks that fit the training set, grey crosses those that do not. Chapter 07."""
+    pool of networks (:func:`gaputils.questions.measured`), one colour and marker shape per
+    batch size for the networks that fit the training set, grey crosses for those that do not.
+    Chapter 07."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
     sizes = sorted(set(points["batch_size"].astype(int)))
     hues = plt.get_cmap("turbo")(np.linspace(0.08, 0.92, len(sizes)))  # ordered, told apart
@@ -806,11 +813,12 @@ def measure_scatter(points: dict[str, np.ndarray]) -> plt.Figure:
             m = (points["batch_size"] == b) & fit
             if not m.any():  # no network of this batch size fits: only the grey crosses
                 continue
-            ax.scatter(points[key][m], 100 * points["test_acc"][m], s=14, color=cmap(i),
-                       label=f"B = {b}")
+            ax.scatter(points[key][m], 100 * points["test_acc"][m], s=16, color=cmap(i),
+                       marker="os^Dvp<>"[i % 8], label=f"B = {b}")
         ax.scatter(points[key][~fit], 100 * points["test_acc"][~fit], s=16, marker="x",
                    color="0.6", label="does not fit the\ntraining set")
-        ax.set(xscale="log", xlabel=f"{label} (log scale)", title=f"test accuracy against {key}")
+        ax.set(xscale="log", xlabel=f"{label} (log scale)",
+               title=f"test accuracy against {label.split(' (')[0].split(',')[0]}")
         plain_log(ax.xaxis, minor=False)
     axes[0].set_ylabel("test accuracy (%)")
     fitted = 100 * points["test_acc"][points.get("fitted", np.ones(len(points["test_acc"]), bool))]

@@ -88,7 +88,7 @@ def answers(ch05: dict, ch06: dict[str, dict], ch07: dict,
     spread = lambda v: max(v) / min(v)
     sizes = f"{by_size[0][0]}-{by_size[-1][0]}"
     eps = ", ".join(f"{k} x{v:.1f}" for k, v in eps_ratio.items())
-    drops = [study.peak(h) for h in study.histories(ch06["testbed"], "LB + RA")]
+    drops = [study.peak(h) for h in study.histories(ch06["testbed"], "LB_RA")]
     corr = lambda a, b: stats.rank_correlation(a, b, groups=pts["seed"])
     acc_sharp = corr(np.log(pts["sharpness"]), pts["test_acc"])
     acc_lam = corr(np.log(pts["lambda_max"]), pts["test_acc"])
@@ -97,17 +97,17 @@ def answers(ch05: dict, ch06: dict[str, dict], ch07: dict,
     share = lambda n: f"{r5[n]['steps'] / r5['SB']['steps']:.0%} of SB's steps"
     warm = "; ".join(f"k={r['x']:g}: {r['fraction'].brief()} ({share(n)}, training acc. "
                      f"{train(n):.1f}%)" for n, r in r5.items() if r["group"] == "warm start")
-    dyn = "; ".join(f"{n}: {r['fraction'].brief()} ({share(n)})"
+    dyn = "; ".join(f"{r['label']}: {r['fraction'].brief()} ({share(n)})"
                     for n, r in r5.items() if r["group"] == "dynamic sampling")
     f1 = scores.summarize(ch07["f1"])["SB"]["gain"] if "f1" in ch07 else None
     f1_word = f1 and ("LB better" if f1.hi < 0 else "LB worse" if f1.lo > 0 else "not told apart")
-    grid = [h.step[1] - h.step[0] for h in study.histories(ch06["testbed"], "LB + RA")]
+    grid = [h.step[1] - h.step[0] for h in study.histories(ch06["testbed"], "LB_RA")]
     secs, steps = lambda n: r6[n]["seconds"], lambda n: r6[n]["steps"]
     said = lambda k, which, n: (f"{fam[k][which][n].raw.brief()}, "
                                 f"{fam[k][which][n].verdict}")
-    control = "SB, LB + RA's epochs"  # SB trained as long as LB + RA, where the run has it
+    control = "SB_RA_epochs"  # SB trained as long as LB + RA, where the run has it
     longer = lambda k: ("" if control not in ch06[k]["arms"] else " (against SB trained as long "
-                        + scores.paired(ch06[k], "LB + LR + GBN + RA", control).brief() + ")")
+                        + scores.paired(ch06[k], "LB_LR_GBN_RA", control).brief() + ")")
     per = lambda text: "; ".join(f"{k}: {text(k)}" for k in ch06)
     c1_gap = scores.summarize(s7)["SB"]["gain"]
     return {
@@ -127,20 +127,20 @@ def answers(ch05: dict, ch06: dict[str, dict], ch07: dict,
            f"λmax LB / SB x{1 / vit['SB']['lambda_max_ratio'][0]:.0f}"
            + ("" if f1 is None else f"; Keskar's F1 under the ViT's protocol: SB - LB "
               f"{f1.brief()} pts ({f1_word})"),
-        7: per(lambda k: f"against LB, RA alone {said(k, 0, 'LB + RA')}, GBN alone "
-                         f"{said(k, 0, 'LB + GBN')}; all three against SB "
-                         f"{said(k, 1, 'LB + LR + GBN + RA')}" + longer(k))
+        7: per(lambda k: f"against LB, RA alone {said(k, 0, 'LB_RA')}, GBN alone "
+                         f"{said(k, 0, 'LB_GBN')}; all three against SB "
+                         f"{said(k, 1, 'LB_LR_GBN_RA')}" + longer(k))
         + " (pts, raw 95% intervals; verdicts after Holm's correction)",
-        8: per(lambda k: ("against LB in LB's steps " + said(k, 0, "LB + noise") + "; "
-                          if "LB + noise" in fam[k][0] else "")
-               + f"with RA against SB {said(k, 1, 'LB + noise + RA')}")
+        8: per(lambda k: ("against LB in LB's steps " + said(k, 0, "LB_noise") + "; "
+                          if "LB_noise" in fam[k][0] else "")
+               + f"with RA against SB {said(k, 1, 'LB_noise_RA')}")
         + " (pts, raw 95% intervals; verdicts after Holm's correction)",
-        9: f"in optimizer steps LB + RA takes x{steps('LB + RA') / steps('SB'):.2f} of SB's, "
+        9: f"in optimizer steps LB + RA takes x{steps('LB_RA') / steps('SB'):.2f} of SB's, "
            f"plain LB x{steps('LB') / steps('SB'):.2f}; in the reference's seconds (a 2-core "
            f"CPU shared by two processes: rough) LB x{secs('LB') / secs('SB'):.2f}, LB + RA "
-           f"x{secs('LB + RA') / secs('SB'):.1f} of SB's; chapter 6 sets live seconds beside "
+           f"x{secs('LB_RA') / secs('SB'):.1f} of SB's; chapter 6 sets live seconds beside "
            f"them where it trains an arm",
-        10: per(lambda k: f"(LB + RA) - LB {said(k, 0, 'LB + RA')}") + f"; on the testbed LB + "
+        10: per(lambda k: f"(LB + RA) - LB {said(k, 0, 'LB_RA')}") + f"; on the testbed LB + "
             f"RA's best evaluation (steps {', '.join(str(d['step']) for d in drops)}, evaluated "
             f"every {min(grid)} steps) is {np.mean([d['drop'] for d in drops]):.2f} pts above "
             f"its end (mean of {len(drops)} seeds)",

@@ -20,7 +20,7 @@ from . import cache, data, testbed
 from .budget import Budget
 from .budget import budget as current_budget
 from .runtime import mode
-from .train import History
+from .train import History, fit
 
 
 @dataclass
@@ -110,6 +110,22 @@ def minimizers(ds: data.Dataset | None = None, *,
     ds = ds if ds is not None else setting.load()
     return {name: train_runs(ds, [bs], setting.seeds, setting=setting)
             for name, bs in (("SB", setting.sb), ("LB", setting.lb))}
+
+
+def step_seconds(ds: data.Dataset, batch_size: int, steps: int, kinds: dict[str, dict],
+                 setting: testbed.Setting | None = None, repeats: int = 3) -> dict[str, float]:
+    """Seconds per optimizer step, for each kind of training in ``kinds`` (name -> TrainConfig
+    options), of ``steps`` steps at ``batch_size`` from seed 0's weights: the fastest of
+    ``repeats`` timings, the kinds taken in turn within each repetition so that other work on
+    the machine slows them alike. Evaluation excluded; not cached. Chapter 07."""
+    setting = setting or testbed.get()
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    for _ in range(repeats):
+        for k, options in kinds.items():
+            torch.manual_seed(0)
+            cfg = setting.config(batch_size, 0, steps=steps, eval_every=10**6, **options)
+            times[k].append(fit(setting.build(ds), ds, cfg, progress=False).seconds[-1] / steps)
+    return {k: min(v) for k, v in times.items()}
 
 
 def initial_model(ds: data.Dataset, seed: int, setting: testbed.Setting | None = None

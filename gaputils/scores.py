@@ -65,7 +65,8 @@ def summarize(results: dict, base: str = "LB", top: str = "SB") -> dict[str, dic
     rows = {}
     for name, a in arms.items():
         acc = np.array(a["test_acc"])
-        row = {"group": a["group"], "x": a.get("x"), "batch_size": a["batch_size"],
+        row = {"label": a.get("label", name), "group": a["group"], "x": a.get("x"),
+               "batch_size": a["batch_size"],
                "n": len(acc), "n_measured": len(a["lambda_max"]),
                "acc": stats.mean_std(100 * acc),
                "steps": float(np.mean(a["step"])), "seconds": float(np.median(a["seconds"])),
@@ -113,8 +114,9 @@ def format_summary(rows: dict[str, dict], curvature: bool = True) -> str:
         ratio = lambda k: f"{r[k][0]:.2g} [{r[k][1]:.2g}, {r[k][2]:.2g}]" if k in r else ""
         mean = f"{r['acc'][0]:.2f}" + (f" ± {r['acc'][1]:.2f}" if r["n"] > 1 else "")
         cost = [f"{r['steps']:.0f}", f"{r['seconds']:.1f}"]
-        acc.append([name, mean, gain, frac] + ([] if curvature else cost))
-        curv.append([name, ratio("lambda_max_ratio"), ratio("sharpness_ratio")] + cost)
+        label = r.get("label", name)
+        acc.append([label, mean, gain, frac] + ([] if curvature else cost))
+        curv.append([label, ratio("lambda_max_ratio"), ratio("sharpness_ratio")] + cost)
     head = ["arm", "test acc %", "gain over LB, pts", "fraction of gap"]
     out = _columns(head + ([] if curvature else ["steps", "median s"]), acc)
     if curvature:
@@ -161,7 +163,7 @@ def findings(rows: dict[str, dict], base: str = "LB", top: str = "SB") -> str:
         d = r["vs_top"]
         text = (f"against plain {top}: {d.brief()} pts" if at_top
                 else verdict(r))
-        lines.append(textwrap.fill(text, 100, initial_indent=f"{name:<28}",
+        lines.append(textwrap.fill(text, 100, initial_indent=f"{r.get('label', name):<28}",
                                    subsequent_indent=" " * 28))
     return "\n".join(lines)
 
@@ -171,11 +173,12 @@ def key_numbers(rows: dict[str, dict], prefix: str = "",
     """Per row of :func:`summarize` not named in ``skip``: the mean test accuracy (%), the gain
     over LB with its 95% interval (points) and the estimated fraction of the gap closed, where
     they are defined - what chapters 05-07 set beside their reference runs
-    (``gu.reference.compare``)."""
+    (``gu.reference.compare``), each under the arm's label."""
     out = {}
-    for name, r in rows.items():
-        if name in skip:
+    for key, r in rows.items():
+        if key in skip:
             continue
+        name = r.get("label", key)
         out[f"{prefix}{name}: test accuracy %"] = r["acc"][0]
         if r.get("gain") is not None:  # an estimate with its interval (gu.reference.agreement)
             g = r["gain"]
@@ -184,6 +187,11 @@ def key_numbers(rows: dict[str, dict], prefix: str = "",
         if r.get("fraction") is not None:
             out[f"{prefix}{name}: fraction of the gap"] = r["fraction"].estimate
     return out
+
+
+def label(results: dict, name: str) -> str:
+    """What tables show for arm ``name`` of ``results``: its recorded label, or its name."""
+    return results["arms"][name].get("label", name)
 
 
 def _by_seed(results: dict, key: str, *names: str) -> list[np.ndarray]:
@@ -217,7 +225,8 @@ def verdicts(results: dict, names, base: str = "LB",
     missing = [n for n in [base, *names] if n not in results["arms"]]
     if missing:
         raise KeyError(f"not in the results: {missing}")
-    return stats.family({n: paired(results, n, base) for n in names}, words=words)
+    return stats.family({n: paired(results, n, base) for n in names}, words=words,
+                        labels={n: label(results, n) for n in names})
 
 
 def hoffer_families(results: dict) -> tuple[dict[str, stats.Verdict],
@@ -235,13 +244,13 @@ def hoffer_families(results: dict) -> tuple[dict[str, stats.Verdict],
 def keskar_families(results: dict) -> tuple[dict[str, stats.Verdict],
                                              dict[str, stats.Verdict]]:
     """Chapter 05's first two families: every remedy that changes LB's training (every arm but
-    plain SB and LB and the SB controls, "SB + ...") against plain LB ("helps" / "hurts"), and
+    plain SB and LB and the SB controls, "SB_...") against plain LB ("helps" / "hurts"), and
     the schedules that start with small batches (warm starts, dynamic sampling) against plain SB
     ("above SB" / "below SB"); Holm within each. The binding proximal term
     (:func:`gaputils.arms.binding_proximal`), added later, is a family of its own
     (:func:`binding_family`). Chapters 05-07."""
     names = [n for n, a in results["arms"].items() if n not in ("SB", "LB")
-             and not n.startswith("SB + ") and a["group"] != "binding proximal"]
+             and not n.startswith("SB_") and a["group"] != "binding proximal"]
     schedules = [n for n in names
                  if results["arms"][n]["group"] in ("warm start", "dynamic sampling")]
     return (verdicts(results, names),
@@ -258,8 +267,17 @@ def binding_family(results: dict) -> dict[str, stats.Verdict]:
     if not binding:
         return {}
     plain = min((a["x"], n) for n, a in arms_.items() if a["group"] == "conservative")[1]
-    return stats.family({f"{n} - {other}": paired(results, n, other) for n in binding
-                         for other in (plain, "LB")}, words=("higher", "lower"))
+    return versus(results, [(n, other) for n in binding for other in (plain, "LB")])
+
+
+def versus(results: dict, pairs: list[tuple[str, str]]) -> dict[str, stats.Verdict]:
+    """One Holm family of comparisons of arm ``a`` against arm ``b`` for each pair of ``pairs``,
+    paired by seed, keyed "<a> - <b>" ("higher" / "lower"; shown by the arms' labels). Declare
+    the pairs before looking at the numbers. Chapters 05 and 07."""
+    return stats.family({f"{a} - {b}": paired(results, a, b) for a, b in pairs},
+                        words=("higher", "lower"),
+                        labels={f"{a} - {b}": f"{label(results, a)} - {label(results, b)}"
+                                for a, b in pairs})
 
 
 def sam_families(results: dict) -> tuple[dict[str, stats.Verdict], dict[str, stats.Verdict],
@@ -273,18 +291,16 @@ def sam_families(results: dict) -> tuple[dict[str, stats.Verdict], dict[str, sta
     at_lb = [n for n, a in results["arms"].items()
              if a["group"] in ("sam", "sam controls") and a["batch_size"] == lb]
     sams = [n for n in at_lb if results["arms"][n]["group"] == "sam"]
-    closer = {f"{n} - {other}": paired(results, n, other) for n in sams
-              for other in ("SB", arms.TWICE_EPOCHS)}
     return (verdicts(results, at_lb), controls(results),
-            stats.family(closer, words=("higher", "lower")))
+            versus(results, [(n, other) for n in sams for other in ("SB", arms.TWICE_EPOCHS)]))
 
 
 def controlled(results: dict, base: str = "LB", top: str = "SB") -> dict[str, tuple[str, str]]:
-    """The remedies of ``results`` trained at both batch sizes: remedy -> (its arm at ``base``,
-    its arm at ``top``), pairing "LB + X" with "SB + X"."""
+    """The remedies of ``results`` trained at both batch sizes: remedy "X" -> (its arm at
+    ``base``, its arm at ``top``), pairing the arms named "LB_X" and "SB_X"."""
     names = results["arms"]
-    return {n[len(base) + 3:]: (n, top + n[len(base):]) for n in names
-            if n.startswith(base + " + ") and top + n[len(base):] in names}
+    return {n[len(base) + 1:]: (n, top + n[len(base):]) for n in names
+            if n.startswith(base + "_") and top + n[len(base):] in names}
 
 
 def controls(results: dict, base: str = "LB", top: str = "SB") -> dict[str, stats.Verdict]:
@@ -292,26 +308,29 @@ def controls(results: dict, base: str = "LB", top: str = "SB") -> dict[str, stat
     Holm family: its gain at SB, (SB + r) - SB, and the change of the gap under it,
     ((SB + r) - (LB + r)) - (SB - LB). A remedy that narrows the gap ("lower") closes it; one
     that raises SB as well, with the gap not narrowed, raises both. Keys "<r>: gain at SB" and
-    "<r>: change of the gap". Chapters 05 and 06."""
-    diffs = {}
+    "<r>: change of the gap" (r as in :func:`controlled`; each verdict's name shows the LB arm's
+    label without "LB + ", or r). Chapters 05 and 06."""
+    diffs, labels = {}, {}
     for r, (at_lb, at_sb) in controlled(results, base, top).items():
         sb, lb, sb_r, lb_r = _accuracies(results, top, base, at_sb, at_lb)
-        diffs[f"{r}: gain at {top}"] = stats.paired(sb_r, sb)
-        diffs[f"{r}: change of the gap"] = stats.paired(sb_r - lb_r, sb - lb)
+        shown = results["arms"][at_lb].get("label", f"{base} + {r}").removeprefix(f"{base} + ")
+        for what, d in ((f"gain at {top}", stats.paired(sb_r, sb)),
+                        ("change of the gap", stats.paired(sb_r - lb_r, sb - lb))):
+            diffs[f"{r}: {what}"], labels[f"{r}: {what}"] = d, f"{shown}: {what}"
     if not diffs:
         raise KeyError(f"no remedy in the results is trained at both {base} and {top}")
-    return stats.family(diffs, words=("higher", "lower"))
+    return stats.family(diffs, words=("higher", "lower"), labels=labels)
 
 
 def control_reading(family: dict[str, stats.Verdict], gains: dict[str, stats.Verdict],
                     top: str = "SB") -> dict[str, str]:
     """Per remedy, what its control says, from the verdicts of :func:`controls` and of its gain
-    at LB (``gains``, e.g. from :func:`verdicts`, keyed by the LB arm's name): "closes the gap"
-    when it helps at LB and narrows the gap; "raises both" when it helps at LB and at SB without
-    narrowing the gap; else what was not told apart."""
+    at LB (``gains``, e.g. from :func:`verdicts`, keyed by the LB arm's name "LB_r"): "closes
+    the gap" when it helps at LB and narrows the gap; "raises both" when it helps at LB and at SB
+    without narrowing the gap; else what was not told apart."""
     out = {}
     for r in {k.split(": ")[0] for k in family}:
-        at_lb = gains[f"LB + {r}"].verdict
+        at_lb = gains[f"LB_{r}"].verdict
         at_sb = family[f"{r}: gain at {top}"].verdict
         gap = family[f"{r}: change of the gap"].verdict
         if at_lb == "helps" and gap == "lower":
@@ -327,8 +346,8 @@ def sorted_verdicts(family: dict[str, stats.Verdict]) -> str:
     """A family's comparisons grouped by verdict, one line: "helps: a, b; not told apart at 12
     seeds: c" - the sentence a summary can be read from."""
     groups: dict[str, list[str]] = {}
-    for name, v in family.items():
-        groups.setdefault(v.verdict, []).append(name)
+    for v in family.values():
+        groups.setdefault(v.verdict, []).append(v.name)
     return "; ".join(f"{verdict}: {', '.join(names)}" for verdict, names in groups.items())
 
 
@@ -336,9 +355,9 @@ def format_verdicts(family: dict[str, stats.Verdict], against: str = "LB") -> st
     """A table of a family: per comparison the paired difference with its 95% interval, the
     interval at its Holm level, the raw and adjusted p-values and the verdict."""
     head = ["arm", f"vs {against}, pts [95%]", "[Holm]", "p", "p Holm", "verdict"]
-    rows = [[k, v.raw.brief(), f"[{stats.signed(v.corrected.lo)}, "
+    rows = [[v.name, v.raw.brief(), f"[{stats.signed(v.corrected.lo)}, "
              f"{stats.signed(v.corrected.hi)}]", f"{v.p:.3f}", f"{v.p_holm:.3f}", v.verdict]
-            for k, v in family.items()]
+            for v in family.values()]
     m = len(family)
     note = (f"Holm's correction over these {m} comparisons: a verdict other than 'not told apart' "
             "needs an adjusted p below 0.05")

@@ -123,7 +123,7 @@ class Verdict:
     """One comparison of a family (:func:`family`): the raw paired difference (95%), its
     p-value, Holm's adjusted p-value, the interval at the level Holm's step gives this
     comparison (``corrected``; it excludes zero where its raw p-value passes that step), and the
-    verdict in words, drawn from the adjusted p-value."""
+    verdict in words, drawn from the adjusted p-value; ``name`` is what tables show."""
 
     name: str
     raw: Difference
@@ -141,11 +141,13 @@ class Verdict:
 
 
 def family(differences: dict[str, Difference], alpha: float = 0.05,
-           words: tuple[str, str] = ("helps", "hurts")) -> dict[str, Verdict]:
+           words: tuple[str, str] = ("helps", "hurts"),
+           labels: dict[str, str] | None = None) -> dict[str, Verdict]:
     """Holm's correction over a family of paired comparisons against one baseline, declared
     before the run (the keys: every comparison a verdict may be drawn from). A comparison whose
     adjusted p-value is below ``alpha`` is ``words[0]`` if its mean is above zero, ``words[1]``
-    if below; otherwise "not told apart at N seeds". Chapter 05."""
+    if below; otherwise "not told apart at N seeds". Each verdict's ``name`` is its label in
+    ``labels``, or its key. Chapter 05."""
     if not differences:
         raise ValueError("a family needs at least one comparison")
     names = list(differences)
@@ -165,7 +167,8 @@ def family(differences: dict[str, Difference], alpha: float = 0.05,
         n = d.n if isinstance(d.n, int) else min(d.n)
         said = (words[0] if d.mean > 0 else words[1]) if adjusted[i] < alpha else (
             f"not told apart at {n} seeds")
-        out[k] = Verdict(k, d, float(p[i]), float(adjusted[i]), corrected, said, len(p))
+        out[k] = Verdict((labels or {}).get(k, k), d, float(p[i]), float(adjusted[i]),
+                         corrected, said, len(p))
     return out
 
 

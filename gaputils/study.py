@@ -68,7 +68,8 @@ def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | Non
     eps 1e-3 on the first ``n_curvature`` training examples, for the seeds in
     ``measure_seeds``. Remedy runs are evaluated ``evals`` times, evenly over their epochs
     (once, at the end, by default); the learning curves of the seeds in ``curve_seeds`` are
-    kept (``["arms"][name]["curves"][str(seed)]``). Chapters 05 and 06."""
+    kept (``["arms"][name]["curves"][str(seed)]``). Arms are keyed by their names (ids), plain
+    SB and LB by "SB" and "LB"; each records its ``label``. Chapters 05 and 06."""
     setting = (setting or testbed.get()).replace(seeds=tuple(seeds))
     ds = ds if ds is not None else setting.load()
     n = len(ds.train[1])
@@ -77,7 +78,8 @@ def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | Non
     out = {"setting": setting.describe(), "seeds": list(seeds),
            "measure_seeds": list(measure_seeds), "n_curvature": n_curvature, "arms": {}}
     for name in ("SB", "LB"):
-        out["arms"][name] = {"group": "plain", "batch_size": base[name][0].batch_size,
+        out["arms"][name] = {"label": name, "group": "plain",
+                             "batch_size": base[name][0].batch_size,
                              **_record(base[name], data_, measure_seeds, curve_seeds, ds)}
     show = mode() != "smoke" if progress is None else progress
     every = lambda arm: {"eval_every": max(1, round(arm.options.get("epochs", setting.epochs)
@@ -94,7 +96,8 @@ def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | Non
         runs = train_runs(ds, [arm.batch_size], seeds, setting=setting, progress=False,
                           **options[arm.name])
         bar.update(0 if hit else 1)
-        out["arms"][arm.name] = {"group": arm.group, "batch_size": arm.batch_size, "x": arm.x,
+        out["arms"][arm.name] = {"label": arm.label, "group": arm.group,
+                                 "batch_size": arm.batch_size, "x": arm.x,
                                  "options": arm.described(),
                                  **_record(runs, data_, measure_seeds, curve_seeds, ds)}
     bar.close()

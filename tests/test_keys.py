@@ -21,8 +21,8 @@ R = remedies
 
 def standard_configs() -> dict[str, TrainConfig]:
     tb = testbed.get("standard")
-    arms = {a.name: a for a in gu.arms.keskar_arms(tb) + gu.arms.hoffer_arms(tb)
-            + gu.arms.beyond_arms(tb)}
+    arms = {a.label: a for a in gu.arms.keskar_arms(tb) + gu.arms.hoffer_arms(tb)
+            + gu.arms.beyond_arms(tb)}  # the file names them by what were then their names
     cfg = lambda name: tb.config(arms[name].batch_size, 0, n_train=2000, **arms[name].options)
     out = {name: cfg(name) for name in BEFORE["configs"] if name in arms}
     h = testbed.hoffer("standard")

@@ -44,7 +44,7 @@ def test_every_question_gets_an_answer_from_the_references():
                               gu.reference.load("ch07_beyond"), eps_ratio={"SB": 2.0, "LB": 1.5})
     assert sorted(lines) == list(range(1, 11))
     assert "SB x2.0, LB x1.5" in lines[1]
-    v = gu.scores.verdicts(ch06["testbed"], ["LB + GBN"])["LB + GBN"]
+    v = gu.scores.verdicts(ch06["testbed"], ["LB_GBN"])["LB_GBN"]
     assert f"GBN alone {v.raw.brief()}, " in lines[7]
     assert "Hoffer's regime: against LB, RA alone" in lines[7]
     assert "against SB trained as long" in lines[7]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from gaputils import scaling, testbed
-from gaputils.train import TrainConfig, fit
+from gaputils import batches, scaling, testbed
+from gaputils.train import TrainConfig, evaluate, fit
 from tests.helpers import toy_dataset
 
 
@@ -79,6 +79,15 @@ def test_fresh_bn_stats_are_the_training_sets_and_leave_training_alone():
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):  # the same training
         assert torch.equal(pa, pb)
     assert ha.step == hb.step and ha.train_loss != hb.train_loss  # other statistics in eval
+    # the recompute pass is the evaluation's forward pass: its loss, handed to the run, is the
+    # one a separate evaluation at those statistics gives, to the last bit
+    again = []
+    fit(copy.deepcopy(net), ds, TrainConfig(**cfg, remedies=(FreshBNStats(4),)), progress=False,
+        callback=lambda m, h: again.append(evaluate(m, *ds.train)))
+    assert [(a_, b_) for a_, b_ in zip(hb.train_loss[1:], hb.train_acc[1:], strict=True)] == again
+    out = recompute_bn_stats(b, x)
+    assert batches.score(out, ds.train[1]) == evaluate(b, *ds.train)
+    assert recompute_bn_stats(b, x, chunk=7) is None  # layer by layer: no output to hand on
     with pytest.raises(ValueError, match="eval_every"):
         TrainConfig(**cfg, remedies=(FreshBNStats(0),))
 

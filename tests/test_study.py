@@ -133,18 +133,18 @@ def test_run_trains_each_arm_from_the_plain_runs_start_and_figures_draw():
     assert set(res["arms"]) == {"SB", "LB"} | {a.name for a in arms}
     for a in res["arms"].values():
         assert len(a["test_acc"]) == 2 and len(a["lambda_max"]) == 2
-    assert res["arms"]["warm start k=1"]["step"] == [12 + 3] * 2  # one SB and one LB epoch
+    assert res["arms"]["warm_start_1"]["step"] == [12 + 3] * 2  # one SB and one LB epoch
     again = study.run(arms, (0, 1), (0, 1), setting=SETTING, ds=ds, n_curvature=48)
     assert again["arms"] == res["arms"]  # loaded from the cache, measured the same
     rows = scores.summarize(res)
     labelled(plots.remedy_summary({"a": rows, "b": rows}))
-    labelled(plots.warm_starts({"a": [(1, rows["warm start k=1"]), (2, rows["SB"])]}, 2))
-    labelled(plots.accuracy_and_steps(rows, ["SB", "LB", "doubling every 1"]))
+    labelled(plots.warm_starts({"a": [(1, rows["warm_start_1"]), (2, rows["SB"])]}, 2))
+    labelled(plots.accuracy_and_steps(rows, ["SB", "LB", "doubling_1"]))
     colors = plots.arm_colors(list(rows))
     assert len(set(colors.values())) == len(colors)
     by_group = plots.arm_colors(list(rows), {n: r["group"] for n, r in rows.items()})
     assert by_group.keys() == colors.keys() and len(set(by_group.values())) == len(by_group)
-    live = {"a": [(2, rows["SB"]), (1, rows["warm start k=1"])], "b": [(1, rows["LB"])]}
+    live = {"a": [(2, rows["SB"]), (1, rows["warm_start_1"])], "b": [(1, rows["LB"])]}
     fig = plots.warm_starts(live, 2, focus="b")  # points out of order; "b" sets the range
     assert list(fig.axes[0].lines[0].get_xdata()) == sorted(fig.axes[0].lines[0].get_xdata())
     cfgs = {a.name: SETTING.config(a.batch_size, 0, n_train=96, **a.options) for a in arms}
@@ -161,26 +161,26 @@ def test_hoffer_arms_cover_every_subset_and_adapt_the_regime():
     arms = {a.name: a for a in gu.arms.hoffer_arms(setting)}
     ablation = [a for a in arms.values() if a.group == "ablation"]
     assert len(ablation) == 7 and len(set(arms)) == len(arms)
-    ra = setting.config(setting.lb, 0, n_train=2000, **arms["LB + LR + GBN + RA"].options)
+    ra = setting.config(setting.lb, 0, n_train=2000, **arms["LB_LR_GBN_RA"].options)
     sb = setting.config(setting.sb, 0, n_train=2000)
     assert abs(ra.total_steps(2000) - sb.total_steps(2000)) <= 0.01 * sb.total_steps(2000)
     assert ra.lr == pytest.approx(setting.lr * (setting.lb / setting.sb) ** 0.5)
     assert ra.remedies == (remedies.GhostBN(setting.sb),) and ra.distance_every == 1
     assert [a.x for a in arms.values() if a.group == "ghost size"] == [16, 64, 125, 250]
-    assert arms["LB + noise"].options["remedies"] == (remedies.MultiplicativeNoise(setting.sb),)
+    assert arms["LB_noise"].options["remedies"] == (remedies.MultiplicativeNoise(setting.sb),)
     # the temperature arm: SB's lr / B (linear scaling, warm-up an eighth of the run) and SB's
     # number of steps
-    hot = setting.config(setting.lb, 0, **arms["LB + linear LR, warm-up + RA"].options)
+    hot = setting.config(setting.lb, 0, **arms["LB_linear_warmup_RA"].options)
     assert hot.lr / setting.lb == pytest.approx(setting.lr / setting.sb)
     assert hot.total_steps(2000) == ra.total_steps(2000)
     assert hot.warmup_epochs == pytest.approx(hot.epochs / 8)
-    assert arms["LB + linear LR, warm-up"].options["warmup_epochs"] == 5.0  # its key of old
-    control = setting.config(setting.sb, 0, **arms["SB, LB + RA's epochs"].options)
+    assert arms["LB_linear_warmup"].options["warmup_epochs"] == 5.0  # its key of old
+    control = setting.config(setting.sb, 0, **arms["SB_RA_epochs"].options)
     assert control.epochs == ra.epochs and control.batch_size == setting.sb  # SB, trained as long
     picked = gu.arms.hoffer_arms(setting, names=gu.arms.HOFFER_REGIME_ARMS)
     assert [a.name for a in picked] == [n for n in arms if n in gu.arms.HOFFER_REGIME_ARMS]
     with pytest.raises(ValueError, match="no arm named"):
-        gu.arms.hoffer_arms(setting, names=("LB + magic",))
+        gu.arms.hoffer_arms(setting, names=("LB_magic",))
 
 
 def test_run_keeps_curves_and_evaluations_and_merges_seed_splits():
@@ -188,7 +188,7 @@ def test_run_keeps_curves_and_evaluations_and_merges_seed_splits():
     setting = SETTING.replace(model="C1", model_kwargs=(("channels", (2, 3)), ("hidden", (6,)),
                                                          ("dropout", 0.0)))
     arms = [a for a in gu.arms.hoffer_arms(setting, ghost_sizes=(4,))
-            if a.name in ("LB + GBN + RA", "LB + noise", "LB + GBN 4")]
+            if a.name in ("LB_GBN_RA", "LB_noise", "LB_GBN4")]
     parts = [study.run(arms, (s,), (), setting=setting, ds=ds, evals=4, curve_seeds=(0,))
              for s in (1, 0)]
     both = study.run(arms, (0, 1), (), setting=setting, ds=ds, evals=4, curve_seeds=(0,))
@@ -197,40 +197,68 @@ def test_run_keeps_curves_and_evaluations_and_merges_seed_splits():
     for name, arm in both["arms"].items():
         for key in ("test_acc", "step", "seeds", "curves"):
             assert merged["arms"][name][key] == arm[key], (name, key)
-    ra = both["arms"]["LB + GBN + RA"]
+    ra = both["arms"]["LB_GBN_RA"]
     assert ra["step"] == [12 * 2] * 2  # as many steps as SB: 96 // 8 per epoch, 2 epochs
     curve = ra["curves"]["0"]
     assert curve["step"] == [0, 6, 12, 18, 24] and curve["distance_step"][0] == 1
-    (h,) = study.histories(both, "LB + GBN + RA")
+    (h,) = study.histories(both, "LB_GBN_RA")
     assert h.test_acc == curve["test_acc"]
     with pytest.raises(ValueError, match="share seeds"):
         study.merge(parts[0], parts[0])
-    noise = [a for a in arms if a.name == "LB + noise"]  # more seeds of one arm, added later
+    noise = [a for a in arms if a.name == "LB_noise"]  # more seeds of one arm, added later
     more = study.run(noise, (2,), (), setting=setting, ds=ds, evals=4)
     grown = study.merge(merged, more)
     assert grown["seeds"] == [0, 1, 2] and grown["arms"].keys() == merged["arms"].keys()
-    assert grown["arms"]["LB + noise"]["seeds"] == grown["arms"]["SB"]["seeds"] == [0, 1, 2]
-    assert grown["arms"]["LB + GBN 4"] == merged["arms"]["LB + GBN 4"]
-    assert grown["arms"]["LB + noise"]["test_acc"][2] == more["arms"]["LB + noise"]["test_acc"][0]
+    assert grown["arms"]["LB_noise"]["seeds"] == grown["arms"]["SB"]["seeds"] == [0, 1, 2]
+    assert grown["arms"]["LB_GBN4"] == merged["arms"]["LB_GBN4"]
+    assert grown["arms"]["LB_noise"]["test_acc"][2] == more["arms"]["LB_noise"]["test_acc"][0]
     with pytest.raises(ValueError, match="'LB' differs"):
         study.merge(merged, more | {"arms": more["arms"] | {"LB": merged["arms"]["SB"]}})
     rows = scores.summarize(merged)
-    labelled(plots.forest(rows, ["SB", "LB", "LB + noise"], "t"))
-    labelled(plots.regimes({n: study.histories(both, n) for n in ("SB", "LB + GBN + RA")}))
-    labelled(plots.gain_sweep([(4, rows["LB + GBN 4"]), (32, rows["LB"])], "g", "t",
+    labelled(plots.forest(rows, ["SB", "LB", "LB_noise"], "t"))
+    labelled(plots.regimes({n: study.histories(both, n) for n in ("SB", "LB_GBN_RA")}))
+    labelled(plots.gain_sweep([(4, rows["LB_GBN4"]), (32, rows["LB"])], "g", "t",
                               rows["SB"]))
     fit = {"a": 0.0, "b": 1.0, "r2": 1.0, "first": 1, "last": 12}
     labelled(plots.weight_distances({"LB": (curve["distance_step"], curve["distance"])},
                                     {"LB": fit}))
 
 
+def test_committed_studies_key_each_arm_by_the_id_its_function_gives():
+    """Results are keyed by arm ids, not by what tables show: every arm of the committed
+    references is the arm of that name that gaputils.arms builds today (label, group, batch size
+    and recorded options), so a label can change without touching a result."""
+    tb, hof = testbed.get("standard"), testbed.hoffer("standard")
+    built = {a.name: a for a in [*gu.arms.keskar_arms(tb, controls=True),
+                                 gu.arms.binding_proximal(tb), *gu.arms.hoffer_arms(tb),
+                                 *gu.arms.beyond_arms(tb, (64, 125, 250, 500, 1000)),
+                                 *gu.arms.sam_controls(tb)]}
+    hoffer = {a.name: a for a in gu.arms.hoffer_arms(hof)}
+    load = gu.reference.load
+    for res, arms in ((load("ch05_remedies"), built), (load("ch06_train_longer"), built),
+                      (load("ch06_hoffer_regime"), hoffer), (load("ch07_beyond")["study"], built)):
+        for name, a in res["arms"].items():
+            assert " " not in name, name
+            if name in ("SB", "LB"):
+                assert a["label"] == name and a["group"] == "plain"
+                continue
+            arm = arms[name]
+            assert (a["label"], a["group"], a["batch_size"]) == (arm.label, arm.group,
+                                                                 arm.batch_size), name
+            described = arm.described()
+            assert all(described[k] == v for k, v in a["options"].items() if k in described)
+    with pytest.raises(ValueError, match="no spaces"):
+        gu.arms.Arm("LB + mine", "yours", 500)
+    assert gu.arms.Arm("LB_mine", "yours", 500).label == "LB_mine"
+
+
 def test_beyond_arms_scale_the_learning_rate_by_each_rule():
     setting = testbed.get("standard")
     arms = {a.name: a for a in gu.arms.beyond_arms(setting, (64, 500, 1000))}
-    assert arms["LB + ASAM"].options == {"remedies": (remedies.SAM(0.5, adaptive=True),)}
-    assert arms["SB + SAM"].batch_size == setting.sb and "B=500" not in arms  # plain LB is LB
-    assert arms["B=64, √ lr"].options["lr"] == pytest.approx(setting.lr * 2 ** 0.5)
-    linear = arms["B=1000, linear lr"].options
+    assert arms["LB_ASAM"].options == {"remedies": (remedies.SAM(0.5, adaptive=True),)}
+    assert arms["SB_SAM"].batch_size == setting.sb and "B500" not in arms  # plain LB is LB
+    assert arms["B64_sqrt"].options["lr"] == pytest.approx(setting.lr * 2 ** 0.5)
+    linear = arms["B1000_linear"].options
     assert linear["lr"] == pytest.approx(setting.lr * 1000 / 32) and linear["warmup_epochs"] == 5
 
 
@@ -240,11 +268,11 @@ def test_rule_sweep_and_the_largest_batch_that_keeps_sb_accuracy():
     res = {"arms": {"SB": {"group": "plain", "batch_size": 32, "test_acc": sb},
                     "LB": {"group": "plain", "batch_size": 500,
                            "test_acc": [a - 0.02 for a in sb]},
-                    "B=64": {"group": "plain", "batch_size": 64, "test_acc": sb,
+                    "B64": {"group": "plain", "batch_size": 64, "test_acc": sb,
                              "diverged": [False] * 4},
-                    "B=64, √ lr": {"group": "sqrt", "batch_size": 64,
+                    "B64_sqrt": {"group": "sqrt", "batch_size": 64,
                                    "test_acc": [0.81, 0.81, 0.80, 0.80]},
-                    "SB + SAM": {"group": "sam", "batch_size": 32, "test_acc": sb}}}
+                    "SB_SAM": {"group": "sam", "batch_size": 32, "test_acc": sb}}}
     for arm in res["arms"].values():
         arm["seeds"] = seeds
     sb_more = res["arms"]["SB"] | {"seeds": [*seeds, 4, 5], "test_acc": [*sb, 0.1, 0.9]}
@@ -264,17 +292,17 @@ def test_a_diverged_arm_counts_with_the_network_it_left_and_is_not_measured():
     ds = toy_dataset(n=96, shape=(1, 6, 6))
     setting = SETTING.replace(model="C1", model_kwargs=(("channels", (2, 3)), ("hidden", (6,)),
                                                          ("dropout", 0.0)))
-    arm = gu.arms.Arm("LB, lr 1e6", "plain", setting.lb, {"lr": 1e6})
+    arm = gu.arms.Arm("LB_lr1e6", "plain", setting.lb, {"lr": 1e6}, label="LB, lr 1e6")
     with pytest.warns(RuntimeWarning, match="loss became"):
         res = study.run([arm], (0,), (0,), setting=setting, ds=ds, n_curvature=32)
-    a = res["arms"]["LB, lr 1e6"]
+    a = res["arms"]["LB_lr1e6"]
     assert a["diverged"] == [True] and math.isnan(a["lambda_max"][0])
     assert res["arms"]["LB"]["diverged"] == [False] and math.isfinite(
         res["arms"]["LB"]["lambda_max"][0])
     (run,) = study.train_runs(ds, [setting.lb], (0,), setting=setting, lr=1e6, eval_every=max(
         1, round(setting.epochs * (96 // setting.lb))))
     assert a["test_acc"][0] == evaluate(run.model, *ds.test)[1]
-    assert scores.summarize(res)["LB, lr 1e6"]["diverged"] == 1
+    assert scores.summarize(res)["LB_lr1e6"]["diverged"] == 1
 
 
 def test_hoffer_families_are_the_declared_ones():
@@ -283,15 +311,15 @@ def test_hoffer_families_are_the_declared_ones():
     rng = np.random.default_rng(0)
     arm = lambda b, shift: {"batch_size": b, "seeds": [0, 1, 2, 3],
                             "test_acc": list(0.8 + shift + 0.001 * rng.standard_normal(4))}
-    names = ["LB + LR", *gu.arms.HOFFER_CLOSERS]
-    res = {"arms": {"SB": arm(32, 0.02), "LB": arm(500, 0.0), "SB, LB + RA's epochs":
+    names = ["LB_LR", *gu.arms.HOFFER_CLOSERS]
+    res = {"arms": {"SB": arm(32, 0.02), "LB": arm(500, 0.0), "SB_RA_epochs":
                     arm(32, 0.03)} | {n: arm(500, 0.01) for n in names}}
     vs_lb, vs_sb = scores.hoffer_families(res)
     assert list(vs_lb) == names and list(vs_sb) == list(gu.arms.HOFFER_CLOSERS)
     assert all(v.verdict == "helps" for v in vs_lb.values())
     assert all(v.verdict == "below SB" for v in vs_sb.values())
-    raw = scores.verdicts(res, ["LB + LR"])["LB + LR"]  # a family of one: no correction
-    assert vs_lb["LB + LR"].p_holm >= raw.p_holm == raw.p
+    raw = scores.verdicts(res, ["LB_LR"])["LB_LR"]  # a family of one: no correction
+    assert vs_lb["LB_LR"].p_holm >= raw.p_holm == raw.p
 
 
 def test_keskar_families_leave_out_the_sb_controls():
@@ -300,16 +328,16 @@ def test_keskar_families_leave_out_the_sb_controls():
     arm = lambda b, group, shift: {"batch_size": b, "group": group, "seeds": [0, 1, 2],
                                    "test_acc": [0.8 + shift, 0.81 + shift, 0.79 + 1.1 * shift]}
     res = {"arms": {"SB": arm(32, "plain", 0.02), "LB": arm(500, "plain", 0.0),
-                    "LB + X": arm(500, "x", 0.01), "SB + X": arm(32, "x", 0.03),
-                    "warm start k=2": arm(32, "warm start", 0.015)}}
+                    "LB_X": arm(500, "x", 0.01), "SB_X": arm(32, "x", 0.03),
+                    "warm_start_2": arm(32, "warm start", 0.015)}}
     vs_lb, vs_sb = scores.keskar_families(res)
-    assert list(vs_lb) == ["LB + X", "warm start k=2"] and list(vs_sb) == ["warm start k=2"]
+    assert list(vs_lb) == ["LB_X", "warm_start_2"] and list(vs_sb) == ["warm_start_2"]
     assert scores.keskar_families(res | {"arms": res["arms"] | {  # a later family of its own
-        "LB conservative λ=20": arm(500, "binding proximal", 0.0)}})[0].keys() == vs_lb.keys()
-    assert vs_lb["LB + X"].raw.mean == pytest.approx(scores.paired(res, "LB + X", "LB").mean)
+        "LB_conservative_20": arm(500, "binding proximal", 0.0)}})[0].keys() == vs_lb.keys()
+    assert vs_lb["LB_X"].raw.mean == pytest.approx(scores.paired(res, "LB_X", "LB").mean)
     line = scores.sorted_verdicts(vs_lb)
     assert line.count(":") == len({v.verdict for v in vs_lb.values()})
-    assert all(name in line for name in vs_lb)
+    assert all(name in line for name in vs_lb)  # no labels recorded: the names are shown
 
 
 def test_binding_family_pairs_the_binding_term_with_plain_steps_and_lb():
@@ -319,14 +347,16 @@ def test_binding_family_pairs_the_binding_term_with_plain_steps_and_lb():
     arm = lambda b, group, acc, x=None: {"batch_size": b, "group": group, "x": x,
                                          "seeds": list(range(5)), "test_acc": list(acc + noise)}
     res = {"arms": {"SB": arm(32, "plain", 0.86), "LB": arm(500, "plain", 0.84),
-                    "LB conservative λ=0": arm(500, "conservative", 0.85, 0.0),
-                    "LB conservative λ=5": arm(500, "conservative", 0.85, 5.0),
-                    "LB conservative λ=20": arm(500, "binding proximal", 0.83, 20.0)}}
+                    "LB_conservative_0": arm(500, "conservative", 0.85, 0.0),
+                    "LB_conservative_5": arm(500, "conservative", 0.85, 5.0),
+                    "LB_conservative_20": arm(500, "binding proximal", 0.83, 20.0)}}
+    res["arms"]["LB_conservative_20"]["label"] = "LB conservative λ=20"
     fam = scores.binding_family(res)
-    assert list(fam) == ["LB conservative λ=20 - LB conservative λ=0",
-                         "LB conservative λ=20 - LB"]
-    assert fam["LB conservative λ=20 - LB conservative λ=0"].raw.mean == pytest.approx(-2.0)
-    assert fam["LB conservative λ=20 - LB"].raw.mean == pytest.approx(-1.0)
+    assert list(fam) == ["LB_conservative_20 - LB_conservative_0", "LB_conservative_20 - LB"]
+    assert [v.name for v in fam.values()] == ["LB conservative λ=20 - LB_conservative_0",
+                                              "LB conservative λ=20 - LB"]  # shown by label
+    assert fam["LB_conservative_20 - LB_conservative_0"].raw.mean == pytest.approx(-2.0)
+    assert fam["LB_conservative_20 - LB"].raw.mean == pytest.approx(-1.0)
     assert {v.verdict for v in fam.values()} == {"lower"}
     arm_ = gu.arms.binding_proximal(gu.testbed.get("standard"))
     assert arm_.group == "binding proximal" and arm_.x * gu.testbed.get("standard").lr >= 1
@@ -339,18 +369,22 @@ def test_controls_tell_closing_the_gap_from_raising_both():
     arm = lambda b, acc, k=1: {"batch_size": b, "seeds": list(range(6)),
                                "test_acc": list(acc + np.roll(noise, k) * (1 + acc))}
     res = {"arms": {"SB": arm(32, 0.85), "LB": arm(500, 0.84),
-                    "LB + closer": arm(500, 0.85), "SB + closer": arm(32, 0.85, 3),
-                    "LB + lifter": arm(500, 0.85), "SB + lifter": arm(32, 0.86),
-                    "LB + alone": arm(500, 0.845)}}
-    assert scores.controlled(res) == {"closer": ("LB + closer", "SB + closer"),
-                                      "lifter": ("LB + lifter", "SB + lifter")}
+                    "LB_closer": arm(500, 0.85), "SB_closer": arm(32, 0.85, 3),
+                    "LB_lifter": arm(500, 0.85), "SB_lifter": arm(32, 0.86),
+                    "LB_alone": arm(500, 0.845)}}
+    res["arms"]["LB_closer"]["label"] = "LB + closer"
+    assert scores.controlled(res) == {"closer": ("LB_closer", "SB_closer"),
+                                      "lifter": ("LB_lifter", "SB_lifter")}
     fam = scores.controls(res)
     assert list(fam) == ["closer: gain at SB", "closer: change of the gap",
                          "lifter: gain at SB", "lifter: change of the gap"]
     assert fam["closer: change of the gap"].raw.mean == pytest.approx(-1.0, abs=0.05)
     assert fam["lifter: gain at SB"].raw.mean == pytest.approx(1.0, abs=0.05)
-    assert scores.paired(res, "LB + closer", "LB").mean == pytest.approx(1.0, abs=0.05)
-    gains = scores.verdicts(res, ["LB + closer", "LB + lifter", "LB + alone"])
+    assert fam["closer: gain at SB"].name == "closer: gain at SB"  # the label less "LB + "
+    assert fam["lifter: gain at SB"].name == "lifter: gain at SB"  # no label: the remedy
+    assert scores.paired(res, "LB_closer", "LB").mean == pytest.approx(1.0, abs=0.05)
+    gains = scores.verdicts(res, ["LB_closer", "LB_lifter", "LB_alone"])
+    assert gains["LB_closer"].name == "LB + closer" and gains["LB_alone"].name == "LB_alone"
     assert scores.control_reading(fam, gains) == {"closer": "closes the gap",
                                                   "lifter": "raises both"}
     with pytest.raises(KeyError, match="both LB and SB"):
@@ -362,11 +396,12 @@ def test_sam_families_are_the_declared_ones():
     against LB, the SB controls, and SAM/ASAM against SB and against LB for twice the epochs."""
     study_ = gu.reference.load("ch07_beyond")["study"]
     vs_lb, sb_controls, vs_top = scores.sam_families(study_)
-    assert set(vs_lb) == {"LB + SAM", "LB + ASAM", "LB + SAM ρ=0.02", "LB + SAM ρ=0.1",
+    assert set(vs_lb) == {"LB_SAM", "LB_ASAM", "LB_SAM_rho0.02", "LB_SAM_rho0.1",
                           gu.arms.TWICE_EPOCHS}
     assert set(sb_controls) == {f"{r}: {what}" for r in ("SAM", "ASAM")
                                 for what in ("gain at SB", "change of the gap")}
-    assert list(vs_top) == [f"{n} - {o}" for n in ("LB + SAM", "LB + ASAM")
+    assert list(vs_top) == [f"{n} - {o}" for n in ("LB_SAM", "LB_ASAM")
                             for o in ("SB", gu.arms.TWICE_EPOCHS)]
-    d = scores.paired(study_, "LB + SAM", "SB")
-    assert vs_top["LB + SAM - SB"].raw.mean == pytest.approx(d.mean)
+    d = scores.paired(study_, "LB_SAM", "SB")
+    assert vs_top["LB_SAM - SB"].raw.mean == pytest.approx(d.mean)
+    assert vs_top["LB_SAM - SB"].name == "LB + SAM - SB"  # shown by the arms' labels

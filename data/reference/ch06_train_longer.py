@@ -14,9 +14,10 @@ seed's result as it finishes to ``data/reference/parts/ch06_<regime>/<arms>/seed
 
     # Hoffer's regime (gaputils/results/ch06_hoffer_regime.json): the same with --regime hoffer
 
-``--arms NAME ...`` trains only the arms named (plain SB and LB are trained too, to pair with);
-``merge`` then adds those arms to the committed result, keeping its SB, LB and other arms, and
-records the addition's command, machine and time under ``"additions"``.
+``--arms NAME ...`` trains only the arms named (by id, as ``LB_GBN16``; plain SB and LB are
+trained too, to pair with); ``merge`` then adds those arms to the committed result, keeping its
+SB, LB and other arms, and records the addition's command, machine and time under
+``"additions"``.
 """
 
 import argparse
@@ -38,7 +39,7 @@ def arms_of(regime: str, names: list[str] | None):
 
 
 def folder(regime: str, names: list[str] | None) -> Path:
-    tag = "all" if not names else "+".join(sorted(names)).replace(" ", "").replace(",", "")
+    tag = "all" if not names else "+".join(sorted(names))  # arm ids: no spaces
     return _parts.PARTS / f"ch06_{regime}" / tag
 
 

@@ -55,7 +55,10 @@ REPLACING = ("plan", "optimizer", "loss", "step")  # hooks one remedy of a run m
 class Context:
     """What a hook sees of the run: the model (``net`` is the data-parallel wrapper, or the model
     itself), its optimizer, the run's config, the dataset (``.mean``, ``.std``, ``.name``), the
-    remedies' random generator (CPU), the device, the History so far and the current step."""
+    remedies' random generator (CPU), the device, the History so far and the current step.
+    ``evaluated``: (step, loss, accuracy) of the eval-mode network on the whole training set,
+    where a hook has computed them at that step; the run records them instead of evaluating
+    again."""
 
     model: nn.Module
     net: nn.Module
@@ -66,6 +69,7 @@ class Context:
     device: torch.device
     history: Any = None
     step: int = 0
+    evaluated: tuple[int, float, float] | None = None
 
     @property
     def clip(self) -> float | None:

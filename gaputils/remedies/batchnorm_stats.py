@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .. import batches
 from .base import Context, Remedy
 
 __all__ = ["FreshBNStats", "recompute_bn_stats"]
@@ -21,9 +22,12 @@ class _Enough(Exception):
 
 
 def _moments(h: torch.Tensor) -> tuple[int, torch.Tensor, torch.Tensor]:
-    """Count, sum and sum of squares per channel (dim 1) of a BatchNorm layer's input."""
-    h = h.double().transpose(0, 1).flatten(1)  # (C, everything else)
-    return h.shape[1], h.sum(1), (h * h).sum(1)
+    """Count, sum and sum of squares per channel (dim 1) of a BatchNorm layer's input, summed in
+    double precision without a double copy of ``h``."""
+    dims = [d for d in range(h.dim()) if d != 1]
+    n = h.numel() // h.shape[1]
+    s = torch.sum(h, dim=dims, dtype=torch.float64)
+    return n, s, torch.linalg.vector_norm(h, dim=dims, dtype=torch.float64) ** 2
 
 
 def _set(norm: nn.Module, n: int, s: torch.Tensor, s2: torch.Tensor) -> None:
@@ -34,14 +38,15 @@ def _set(norm: nn.Module, n: int, s: torch.Tensor, s2: torch.Tensor) -> None:
 
 
 @torch.no_grad()
-def recompute_bn_stats(model: nn.Module, x: torch.Tensor, chunk: int = 4096) -> None:
+def recompute_bn_stats(model: nn.Module, x: torch.Tensor,
+                       chunk: int = 4096) -> torch.Tensor | None:
     """Set every BatchNorm layer's running mean and (unbiased) variance to the exact statistics
     of its input over all of ``x``, as the eval-mode network computes it: each layer's with the
     layers before it already set, so that the result is what an evaluation of the current
     weights sees. When ``x`` fits in one ``chunk``, one forward pass does it (each layer sets
-    its statistics from its input just before it runs); otherwise one pass per layer, cut short
-    after it. In eval mode throughout (no dropout, no random draws); the model's modes are
-    restored. Chapter 07."""
+    its statistics from its input just before it runs) and its output - the eval-mode network's
+    on ``x`` - is returned; otherwise one pass per layer, cut short after it, and None. In eval
+    mode throughout (no dropout, no random draws); the model's modes are restored. Chapter 07."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     modes = {m: m.training for m in model.modules()}
     model.eval()
@@ -50,11 +55,10 @@ def recompute_bn_stats(model: nn.Module, x: torch.Tensor, chunk: int = 4096) -> 
             handles = [m.register_forward_pre_hook(lambda m, inp: _set(m, *_moments(inp[0])))
                        for m in norms]
             try:
-                model(x)
+                return model(x)
             finally:
                 for h in handles:
                     h.remove()
-            return
         for norm in norms:
             total = [0, 0.0, 0.0]
 
@@ -71,6 +75,7 @@ def recompute_bn_stats(model: nn.Module, x: torch.Tensor, chunk: int = 4096) -> 
             finally:
                 handle.remove()
             _set(norm, *total)
+        return None
     finally:
         for m, training in modes.items():
             m.train(training)
@@ -84,7 +89,9 @@ class FreshBNStats(Remedy):
     see the current weights' statistics rather than a running average that still carries the
     initial ones (momentum 0.1 forgets them over tens of steps; a large-batch run to a target
     takes about thirty). Training itself is unchanged: training-mode BatchNorm uses batch
-    statistics. Chapter 07."""
+    statistics. Where the training set fits one pass, that pass is the evaluation's own forward
+    pass, so its loss and accuracy are handed to the run (``Context.evaluated``) rather than
+    computed twice. Chapter 07."""
 
     every: int = 1
 
@@ -97,4 +104,7 @@ class FreshBNStats(Remedy):
 
     def after_step(self, ctx: Context, step: int) -> None:
         if step % self.every == 0:
-            recompute_bn_stats(ctx.model, ctx.dataset.train[0])
+            x, y = ctx.dataset.train
+            out = recompute_bn_stats(ctx.model, x)
+            if out is not None:
+                ctx.evaluated = (step, *batches.score(out, y))

@@ -238,14 +238,17 @@ class _Recorder:
         """Note the distance at ``step``; it is read into the History at the next record."""
         self.pending.append((step, self.squared_distance()))
 
-    def record(self, step: int, epoch: float, lr: float) -> None:
+    def record(self, step: int, epoch: float, lr: float,
+               train: tuple[float, float] | None = None) -> None:
+        """Append the evaluation at ``step``; ``train``: the training set's loss and accuracy,
+        where a hook already has them (:class:`~gaputils.remedies.base.Context`)."""
         h = self.history
         if self.pending:
             h.distance_step += [s for s, _ in self.pending]
             h.distance += torch.stack([d for _, d in self.pending]).double().sqrt().tolist()
             self.pending = []
         dist = float(self.squared_distance()) ** 0.5
-        trl, tra = evaluate(self.model, *self.dataset.train)
+        trl, tra = train if train is not None else evaluate(self.model, *self.dataset.train)
         tel, tea = evaluate(self.model, *self.dataset.test)
         for k, v in zip(_SERIES, (epoch, step, trl, tra, tel, tea, self.seconds,
                                   dist, lr), strict=True):
@@ -366,7 +369,9 @@ def _fit(model, dataset, config, dev, progress, callback, factory, stepper) -> H
             break
         if at_eval:
             rec.pause()
-            rec.record(step, plan.epoch(step), opt.param_groups[0]["lr"])
+            done = ctx.evaluated if ctx.evaluated and ctx.evaluated[0] == step else None
+            rec.record(step, plan.epoch(step), opt.param_groups[0]["lr"],
+                       done[1:] if done else None)
             bar.update(step - bar.n)
             bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}",
                             test_acc=f"{history.test_acc[-1]:.3f}")
