@@ -106,9 +106,11 @@ print(gu.scores.format_summary(gu.scores.summarize(live)))
 # the machine gives it, and another thread count changes the floating-point sums and so the
 # trained network (chapter 1); the two can differ as two seeds do. The reference run has more:
 # sixteen seeds of plain SB and LB and of the four SAM arms, six of them with lambda_max and
-# Keskar's sharpness measured, and, for eight seeds, three controls at LB (`gu.arms.sam_controls`):
-# SAM at the radii 0.02 and 0.1 around Foret et al.'s 0.05, and plain LB trained for twice the
-# epochs - the gradient computations of a SAM run, whose steps take two each.
+# Keskar's sharpness measured, and, for the same sixteen seeds, three controls at LB
+# (`gu.arms.sam_controls`; trained for eight seeds first, and for the other eight later, so that
+# every arm has sixteen): SAM at the radii 0.02 and 0.1 around Foret et al.'s 0.05, and plain LB
+# trained for twice the epochs - the gradient computations of a SAM run, whose steps take two
+# each.
 #
 # As in chapters 5 and 6, verdicts come from families of comparisons fixed by the questions, with
 # Holm's correction inside each (declared on 2026-12-04, before the added seeds and the controls
@@ -143,15 +145,16 @@ for k in ("LB", "LB_SAM", "LB_ASAM"):
           f"{r['n_measured']} measured seeds)")
 
 # %% [markdown]
-# Read the verdicts printed (sixteen seeds for SAM and ASAM, eight for the controls). After the
+# Read the verdicts printed (sixteen seeds for every arm). After the
 # correction both ways of seeking flat minima raise LB's test accuracy, by about two fifths and
 # three fifths of the gap (the fractions), and both stay below plain SB (family 3): they close
 # part of the gap, not all of it. The extra computation is not what helps: LB trained for twice
 # the epochs - the gradients of a SAM run - cannot be told from plain LB, and SAM and ASAM lie
-# above it (family 3, each only just). The radius matters some: at 0.02 SAM is not told apart
-# from LB, at 0.1 it gains more than at 0.05 by the estimate, though the direct comparison on
-# the seeds they share does not tell the two radii apart (the line after the arrows); we
-# did not sweep further, so 0.05 need not be the best radius for LB here. And SAM is no remedy
+# above it (family 3). The radius matters: SAM helps LB at each of the three radii, and by the
+# estimates the more, the larger the radius (the family's first table); the direct comparison of
+# 0.1 with 0.05 on the seeds they share (the line after the arrows; one comparison outside the
+# declared families, so read it as an estimate) excludes zero too. We did not sweep further, so
+# the best radius for LB here may lie above 0.1 (exercise 1 sweeps ASAM's). And SAM is no remedy
 # for LB in particular: at SB it raises the accuracy too, and the gap under SAM or ASAM cannot
 # be told from the gap without them (family 2; the reading after the arrows, "raises both"). On
 # this testbed SAM is a regularizer that helps both batch sizes - as augmentation is in chapter
@@ -700,10 +703,10 @@ for k in SAMS:  # flatter than LB, by lambda_max only a little, and still far sh
 assert rows["LB"]["lambda_max_vs_top"] > 10
 assert said(vs_top, [f"{k} - {twice}" for k in SAMS], "higher")  # more than the compute
 assert vs_lb[twice].verdict.startswith("not told")  # twice the epochs alone: no gain
-assert vs_lb["LB_SAM_rho0.02"].verdict.startswith("not told")
-assert vs_lb["LB_SAM_rho0.1"].verdict == "helps"
-assert rows["LB_SAM_rho0.1"]["gain"].mean > rows["LB_SAM"]["gain"].mean  # by the estimate
-assert radii.lo < 0 < radii.hi  # ... not told apart directly
+assert said(vs_lb, ["LB_SAM_rho0.02", "LB_SAM_rho0.1"], "helps")  # every radius helps LB
+gains = [rows[k]["gain"].mean for k in ("LB_SAM_rho0.02", "LB_SAM", "LB_SAM_rho0.1")]
+assert gains[0] < gains[1] < gains[2]  # the more, the larger the radius, by the estimates
+assert radii.lo > 0  # ... and 0.1 against 0.05 directly
 assert all(readings[k] == "raises both" for k in ("SAM", "ASAM"))  # a regularizer for both
 fractions = [rows[k]["fraction"].estimate for k in SAMS]
 assert 0.3 < fractions[0] < 0.5 and 0.5 < fractions[1] < 0.7  # two fifths, three fifths

@@ -21,7 +21,8 @@ Three parts, each the chapter's own code with more seeds than its ten minutes al
   cannot tell a third of the gap after Holm's correction), and SAM's controls at LB
   (``gu.arms.sam_controls``: other radii, LB for twice the epochs); one part per seed in
   ``data/reference/parts/ch07_sam/`` (committed and resumable, ``_parts``), added to the
-  committed result's arms and recorded under ``"additions"``. Their SB and LB networks are
+  committed result's arms and recorded under ``"additions"`` (``add`` again adds only the parts
+  made since; the controls' seeds 8-15 came that way). Their SB and LB networks are
   those of chapter 05's and 06's references (same seeds, one thread per process): ``add``
   checks it.
 
@@ -112,6 +113,12 @@ def add(threads: int) -> None:
     for kind in ("seeds", "controls"):
         parts = _parts.load(MORE / kind)
         names = [n for n in parts[0]["arms"] if n not in ("SB", "LB")]
+        arms = ref["study"]["arms"]
+        held = set.intersection(*(set(arms[n]["seeds"]) if n in arms else set() for n in names))
+        parts = [p for p in parts if not set(p["seeds"]) <= held]  # an earlier add took these
+        if not parts:
+            print(f"{kind}: every part is in {OUT} already")
+            continue
         added = gu.study.merge(*parts)
         ref["study"] = gu.study.extend(ref["study"], added, names)
         info = {"command": "GAPUTILS_MODE=standard python data/reference/ch07_beyond.py more "
