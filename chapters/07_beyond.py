@@ -151,7 +151,7 @@ for k in ("LB", "LB_SAM", "LB_ASAM"):
 # part of the gap, not all of it. The extra computation is not what helps: LB trained for twice
 # the epochs - the gradients of a SAM run - cannot be told from plain LB, and SAM and ASAM lie
 # above it (family 3). The radius matters: SAM helps LB at each of the three radii, and by the
-# estimates the more, the larger the radius (the family's first table); the direct comparison of
+# estimates the more, the larger the radius (family 1's table); the direct comparison of
 # 0.1 with 0.05 on the seeds they share (the line after the arrows; one comparison outside the
 # declared families, so read it as an estimate) excludes zero too. We did not sweep further, so
 # the best radius for LB here may lie above 0.1 (exercise 1 sweeps ASAM's). And SAM is no remedy
