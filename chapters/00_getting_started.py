@@ -127,8 +127,9 @@ for f in fields:
 # many, first..last) of the SB-against-LB comparison that every later chapter measures. `smoke`
 # proves the code runs in under a minute per chapter; `standard` shows the phenomena with error
 # bars over seeds on Fashion-MNIST in at most ten minutes per chapter on two CPU cores; `paper`
-# runs the testbed with more seeds and Keskar et al.'s own F1 setting (`budget.keskar`: their
-# batch sizes and epochs on the full training set) on a GPU. Every mode uses Fashion-MNIST:
+# runs the same testbed (ten seeds, as in standard mode) but measures curvature on more examples,
+# directions and grid points, and adds Keskar et al.'s own F1 setting at full size (`budget.keskar`:
+# their batch sizes and epochs on the full training set) - on a GPU. Every mode uses Fashion-MNIST:
 # the papers' MNIST and CIFAR are not on every machine, and `gu.data.load` reads them when they
 # are, for runs of your own. The README lists how long each
 # chapter took in each mode. To switch, set the variable before starting Jupyter

@@ -337,3 +337,4 @@ if gu.mode() != "smoke":
     for bn, (_, lo, _) in ratio.items():
         assert lo > 1, (bn, ratio)
     assert change[False] > 0.5, change
+    assert norms["LB"] < norms["SB"], norms  # the LB minimizer's weights are smaller

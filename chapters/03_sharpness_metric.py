@@ -125,8 +125,8 @@ print(f"one ascent run reaches {share['SB']:.0%} of the highest value found for 
 # it that one ascent run reached. That share is how far below the maximum a single run can stay, and
 # the LB / SB ratios (printed last, one per method) show how much the comparison the book makes
 # depends on the solver. Where one run falls further below the maximum for LB than for SB, the
-# ratios below are if anything too low (the last line says which holds here, and by how much the
-# LB / SB ratio can move with the solver is the spread of the line before). The tables below use
+# ratios below are if anything too low (the last line says which holds here; the spread of the
+# line before it says how far the LB / SB ratio moves with the solver). The tables below use
 # one ascent run, which stays on the
 # device and avoids SciPy's float64 copies of a weight-long vector (the printed seconds compare the
 # costs here); read them as lower estimates. The column `||A y*||` is the length of the best
@@ -246,10 +246,10 @@ print("LB / SB at each eps:", np.round(curves["LB"] / curves["SB"], 2))
 # regime holds for the seed-0 pair: at the smallest eps the slope is 1 - the metric measures the
 # gradient, not the curvature (question 3) - and it rises towards 2 as the quadratic term grows (not
 # necessarily monotonically), and beyond 2 where terms beyond the quadratic take over. At the
-# largest eps both values are near 1000% (figure; their ratio is printed): the loss inside the box
-# is that of a broken network, and the LB / SB ratio there says nothing. The ratio therefore depends
-# on the eps at which it is read (printed): a single eps can make the difference look small or
-# large.
+# largest eps both values are several hundred percent or more (figure; their ratio is printed): the
+# loss inside the box is that of a broken network, and the LB / SB ratio there says nothing. The
+# ratio therefore depends on the eps at which it is read (printed): a single eps can make the
+# difference look small or large.
 #
 # **To the batch size.** Chapter 1's fixed-epoch sweep trained the testbed's network with every
 # batch size of the budget from the same starting points; the sharpness of each of those
@@ -299,8 +299,8 @@ flat = [f"{lr:.3f}" for lr, (v_sb, v_lb) in by_lr.items() if v_lb < v_sb]
 print(f"LB is flatter than SB at lr {', '.join(flat)}" if flat else "LB is sharper at every lr")
 
 # %% [markdown]
-# The last line compares the two levers: how far the learning rate moves the metric of one
-# batch size, next to how far the batch size moves it at one learning rate, and the line after it
+# The second-to-last line compares the two levers: how far the learning rate moves the metric of
+# one batch size, next to how far the batch size moves it at one learning rate, and the last line
 # says whether LB stays the sharper one at every learning rate (one seed pair each, so read it
 # as a hint, not a result). Where the first factor is comparable to the second or larger, the
 # learning rate matters as much as the batch size - one

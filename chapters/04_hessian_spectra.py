@@ -154,7 +154,8 @@ print(gu.flatness.format_curvature_table(curv))
 # %% [markdown]
 # Where the intervals lie above 1, both numbers are larger for the LB minimizers, by the
 # factors printed: in this sense Keskar et al.'s description - "many large positive
-# eigenvalues" - holds for our networks; the bar chart further down shows the top ten.
+# eigenvalues" - holds for our networks (the testbed's C1, the seeds printed, the loss on the
+# training examples printed, in eval mode); the bar chart further down shows the largest ones.
 #
 # ## How much of it is scale?
 #
@@ -318,15 +319,17 @@ for lr, e in eos_summary.items():
     where = f"at step {e['reached_step']}" if e["reached_step"] is not None else "never"
     print(f"lr {lr}: 2/lr = {e['threshold']:.0f}; lambda_max started at {e['first']:.2f} x 2/lr, "
           f"first reached 95% of it {where}; from then on median {e['median']:.2f}, range "
-          f"{e['lo']:.2f}-{e['hi']:.2f}; at step {e['steps']}: {e['last']:.2f}")
+          f"{e['lo']:.2f}-{e['hi']:.2f} ({gu.stability.side(e)} 2/lr); at step {e['steps']}: "
+          f"{e['last']:.2f}")
 
 # %% [markdown]
 # Read the lines above against the figure. lambda_max starts well below 2 / lr (dashed; the starting
 # ratio is printed) and climbs - progressive sharpening - until it reaches the threshold at the
 # printed step. Where that step is the first sample (step 20), the climb was faster than our
 # sampling resolves, and this run shows the threshold, not the sharpening. From then on lambda_max
-# stays in a band around 2 / lr (the printed median and range - the range reaches above it, and for
-# the larger rate below it too) instead of climbing on as it did before, while the loss keeps
+# stays in a band around 2 / lr (the printed median and range, and on which side of 2 / lr the range
+# lies; the check cell takes "around" to mean a median between 0.9 and 1.6 times 2 / lr) instead
+# of climbing on as it did before, while the loss keeps
 # falling - unevenly where the sharpest direction is being overshot, which shows as spikes in the
 # loss curve. The last ratio says where each run ended: near zero loss the cross-entropy flattens
 # out, and lambda_max can fall below 2 / lr and stay there. Cohen et al. describe the same picture:

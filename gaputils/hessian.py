@@ -40,7 +40,7 @@ from torch.func import functional_call, grad, jvp, vmap
 
 from . import batches as _batches
 from .batches import Data, EvalMode, LossFn, gradient, loss_sum, trainable  # noqa: F401
-from .runtime import progress
+from .runtime import finish, progress
 
 
 class HessianOperator:
@@ -217,7 +217,7 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor, st
         q = w / b
         if stop is not None and stop(np.array(alpha), np.array(beta)):
             break
-    bar.close()
+    finish(bar)
     k = len(alpha)
     return np.array(alpha), np.array(beta[:k]), q_basis[:k]
 

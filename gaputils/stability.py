@@ -50,3 +50,10 @@ def edge_of_stability(history: History, lams: list[float], lr: float,
             "reached_step": int(steps[hit[0]]) if len(hit) else None,
             "median": float(np.median(after)), "lo": float(after.min()),
             "hi": float(after.max()), "last": float(ratio[-1]), "steps": int(steps[-1])}
+
+
+def side(summary: dict[str, float]) -> str:
+    """Where an :func:`edge_of_stability` summary's range of ratios lies against 2 / lr: "on
+    both sides of", "above" or "below" it. Chapter 04."""
+    lo, hi = summary["lo"], summary["hi"]
+    return "on both sides of" if lo < 1 < hi else "above" if lo >= 1 else "below"

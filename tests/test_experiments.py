@@ -215,6 +215,8 @@ def test_edge_of_stability_summary():
     assert e["hi"] == pytest.approx(1.1) and e["last"] == pytest.approx(0.96)
     never = stability.edge_of_stability(H, [1.0] * 5, lr=0.2)
     assert never["reached_step"] is None and never["median"] == pytest.approx(0.1)
+    assert stability.side(e) == "on both sides of" and stability.side(never) == "below"
+    assert stability.side(stability.edge_of_stability(H, [5, 10, 11, 12, 13], lr=0.2)) == "above"
     with pytest.raises(ValueError, match="recorded steps"):
         stability.edge_of_stability(H, [1.0] * 4, lr=0.2)
 

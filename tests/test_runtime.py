@@ -91,3 +91,17 @@ def test_drive_cache_mounts_drive_on_colab_and_sets_the_cache(monkeypatch, tmp_p
     path = runtime.drive_cache("runs")
     assert mounted == ["/content/drive"] and path.is_dir()
     assert os.environ["GAPUTILS_CACHE"] == str(path) and path.name == "runs"
+
+
+def test_a_bar_that_stops_early_finishes_at_what_was_done(monkeypatch):
+    """A solver that converges before its step budget closes its bar as finished (notebooks
+    otherwise keep it, red, as a failure)."""
+    monkeypatch.setenv("GAPUTILS_MODE", "standard")
+    monkeypatch.delenv("GAPUTILS_PROGRESS", raising=False)
+    bar = runtime.progress(200, "Lanczos", least=1)
+    bar.update(12)
+    runtime.finish(bar)
+    assert bar.total == bar.n == 12
+    off = runtime.progress(5, "x", least=20)  # below least: disabled, closed all the same
+    runtime.finish(off)
+    assert off.disable
