@@ -287,7 +287,7 @@ sb_controls = gu.scores.controls(ref)  # family 3
 for v in sb_controls.values():
     print(f"{v.name:<38} (points) {v.line()}")
 for remedy, reading in gu.scores.control_reading(sb_controls, vs_lb).items():
-    print(f"-> {gu.scores.label(ref, 'LB_' + remedy).removeprefix('LB + ')}: {reading}")
+    print(f"-> {gu.scores.remedy_label(ref, remedy)}: {reading}")
 lam0 = min((r["x"], n) for n, r in ref_rows.items() if r["group"] == "conservative")[1]
 proximal = gu.scores.versus(ref, [(name, lam0) for name, r in ref_rows.items()
                                    if r["group"] == "conservative" and name != lam0])  # family 4

@@ -303,17 +303,24 @@ def controlled(results: dict, base: str = "LB", top: str = "SB") -> dict[str, tu
             if n.startswith(base + "_") and top + n[len(base):] in names}
 
 
+def remedy_label(results: dict, remedy: str, base: str = "LB") -> str:
+    """What tables show for a remedy of :func:`controlled`: its ``base`` arm's label without
+    "LB + " ("augmentation" for "LB_augment"), or the remedy's own name. Chapters 05-07."""
+    arm = results["arms"].get(f"{base}_{remedy}", {})
+    return arm.get("label", f"{base} + {remedy}").removeprefix(f"{base} + ")
+
+
 def controls(results: dict, base: str = "LB", top: str = "SB") -> dict[str, stats.Verdict]:
     """For every remedy with an SB control (:func:`controlled`), two paired comparisons in one
     Holm family: its gain at SB, (SB + r) - SB, and the change of the gap under it,
     ((SB + r) - (LB + r)) - (SB - LB). A remedy that narrows the gap ("lower") closes it; one
     that raises SB as well, with the gap not narrowed, raises both. Keys "<r>: gain at SB" and
-    "<r>: change of the gap" (r as in :func:`controlled`; each verdict's name shows the LB arm's
-    label without "LB + ", or r). Chapters 05 and 06."""
+    "<r>: change of the gap" (r as in :func:`controlled`; each verdict's name shows
+    :func:`remedy_label`). Chapters 05 and 06."""
     diffs, labels = {}, {}
     for r, (at_lb, at_sb) in controlled(results, base, top).items():
         sb, lb, sb_r, lb_r = _accuracies(results, top, base, at_sb, at_lb)
-        shown = results["arms"][at_lb].get("label", f"{base} + {r}").removeprefix(f"{base} + ")
+        shown = remedy_label(results, r, base)
         for what, d in ((f"gain at {top}", stats.paired(sb_r, sb)),
                         ("change of the gap", stats.paired(sb_r - lb_r, sb - lb))):
             diffs[f"{r}: {what}"], labels[f"{r}: {what}"] = d, f"{shown}: {what}"

@@ -382,6 +382,8 @@ def test_controls_tell_closing_the_gap_from_raising_both():
     assert fam["lifter: gain at SB"].raw.mean == pytest.approx(1.0, abs=0.05)
     assert fam["closer: gain at SB"].name == "closer: gain at SB"  # the label less "LB + "
     assert fam["lifter: gain at SB"].name == "lifter: gain at SB"  # no label: the remedy
+    shown = (scores.remedy_label(res, "closer"), scores.remedy_label(res, "lifter"))
+    assert shown == ("closer", "lifter")
     assert scores.paired(res, "LB_closer", "LB").mean == pytest.approx(1.0, abs=0.05)
     gains = scores.verdicts(res, ["LB_closer", "LB_lifter", "LB_alone"])
     assert gains["LB_closer"].name == "LB + closer" and gains["LB_alone"].name == "LB_alone"

@@ -46,7 +46,9 @@ def recompute_bn_stats(model: nn.Module, x: torch.Tensor,
     weights sees. When ``x`` fits in one ``chunk``, one forward pass does it (each layer sets
     its statistics from its input just before it runs) and its output - the eval-mode network's
     on ``x`` - is returned; otherwise one pass per layer, cut short after it, and None. In eval
-    mode throughout (no dropout, no random draws); the model's modes are restored. Chapter 07."""
+    mode throughout (no dropout, no random draws); the model's modes are restored. Unlike
+    :func:`gaputils.landscape.recompute_bn` (the average of training-mode batch statistics, for
+    interpolated networks), every layer sees the eval-mode network's inputs. Chapter 07."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     modes = {m: m.training for m in model.modules()}
     model.eval()
