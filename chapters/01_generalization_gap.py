@@ -136,17 +136,25 @@ print(f"largest mean validation difference: {gu.stats.signed(rows[top]['diff'].m
       f"({top}, {rows[top]['seconds']:.0f} s for five pairs); "
       f"{sum(r['diff'].mean >= 1 for r in rows.values())} of {len(rows)} candidates reach "
       "+1 point")
+for name, r in gu.selection.time_only_rivals(selection["results"]).items():
+    print(f"{name}: out on time alone, {r['over']:.1f} s over the limit, with a higher lower end "
+          f"({gu.stats.signed(r['diff'].lo)}) than the chosen one's "
+          f"({gu.stats.signed(rows[chosen]['diff'].lo)}): the rule would otherwise prefer it")
 
 # %% [markdown]
-# The selection seeds (100-102) are not the seeds below (0-9), and the
-# test set played no part in the choice, so the test numbers that follow are not inflated by
-# the selection (the validation numbers of the chosen candidate are: picking the best of
-# several is optimistic on average).
-# Two caveats a reviewer would raise. Choosing the largest lower bound from three seeds
-# favours a candidate whose standard error is small by chance. And the time limit is measured
-# in wall-clock seconds: one candidate's first run overlapped with another process on this
-# shared machine, which put it just over the limit (the script's docstring has the details);
-# the rule was applied as written.
+# The selection seeds (100-102) are not the seeds below (0-9), and the test set played no part in
+# the choice, so the test numbers that follow are not inflated by the selection (the validation
+# numbers of the chosen candidate are: picking the best of several is optimistic on average). Three
+# caveats a reviewer would raise. Choosing the largest lower bound from three seeds favours a
+# candidate whose standard error is small by chance. The time limit is measured in wall-clock
+# seconds, and the last line above names any candidate that the limit alone kept out although the
+# rule would have preferred it: in the committed study, one whose first run overlapped with another
+# process on this shared machine, which put it just over the limit (the script's docstring has the
+# details). The rule was applied as written, so the testbed is the chosen candidate and not that
+# one; the table shows how far apart their intervals lie. And the limit was written for a chapter
+# that trained five seeds (the table's seconds are for five pairs): the chapter now trains ten (see
+# below why), which about doubles the chosen candidate's cost - the timing section prints what one
+# run takes here.
 #
 # ## Small batch against large batch
 #
@@ -256,7 +264,9 @@ print(f"Keskar et al. report {paper_sb - paper_lb:+.2f} points for F1 on MNIST (
 #
 # A reviewer of Keskar et al. asked what the learning curves look like against wall-clock time,
 # not only against epochs. Both views, from the testbed's runs (mean over seeds, band of one
-# standard deviation; time excludes the evaluation passes):
+# standard deviation; time excludes the evaluation passes). The figure averages; the numbers
+# printed under it are medians over seeds, which one run stretched by another process on the
+# machine moves less:
 
 # %%
 groups = {f"SB ({testbed.sb})": [r.history for r in sb_runs],

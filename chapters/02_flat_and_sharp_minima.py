@@ -94,7 +94,7 @@ print(f"{tb}; {gu.params.flat(sb).numel():,} parameters")
 alphas = np.linspace(-1, 2, budget.alphas)
 res = ls.interpolate(sb, lb, train, test, alphas)
 naive = ls.interpolate(sb, lb, train, alphas=alphas, bn="interpolate")
-fig = gu.plots.interpolation(res, naive)
+fig = gu.plots.interpolation(res, naive, title="seed 0: from the SB to the LB minimizer")
 
 # %%
 print(ls.describe_interpolation(res, naive))
@@ -103,19 +103,19 @@ print(f"weight norms ||x||: SB {norms['SB']:.1f}, LB {norms['LB']:.1f}; a step o
       f"is {float((gu.params.flat(lb) - gu.params.flat(sb)).norm()):.1f} long")
 
 # %% [markdown]
-# Keskar et al. saw the loss rise much more steeply beyond the LB minimizer than beyond the SB
-# one, and read it as "LB is sharper". The printed losses compare the two ends of the line with
-# the two minimizers themselves (alpha = 0 and 1; at every point, including these, with
-# re-estimated statistics). Between the minimizers, the printed barrier is how far the loss
-# rises above the higher of the two, and how far the training accuracy falls: a clearly
-# positive barrier means the two minimizers lie in different valleys, connected by no straight
-# path of low loss. (Frankle et al., 2020, measure the barrier in error rather than loss and
-# call minimizers "linearly connected" when it stays within about 2%; the line after the
-# barrier reads ours, in training error, against that.) With interpolated
-# statistics the same midpoint looks different (printed), which is how much of the picture
-# stale BatchNorm statistics would contribute. Outside [0, 1] the naive recipe can break down
-# altogether: extrapolated running variances can turn negative, and the dotted line stops where
-# the loss is no longer defined (the points are printed).
+# Keskar et al. saw the loss rise much more steeply beyond the LB minimizer than beyond the SB one,
+# and read it as "LB is sharper". Everything printed here is one pair, seed 0: a reading of one
+# line, not yet a finding about LB (the next sections average over seeds). The printed losses
+# compare the two ends of the line with the two minimizers themselves (alpha = 0 and 1; at every
+# point, including these, with re-estimated statistics). Between the minimizers, the printed barrier
+# is how far the loss rises above the higher of the two, and how far the training accuracy falls: a
+# clearly positive barrier means the two minimizers lie in different valleys, connected by no
+# straight path of low loss. (Frankle et al., 2020, measure the barrier in error rather than loss
+# and call minimizers "linearly connected" when it stays within about 2%; the line after the barrier
+# reads ours, in training error, against that.) With interpolated statistics the same midpoint looks
+# different (printed), which is how much of the picture stale BatchNorm statistics would contribute.
+# Outside [0, 1] the naive recipe can break down altogether: extrapolated running variances can turn
+# negative, and the dotted line stops where the loss is no longer defined (the points are printed).
 #
 # The test curves tell a quieter story: compare the printed test loss and accuracy at the two
 # minimizers - the difference in the training loss's shape need not show up as a difference in
@@ -200,21 +200,26 @@ t0 = time.perf_counter()
 pl = {name: ls.plane(net, dirs[name][0], dirs[name][1], train, span=1.0, n=budget.grid)
       for name, net in (("SB", sb), ("LB", lb))}
 seconds = (time.perf_counter() - t0) / 2
-fig = gu.plots.planes(pl)
+fig = gu.plots.planes(pl, title="seed-0 minimizers, the first two of the directions above")
 print(f"one {budget.grid} x {budget.grid} plane on {n} examples: {seconds:.1f} s on {gu.device()}")
 inner = np.ix_(np.abs(pl["SB"]["t"]) <= 0.5, np.abs(pl["SB"]["t"]) <= 0.5)
 print("median training loss for |a|, |b| <= 0.5: " + ", ".join(
     f"{k} {np.median(v['loss'][inner]):.3f}" for k, v in pl.items())
     + f" (for comparison: ln {ds.num_classes} = {np.log(ds.num_classes):.2f}, a uniform guess)")
+corner = {k: v["loss"][[0, 0, -1, -1], [0, -1, 0, -1]] for k, v in pl.items()}
+print("training loss at the four corners (|a| = |b| = 1): " + ", ".join(
+    f"{k} {v.min():.2f} to {v.max():.2f}" for k, v in corner.items()))
 
 # %% [markdown]
-# Compare the two contour maps on their common colour scale (log scale, so SB's lower loss at its
-# own minimum adds dark rings at the centre), and the printed median loss in the central square,
-# where the networks still work: where LB's is higher, the same filter-normalized step costs more
-# loss around the LB minimizer, as the averaged number above says. Far out, both losses exceed a
-# uniform guess (the figure's corners) - those corners show destroyed networks, not the minimum. The
-# planes are cheap because the model is never copied: its parameters are one flat vector, each grid
-# point is one fused vector update, and the weights are restored bit for bit at the end.
+# Compare the two contour maps (seed 0 alone, like the interpolation) on their common colour
+# scale (log scale, so SB's lower loss at its own minimum adds dark rings at the centre), and the
+# printed median loss in the central square, where the networks still work: where LB's is
+# higher, the same filter-normalized step costs more loss around the LB minimizer, as the
+# averaged number above says. Far out, at the figure's corners, compare the printed corner
+# losses with the uniform guess: where they exceed it, the corners show destroyed networks -
+# worse than guessing - not the minimum. The planes are cheap because the model is never
+# copied: its parameters are one flat vector, each grid point is one fused vector update, and
+# the weights are restored bit for bit at the end.
 #
 # ## What raw slices can and cannot tell
 #
@@ -232,7 +237,7 @@ scaled = gu.reparam.rescale(copy.deepcopy(sb), layer=0, alpha=10.0)
 print("same function:", np.allclose(gu.train.evaluate(scaled, *train),
                                      gu.train.evaluate(sb, *train), rtol=1e-4))
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-change = {}
+change, up = {}, {}
 for ax, norm in zip(axes, (False, True), strict=True):
     found = {k: [ls.line(net, ls.random_direction(net, filter_norm=norm, seed=s), train, 1.0,
                          budget.grid) for s in range(budget.probes)]
@@ -240,25 +245,31 @@ for ax, norm in zip(axes, (False, True), strict=True):
     gu.plots.slices(ax, found, style=("-", "--")).set(yscale="log", title=f"filter_norm={norm}")
     if not norm:
         ax.set_xlabel("step along the direction (t, the direction scaled to ||x|| as a whole)")
-    change[norm] = max(np.max(np.abs(b["loss"] / a["loss"] - 1))
-                       for a, b in zip(found["SB"], found["SB rescaled"], strict=True))
+    pairs = list(zip(found["SB"], found["SB rescaled"], strict=True))
+    change[norm] = max(np.max(np.abs(b["loss"] / a["loss"] - 1)) for a, b in pairs)
+    up[norm] = np.exp(np.mean([np.log(b["loss"] / a["loss"]) for a, b in pairs]))
+fig.suptitle("the seed-0 SB minimizer and the same network rescaled")
 fig.tight_layout()
 share = {k: float(next(net.parameters()).detach().norm() ** 2 / gu.params.flat(net).norm() ** 2)
          for k, net in (("before", sb), ("after", scaled))}
 print(f"first layer's share of ||x||^2: {share['before']:.1%} before, {share['after']:.1%} after")
 print("largest relative change of a slice's loss through the rescaling: " + ", ".join(
     f"filter_norm={k}: {v:.1e}" for k, v in change.items()))
+print("rescaled / original loss, geometric mean over directions and steps: " + ", ".join(
+    f"filter_norm={k}: {v:.3g}" for k, v in up.items())
+    + (" - without filter normalization the rescaled network looks "
+       + ("sharper" if up[False] > 1 else "flatter")))
 
 # %% [markdown]
-# Left: with one global scale, the rescaled network looks sharper although it computes the
-# same function (the printed change). Its first layer now holds a much larger share of the
-# weight norm (printed), so a direction scaled to the total norm is longer, and in every other
-# layer its steps are large compared with the weights there (the first layer, followed by
-# BatchNorm, does not care about its own scale). Right: filter normalization scales each
-# filter's step with that filter, so the rescaled network gives the same slices (its dashed
-# line lies on the solid one; the printed change is rounding). This is why every landscape in
-# this book is filter-normalized by default, and why chapter 3 needs a sharpness measure that is
-# invariant to such rescalings.
+# Left: with one global scale, the rescaled network looks sharper although it computes the same
+# function (the printed change, and the printed ratio of its losses to the original's, above 1). Its
+# first layer now holds a much larger share of the weight norm (printed), so a direction scaled to
+# the total norm is longer, and in every other layer its steps are large compared with the weights
+# there (the first layer, followed by BatchNorm, does not care about its own scale). Right: filter
+# normalization scales each filter's step with that filter, so the rescaled network gives the same
+# slices (its dashed line lies on the solid one; the printed change is rounding). This is why every
+# landscape in this book is filter-normalized by default, and why chapter 3 needs a sharpness
+# measure that is invariant to such rescalings.
 #
 # ## Explore
 #
@@ -336,5 +347,5 @@ if gu.mode() != "smoke":
     assert not np.isfinite(at_mid) or abs(at_mid / res["train_loss"][mid] - 1) > 0.1, naive
     for bn, (_, lo, _) in ratio.items():
         assert lo > 1, (bn, ratio)
-    assert change[False] > 0.5, change
+    assert change[False] > 0.5 and up[False] > 1, (change, up)  # raw: rescaled looks sharper
     assert norms["LB"] < norms["SB"], norms  # the LB minimizer's weights are smaller

@@ -196,7 +196,10 @@ print(gu.scores.format_summary(rows))
 # Fieller's interval, lambda_max and Keskar's sharpness relative to plain LB (geometric-mean
 # ratio over the measured seeds, paired interval on the logarithms, as in chapters 3 and 4),
 # and the mean steps and training seconds of one run. With as few seeds as the budget allows,
-# the intervals are wide, and most fractions unbounded; what they support, arm by arm:
+# the intervals are wide, and most fractions unbounded; what they support, arm by arm. An arm with
+# fewer than three seeds - standard mode's two - gets its estimate and no verdict: an interval on
+# one degree of freedom rests on a single spread, wide or, by chance, narrow (two equal
+# differences give it no width at all). The sixteen-seed reference below gives the verdicts.
 
 # %%
 print(gu.scores.findings(rows))

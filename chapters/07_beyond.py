@@ -301,17 +301,20 @@ flat = vs_sb["B500_linear"]
 # a practitioner would. Two details matter at large batches, where a run is a few dozen steps. The
 # loss is the eval-mode loss, which uses BatchNorm's running statistics; with momentum 0.1 they
 # average over roughly the last ten steps while the weights change fast, so they lag the weights;
-# before each check they are recomputed from
-# the training set under the current weights (`gu.remedies.FreshBNStats`, which leaves the training
-# itself unchanged). And the step at which the loss crossed the target is interpolated in log loss
-# between the last two checks (`gu.scaling.crossing`), not rounded up to the next check. To tune the
-# rate, starting from the best rate of the next smaller batch, it doubles or halves while the steps
-# fall. `gu.noise_scale.gradient_noise_scale` computes B_simple from per-example gradients
+# before each check they are recomputed from the training set under the current weights
+# (`gu.remedies.FreshBNStats`, which leaves the training itself unchanged). And the step at which
+# the loss crossed the target is interpolated in log loss between the last two checks
+# (`gu.scaling.crossing`), not rounded up to the next check. To tune the rate, starting from the
+# best rate of the next smaller batch, it doubles or halves while the steps fall.
+# `gu.noise_scale.gradient_noise_scale` computes B_simple from per-example gradients
 # (`torch.func.vmap` over `grad`, in eval mode: in training mode BatchNorm mixes the examples of a
 # batch, so per-example gradients do not exist there), with a jackknife standard error; the tests
 # check it against linear regression, where Σ and G are known in closed form, and against McCandlish
 # et al.'s two-batch-size estimator. `gu.scaling.critical_batch` does both, and measures B_simple on
-# all 2,000 images along SB runs as their loss falls (statistics recomputed too).
+# all 2,000 images along SB runs as their loss falls (statistics recomputed too). Those 2,000 images
+# are the whole population SGD draws its batches from, so their mean gradient is G itself, not an
+# estimate of it (`population=` in `gu.noise_scale`); treating them as a sample of an unlimited
+# distribution would take tr(Σ) / 2,000 off |G|² and give a larger B_simple (printed below).
 
 # %%
 crit_setting = setting.replace(n_test=256)  # the test set plays no part here
@@ -368,6 +371,12 @@ rose = sum(all(a < b for a, b in zip(seq, seq[1:], strict=False))
 fell = sum(b < a for a, b in zip(noise_at, last, strict=True))
 print(f"from loss {max(levels):g} to the target B_simple rose at every level in {rose} of "
       f"{len(first)} seeds; from the target to {min(levels):g} it fell in {fell}")
+at_target = [r for rows in crit["noise"].values() for r in rows if r["loss"] == crit["target"]]
+unlimited = [r["b_simple"] / (1 - r["b_simple"] / r["population"]) for r in at_target]
+print(f"B_simple at the target treated as the noise of a sample of an unlimited distribution: "
+      f"{np.mean(unlimited):.0f} (mean; {np.mean(unlimited) / np.mean(noise_at) - 1:+.0%}); of "
+      f"the training set's own gradient, as above: {np.mean(noise_at):.0f}; B_crit "
+      f"{fit['b_crit']:.0f}")
 before = ref["critical_before"]  # the first measurement, kept to show what the care changed
 old_best = gu.scaling.best_steps(before)
 old_geo = gu.scaling.mean_steps(old_best)
@@ -402,20 +411,21 @@ print("mean steps, first -> this: " + ", ".join(
 # model assumes, and the last points favour large batches a little.
 #
 # The noise scale measured at the target is of the same order as B_crit (the means printed), where
-# the first measurement - lagging running statistics in the per-example gradients, and half the
-# images - put it at about a third of B_crit: B_simple, computed in eval mode, depends on
-# BatchNorm's statistics as well as on the weights (which of the two changes moved it, this run does
-# not separate). McCandlish et al.'s prediction is B_crit ≈ B_noise = tr(HΣ) / (Gᵀ H G), which
-# weighs the noise and the gradient by the Hessian H; B_simple replaces H by the identity and equals
-# B_noise only when the curvature is about the same in every direction, which chapter 4 showed it is
-# not; McCandlish et al. present B_simple as an approximation, not an identity, and one seed's value
-# here is well above the others'. Along the way, by the estimates, B_simple rises at every level
-# from the first measurement to the target in every seed of the reference (the counts printed; one
-# seed's last rise is far inside its standard error), and beyond the target, at 0.2, it falls back
-# in some seeds. (Each level's value is measured at the first evaluation at or below it, four per
-# epoch - a little below the level; the right panel plots each at the loss it had.) On the way to
-# the target the gradient's signal shrinks faster than its noise, so the batch worth using grows -
-# the case for growing the batch (chapter 5's dynamic sampling).
+# the first measurement - lagging running statistics in the per-example gradients, half the images,
+# and the estimator of a sample from an unlimited distribution - put it at about a third of B_crit:
+# B_simple, computed in eval mode, depends on BatchNorm's statistics as well as on the weights
+# (which of the changes moved it, this run does not separate; the estimator alone moves it the other
+# way, by the percentage printed). McCandlish et al.'s prediction is B_crit ≈ B_noise = tr(HΣ) / (Gᵀ
+# H G), which weighs the noise and the gradient by the Hessian H; B_simple replaces H by the
+# identity and equals B_noise only when the curvature is about the same in every direction, which
+# chapter 4 showed it is not; McCandlish et al. present B_simple as an approximation, not an
+# identity, and one seed's value here is well above the others'. Along the way, by the estimates,
+# B_simple rises at every level from the first measurement to the target in every seed of the
+# reference (the counts printed; one seed's last rise is far inside its standard error), and beyond
+# the target, at 0.2, it falls back in some seeds. (Each level's value is measured at the first
+# evaluation at or below it, four per epoch - a little below the level; the right panel plots each
+# at the loss it had.) On the way to the target the gradient's signal shrinks faster than its noise,
+# so the batch worth using grows - the case for growing the batch (chapter 5's dynamic sampling).
 #
 # ## A transformer (question 6)
 #

@@ -49,18 +49,34 @@ def _scale(trace: float, g2: float) -> float:
     return trace / g2 if g2 > 0 else math.inf
 
 
+def _finite(population: int | None, m: int) -> float:
+    """1 / population, the term that turns an estimate of |G|^2 for an infinite population into
+    one for the finite set of ``population`` examples the data were drawn from (0 for None)."""
+    if population is None:
+        return 0.0
+    if population < m:
+        raise ValueError(f"population={population} is smaller than the {m} examples measured; "
+                         "pass the size of the set the examples were drawn from, or None")
+    return 1.0 / population
+
+
 def gradient_noise_scale(model, data: tuple, loss_fn=None, groups: int = 10,
-                         chunk: int = 256) -> dict[str, float]:
+                         chunk: int = 256, population: int | None = None) -> dict[str, float]:
     """McCandlish et al.'s simple noise scale B_simple = tr(Sigma) / |G|^2 at the model's
     current weights, from per-example gradients (:func:`per_sample_gradients`, eval mode) of
     the n examples of ``data``: tr(Sigma) with divisor n - 1, and |G|^2 corrected for the
-    noise of the mean (|mean g|^2 - tr(Sigma) / n). Its standard error is a delete-one-group
+    noise of the mean, |mean g|^2 - tr(Sigma) (1/n - 1/N). ``population`` is N, the size of the
+    set the n examples were drawn from without replacement: the training set, when G is the
+    gradient of the training loss that SGD samples its batches from (with n = N, all of it,
+    the mean is G itself and nothing is subtracted); None (the default) treats the examples as
+    a sample of an unlimited distribution (N infinite). Its standard error is a delete-one-group
     jackknife over ``groups`` equal groups of examples. Returns ``b_simple``, ``se``,
     ``trace`` and ``g2``. Chapter 07."""
     x, y = data
     n = len(y) - len(y) % groups
     if n < 2 * groups:
         raise ValueError(f"need at least {2 * groups} examples for {groups} groups, got {len(y)}")
+    inv_pop = _finite(population, len(y))
     sums, sq = [], []
     bar = progress(groups, "noise scale", "group", least=5)
     for k in range(groups):
@@ -79,7 +95,7 @@ def gradient_noise_scale(model, data: tuple, loss_fn=None, groups: int = 10,
         m = (len(r)) * (n // groups)
         s1, s2 = r[:, :-1].sum(0), r[:, -1].sum()
         trace = (s2 - (s1 ** 2).sum() / m) / (m - 1)
-        g2 = ((s1 / m) ** 2).sum() - trace / m
+        g2 = ((s1 / m) ** 2).sum() - trace * (1 / m - inv_pop)
         return _scale(trace, g2), trace, g2
 
     b, trace, g2 = estimate(rows)
@@ -88,15 +104,20 @@ def gradient_noise_scale(model, data: tuple, loss_fn=None, groups: int = 10,
 
 
 def batch_gradient_noise_scale(model, data: tuple, small: int, big: int, repeats: int = 20,
-                               loss_fn=None, generator: torch.Generator | None = None
-                               ) -> dict[str, float]:
+                               loss_fn=None, generator: torch.Generator | None = None,
+                               population: int | None = None) -> dict[str, float]:
     """McCandlish et al.'s two-batch-size estimator of B_simple: for ``repeats`` random batches
     of ``small`` and of ``big`` examples of ``data`` (eval mode, as
     :func:`gradient_noise_scale`), |G_B|^2 has expectation |G|^2 + tr(Sigma) / B, which two
     sizes solve for |G|^2 and tr(Sigma); each is averaged over the repeats before their ratio
-    is taken, and the standard error is a jackknife over the repeats. Chapter 07."""
+    is taken, and the standard error is a jackknife over the repeats. The batches are drawn
+    without replacement from ``data``, so for a finite set of N examples the expectation is
+    |G|^2 + tr(Sigma) (1/B - 1/N): ``population`` as in :func:`gradient_noise_scale` (N, which
+    adds tr(Sigma) / N to the solved |G|^2; None, the default, for an unlimited distribution).
+    Chapter 07."""
     if not 0 < small < big <= len(data[1]) or repeats < 2:
         raise ValueError(f"need 0 < small < big <= {len(data[1])} and repeats >= 2")
+    inv_pop = _finite(population, len(data[1]))
     loss_fn = loss_fn or F.cross_entropy
     params = [p for p in model.parameters() if p.requires_grad]
     was = model.training
@@ -116,8 +137,8 @@ def batch_gradient_noise_scale(model, data: tuple, small: int, big: int, repeats
 
     def estimate(r):
         gs, gb = r.mean(0)
-        g2 = (big * gb - small * gs) / (big - small)
         trace = (gs - gb) / (1 / small - 1 / big)
+        g2 = (big * gb - small * gs) / (big - small) + trace * inv_pop
         return _scale(trace, g2), trace, g2
 
     b, trace, g2 = estimate(norms)

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.colors import LogNorm
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import NullLocator, PercentFormatter
 
 from .train import History
 
@@ -208,10 +208,10 @@ def paired_runs(pairs: dict[str, tuple[Sequence, Sequence]], differences: dict,
     return fig
 
 
-def interpolation(res: dict, naive: dict | None = None) -> plt.Figure:
-    """Keskar's parametric plot: cross-entropy (left axis, log) and accuracy (right axis)
-    against alpha, with x(0) the first and x(1) the second minimizer. ``naive``: the same with
-    interpolated BatchNorm statistics, drawn dotted."""
+def interpolation(res: dict, naive: dict | None = None, title: str | None = None) -> plt.Figure:
+    """Keskar's parametric plot: cross-entropy (left axis, log) and accuracy (right axis, in
+    percent) against alpha, with x(0) the first and x(1) the second minimizer. ``naive``: the
+    same with interpolated BatchNorm statistics, drawn dotted. ``title``: which pair it is."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     acc_ax = ax.twinx()
     acc_ax.grid(False)
@@ -228,8 +228,11 @@ def interpolation(res: dict, naive: dict | None = None) -> plt.Figure:
         ax.annotate(name, (a, 1), xycoords=("data", "axes fraction"), ha="center", va="bottom")
     ax.set(yscale="log", xlabel="alpha  (x = alpha x_LB + (1 - alpha) x_SB)",
            ylabel="cross-entropy (nats, log scale)")
-    acc_ax.set_ylabel("accuracy", color="C3")
+    acc_ax.set_ylabel("accuracy (%)", color="C3")
+    acc_ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     acc_ax.spines["right"].set_visible(True)
+    if title:
+        ax.set_title(title, pad=14)
     lines = ax.get_legend_handles_labels()
     more = acc_ax.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper center",
@@ -267,8 +270,10 @@ def slices(ax: plt.Axes, groups: dict[str, Sequence[dict]], colors: Sequence[str
     return ax
 
 
-def planes(results: dict[str, dict], levels: int = 15) -> plt.Figure:
-    """2-D slices (results of ``gu.landscape.plane``) side by side on one log color scale."""
+def planes(results: dict[str, dict], levels: int = 15, title: str | None = None) -> plt.Figure:
+    """2-D slices (results of ``gu.landscape.plane``) side by side on one log color scale; the
+    axes are the steps along the two directions, in units of each filter's norm (the
+    directions are filter-normalized). ``title``: over all panels (which networks)."""
     fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 4.4), squeeze=False,
                              layout="constrained")
     lo = min(r["loss"].min() for r in results.values())
@@ -278,11 +283,14 @@ def planes(results: dict[str, dict], levels: int = 15) -> plt.Figure:
         cs = ax.contourf(r["t"], r["t"], np.clip(r["loss"], lv[0], None), levels=lv,
                          norm=LogNorm(lv[0], lv[-1]), cmap="viridis")
         ax.plot(0, 0, "w+", ms=10)
-        ax.set(title=label, xlabel="direction 1 (a)", ylabel="direction 2 (b)", aspect="equal")
+        ax.set(title=label, xlabel="a: step along direction 1 (filter norms)",
+               ylabel="b: step along direction 2 (filter norms)", aspect="equal")
         ax.locator_params(nbins=5)
         ax.grid(False)
     fig.colorbar(cs, ax=axes[0].tolist(), label="training loss (nats, log scale)",
                  format="%.2g")
+    if title:
+        fig.suptitle(title)
     return fig
 
 
@@ -380,6 +388,30 @@ def loglog_curves(x: Sequence[float], curves: dict[str, dict], xlabel: str, ylab
 
 GROUP_MARKERS = {"plain": "o", "augmentation": "s", "conservative": "D", "robust": "^",
                  "warm start": "v", "dynamic sampling": "P", "binding proximal": "d"}
+_MEMBER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
+
+
+def arm_markers(names: Sequence[str], groups: dict[str, str]) -> dict[str, str]:
+    """One marker per arm: the first arm of a group gets the group's own marker
+    (``GROUP_MARKERS``), the next ones other shapes in turn, so that arms of one group, which
+    share a hue (:func:`arm_colors`), differ in shape as well as in shade. Chapter 05."""
+    out, seen = {}, {}
+    for n in names:
+        g = groups.get(n, "")
+        first = GROUP_MARKERS.get(g, "o")
+        shapes = [first] + [m for m in _MEMBER_MARKERS if m != first]
+        out[n] = shapes[seen.get(g, 0) % len(shapes)]
+        seen[g] = seen.get(g, 0) + 1
+    return out
+
+
+def _point(ax: plt.Axes, x: float, y: float, xerr, yerr, color, marker: str, label: str) -> None:
+    """One arm: thin bars, and the marker drawn above every arm's bars, with a white edge, so
+    that no bar hides a marker."""
+    ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="none", ecolor=color, elinewidth=1,
+                capsize=3, alpha=0.8, zorder=2)
+    ax.scatter([x], [y], marker=marker, color=color, s=55, edgecolors="white", linewidths=0.8,
+               zorder=4, label=label)
 
 
 _ARM_PALETTE = [plt.cm.tab10(i) for i in range(2, 10)] + [plt.cm.tab20(i) for i in
@@ -437,7 +469,8 @@ def remedy_summary(panels: dict[str, dict[str, dict]], base: str = "LB") -> plt.
     labelled :func:`gaputils.scores.summarize` result. Chapter 05."""
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
     widest = max(panels.values(), key=len)
-    colors = arm_colors(list(widest), {n: r["group"] for n, r in widest.items()})
+    groups = {n: r["group"] for n, r in widest.items()}
+    colors, markers = arm_colors(list(widest), groups), arm_markers(list(widest), groups)
     for ax, (title, rows) in zip(axes[0], panels.items(), strict=True):
         for name, r in rows.items():
             if name == base:
@@ -448,10 +481,8 @@ def remedy_summary(panels: dict[str, dict[str, dict]], base: str = "LB") -> plt.
                 continue
             x, xlo, xhi = r["lambda_max_ratio"]
             g = r["gain"]
-            color = colors.get(name, "k")
-            ax.errorbar([x], [g.mean], xerr=_err(x, xlo, xhi), yerr=_err(g.mean, g.lo, g.hi),
-                        fmt=GROUP_MARKERS.get(r["group"], "o"), color=color, capsize=3,
-                        ms=7, label=r.get("label", name))
+            _point(ax, x, g.mean, _err(x, xlo, xhi), _err(g.mean, g.lo, g.hi),
+                   colors.get(name, "k"), markers.get(name, "o"), r.get("label", name))
         ax.axhline(0, color=LB_COLOR, lw=0.8, ls=":")
         if "SB" in rows:
             ax.axhline(rows["SB"]["gain"].mean, color=SB_COLOR, lw=0.8, ls=":")
@@ -519,21 +550,28 @@ def warm_starts(panels: dict[str, list[tuple[float, dict]]], epochs: float,
 
 def batch_schedules(profiles: dict[str, list[tuple[int, int, float, int]]]) -> plt.Figure:
     """Batch size, learning rate and optimizer steps per epoch of labelled runs, from their
-    profiles (:func:`gaputils.remedies.schedules.profile`). Chapter 05."""
+    profiles (:func:`gaputils.remedies.schedules.profile`), in the arms' colours
+    (:func:`arm_colors`: SB blue, LB orange). Runs often share a stretch (every warm start is LB
+    after its switch; most share the cosine rate), so each line is drawn narrower than the one
+    before it: where lines coincide, the earlier ones show as wide bands around the later.
+    Chapter 05."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    colors, k = arm_colors(list(profiles)), len(profiles)
     for i, (label, rows) in enumerate(profiles.items()):
         e = np.arange(len(rows) + 1)
         for ax, v in zip(axes, ([r[1] for r in rows], [r[2] for r in rows],
                                 [r[3] for r in rows]), strict=True):
-            ax.step(e, v + v[-1:], where="post", color=f"C{i}", label=label)
+            ax.step(e, v + v[-1:], where="post", color=colors[label], label=label,
+                    lw=1.5 + 1.2 * (k - 1 - i), zorder=2 + i, solid_capstyle="butt")
     for ax, t, y in zip(axes, ("batch size", "learning rate (at each epoch's start)",
                                "optimizer steps in the epoch"),
                         ("examples", "learning rate", "steps"), strict=True):
         ax.set(yscale="log", xlabel="epoch", ylabel=f"{y} (log scale)", title=t)
     plain_log(axes[0].yaxis, axes[2].yaxis)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(profiles),
-               fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+               fontsize=8, frameon=False, title="where lines coincide, the wider lies underneath",
+               title_fontsize=8)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 
@@ -542,13 +580,13 @@ def accuracy_and_steps(rows: dict[str, dict], names: Sequence[str]) -> plt.Figur
     each arm took (log scale), one marker per arm; plain SB's gain dotted in SB's colour, so
     that an arm's distance from it can be read across. Chapter 05."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    colors = arm_colors(list(rows), {n: r["group"] for n, r in rows.items()})
+    groups = {n: r["group"] for n, r in rows.items()}
+    colors, markers = arm_colors(list(rows), groups), arm_markers(list(rows), groups)
     for name in names:
         r = rows[name]
         g = r.get("gain")
         y, err = (g.mean, _err(g.mean, g.lo, g.hi)) if g else (0.0, None)
-        ax.errorbar([r["steps"]], [y], yerr=err, fmt=GROUP_MARKERS.get(r["group"], "o"),
-                    color=colors[name], capsize=3, ms=7, label=r.get("label", name))
+        _point(ax, r["steps"], y, None, err, colors[name], markers[name], r.get("label", name))
     ax.set(xscale="log", xlabel="optimizer steps (log scale)",
            ylabel="test accuracy - plain LB (points)",
            title="accuracy against optimizer steps (bars: paired 95% CIs)")

@@ -108,7 +108,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--executed", type=Path, default=None,
                    help="also save the executed notebooks here (e.g. for the HTML edition)")
     p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for name in ("chapters", "out", "cache", "executed"):  # the kernels run in chapters/:
+        if getattr(args, name) is not None:  # a relative path means the caller's folder
+            setattr(args, name, getattr(args, name).resolve())
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

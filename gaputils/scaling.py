@@ -140,9 +140,11 @@ def noise_along(model, ds: data.Dataset, config: TrainConfig, losses: Sequence[f
     """Train ``model`` with ``config`` (not cached) and, the first time the training loss falls
     to each of ``losses`` (nats, decreasing), measure the gradient noise scale B_simple on the
     first ``n`` training examples (default: all;
-    :func:`gaputils.noise_scale.gradient_noise_scale`, eval mode). Returns one dict per level
+    :func:`gaputils.noise_scale.gradient_noise_scale`, eval mode), as the noise of SGD's batches
+    drawn from the training set: G is the training set's gradient (the population is the
+    training set; with all examples measured, their mean gradient is G). Returns one dict per level
     reached: ``loss`` (the level), ``step``, ``train_loss``, ``b_simple`` and ``se``
-    (examples). Chapter 07."""
+    (examples), and ``population`` (the training set's size). Chapter 07."""
     levels, out = sorted(losses, reverse=True), []
     sample = ds.train[0][:n], ds.train[1][:n]
 
@@ -151,10 +153,11 @@ def noise_along(model, ds: data.Dataset, config: TrainConfig, losses: Sequence[f
         for lv in reached:
             levels.remove(lv)
         if reached:
-            g = noise_scale.gradient_noise_scale(net, sample, groups=groups)
+            g = noise_scale.gradient_noise_scale(net, sample, groups=groups,
+                                                 population=len(ds.train[1]))
             out.extend({"loss": lv, "step": history.step[-1], "train_loss":
-                        history.train_loss[-1], "b_simple": g["b_simple"], "se": g["se"]}
-                       for lv in reached)
+                        history.train_loss[-1], "b_simple": g["b_simple"], "se": g["se"],
+                        "population": len(ds.train[1])} for lv in reached)
 
     fit(model, ds, config, progress=False, callback=measure)
     return out
@@ -179,18 +182,30 @@ def critical_batch(ds: data.Dataset, sizes: Sequence[int], seeds: Sequence[int],
     learning-rate search at SB's rate scaled linearly down to the smallest size; then, for each
     of ``noise_seeds``, an SB run at SB's tuned rate with the noise scale measured as the loss
     falls through ``levels`` (:func:`noise_along`, first ``n`` examples, default all), under
-    ``["noise"]`` by seed; ``fresh_bn`` as in :func:`steps_to_target`, for both. Chapter 07."""
+    ``["noise"]`` by seed (:func:`noise_runs`); ``fresh_bn`` as in :func:`steps_to_target`, for
+    both. Chapter 07."""
     setting = setting or testbed.get()
     sb = setting.sb
     out = steps_to_target(ds, sizes, seeds, target, lr=setting.lr * min(sizes) / sb,
                           max_epochs=max_epochs, setting=setting, fresh_bn=fresh_bn)
-    lr = best_steps(out)[sb]["lr"]
-    out["noise"] = {}
-    for seed in noise_seeds:
+    out["noise"] = noise_runs(ds, noise_seeds, levels, best_steps(out)[sb]["lr"], setting,
+                              max_epochs, n, fresh_bn)
+    return out
+
+
+def noise_runs(ds: data.Dataset, seeds: Sequence[int], levels: Sequence[float], lr: float,
+               setting: testbed.Setting, max_epochs: float = 30, n: int | None = None,
+               fresh_bn: bool = True) -> dict[str, list[dict]]:
+    """The noise-scale part of :func:`critical_batch`: for each of ``seeds``, an SB run of
+    ``setting`` at the constant rate ``lr`` (SB's tuned one), checked as in
+    :func:`steps_to_target`, with B_simple measured as the loss falls through ``levels``
+    (:func:`noise_along`); by seed. Chapter 07."""
+    sb, out = setting.sb, {}
+    for seed in seeds:
         torch.manual_seed(seed)
         every = _eval_every(len(ds.train[1]), sb)
         cfg = setting.config(sb, seed, n_train=len(ds.train[1]), lr=lr, schedule="constant",
                              epochs=max_epochs, stop_below=min(levels), eval_every=every,
                              **({"remedies": (FreshBNStats(every),)} if fresh_bn else {}))
-        out["noise"][str(seed)] = noise_along(setting.build(ds), ds, cfg, levels, n=n)
+        out[str(seed)] = noise_along(setting.build(ds), ds, cfg, levels, n=n)
     return out

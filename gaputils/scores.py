@@ -127,11 +127,27 @@ def format_summary(rows: dict[str, dict], curvature: bool = True) -> str:
     return "\n".join(out + [note])
 
 
+def unjudged(d: stats.Difference) -> str | None:
+    """Why a paired interval supports no verdict, or None where it does: fewer than three
+    seeds (an interval on one degree of freedom rests on a single spread, and is wide or, by
+    chance, narrow), or identical paired differences (a spread of zero, and an interval of no
+    width, which test accuracies counted on a finite test set make possible)."""
+    if d.n < 3:
+        return f"{d.n} seed{'s' * (d.n != 1)}, an interval on one degree of freedom at most"
+    if d.se <= 1e-9 * max(1.0, abs(d.mean)):  # zero but for the rounding of the differences
+        return f"the {d.n} paired differences are identical, so the interval has no width"
+    return None
+
+
 def verdict(row: dict) -> str:
     """What a row of :func:`summarize` supports, in words read from its 95% intervals: the
     accuracy gain over LB, the fraction of the gap, and lambda_max against LB's (only with
-    three or more measured seeds)."""
+    three or more measured seeds). No verdict at all where the gain's interval supports none
+    (:func:`unjudged`): then the estimate and the reason."""
     g, f = row["gain"], row["fraction"]
+    why = unjudged(g)
+    if why:
+        return f"{stats.signed(g.mean)} pts over LB: an estimate, not a verdict ({why})"
     acc = ("raises LB's test accuracy" if g.lo > 0 else "lowers LB's test accuracy" if g.hi < 0
            else "cannot be told from plain LB in test accuracy")
     if f.bounded and f.lo >= 1:
@@ -161,8 +177,9 @@ def findings(rows: dict[str, dict], base: str = "LB", top: str = "SB") -> str:
         at_top = (r["batch_size"] == rows[top]["batch_size"]
                   and r["group"] not in ("warm start", "dynamic sampling"))
         d = r["vs_top"]
-        text = (f"against plain {top}: {d.brief()} pts" if at_top
-                else verdict(r))
+        why = unjudged(d)
+        text = (f"against plain {top}: {d.brief()} pts" + (f" - not a verdict ({why})" if why
+                                                            else "") if at_top else verdict(r))
         lines.append(textwrap.fill(text, 100, initial_indent=f"{r.get('label', name):<28}",
                                    subsequent_indent=" " * 28))
     return "\n".join(lines)

@@ -50,6 +50,18 @@ def chosen_setting(results: dict[str, list[dict]], min_train: float = 0.99,
     return max(ok, key=ok.get) if ok else None
 
 
+def time_only_rivals(results: dict[str, list[dict]], min_train: float = 0.99,
+                     max_seconds: float = 300.0) -> dict[str, dict]:
+    """The candidates of chapter 01's study that the time limit alone kept out and that the rule
+    would otherwise have preferred to the chosen one (a larger lower end of the interval): per
+    name, its row of ``selection_rows`` and ``over``, the seconds by which it missed the limit.
+    Empty when the time limit decided nothing."""
+    best, rows = chosen_setting(results, min_train, max_seconds), selection_rows(results)
+    floor = rows[best]["diff"].lo if best else float("-inf")
+    return {k: {**r, "over": r["seconds"] - max_seconds} for k, r in rows.items()
+            if _left_out(r, min_train, max_seconds) == "time" and r["diff"].lo > floor}
+
+
 def selection_table(results: dict[str, list[dict]]) -> str:
     """Chapter 01's validation study: per candidate, SB and LB, their lowest training accuracy
     over seeds, the seconds of the chapter's five SB + LB pairs, and the validation difference

@@ -124,11 +124,13 @@ def landscape_explorer(models: dict, data, span: float = 1.0, n: int = 21):
         d1 = ls.random_direction(net, seed=seed)
         if two_d:
             d2 = ls.random_direction(net, seed=seed + 10_000)
-            return plots.planes({f"{name}, seed {seed}": ls.plane(net, d1, d2, data, span, n)})
+            plane = ls.plane(net, d1, d2, data, span, n)
+            return plots.planes({f"{name}, direction seed {seed}": plane})
         fig, ax = plt.subplots(figsize=(6, 4))
         res = ls.line(net, d1, data, span, n)
         ax.plot(res["t"], res["loss"], marker=".")
-        ax.set(xlabel="step along the direction (t)", ylabel="training loss (nats)",
+        ax.set(xlabel="step along the direction (t, in units of each filter's norm)",
+               ylabel="training loss (nats)",
                title=f"{name}, direction seed {seed}", yscale="log",
                ylim=(max(np.min(res["loss"]) / 2, 1e-4), None))
         return fig
@@ -143,22 +145,32 @@ def landscape_explorer(models: dict, data, span: float = 1.0, n: int = 21):
     return explorer(run, controls, title="Loss landscape:", button="Draw")
 
 
-def spectrum_explorer(densities: dict, eigenvalues: dict):
-    """Re-draw precomputed spectra: pick the minimizers, how many top eigenvalues to show and
-    the Gaussian broadening of the density (no new Hessian products). Chapter 04."""
+def spectrum_explorer(densities: dict, eigenvalues: dict, colors=None):
+    """Re-draw precomputed spectra: how many top eigenvalues to show, the Gaussian broadening of
+    the density as a percentage of each spectrum's range (1%, the chapter's, by default), and
+    whether each density gets its own panel (the default: with one shared broadening, a narrow
+    spectrum hides under a single Gaussian of a wide one). No new Hessian products. Chapter 04.
+    ``colors``: one per label, as the chapter's figures use."""
     import ipywidgets as w
 
-    def run(k: int, sigma: float):
-        fig, (ax_d, ax_e) = plt.subplots(1, 2, figsize=(12, 4))
-        plots.density_axis(ax_d, hessian.broadened(densities, sigma))
-        plots.eigenvalue_bars({k_: v[:k] for k_, v in eigenvalues.items()}, ax=ax_e)
+    palette = {k: colors[i] if colors else f"C{i}" for i, k in enumerate(densities)}
+
+    def run(k: int, percent: float, separate: bool):
+        groups = [[n] for n in densities] if separate else [list(densities)]
+        fig, axes = plt.subplots(1, len(groups) + 1, figsize=(5 * (len(groups) + 1), 4))
+        for ax, group in zip(axes[:-1], groups, strict=True):
+            part = {n: densities[n] for n in group}
+            width = percent * hessian.default_broadening(part.values())  # the default is 1%
+            plots.density_axis(ax, hessian.broadened(part, width), palette)
+        plots.eigenvalue_bars({k_: v[:k] for k_, v in eigenvalues.items()}, ax=axes[-1],
+                              colors=[palette.get(n, f"C{i}") for i, n in enumerate(eigenvalues)])
         fig.tight_layout()
         return fig
 
     largest = min(len(v) for v in eigenvalues.values())
-    width = hessian.default_broadening(densities.values())  # the default of broadened()
-    exp = float(np.log10(width))
     controls = {"k": w.IntSlider(value=largest, min=1, max=largest, description="eigenvalues"),
-                "sigma": w.FloatLogSlider(value=width, base=10, min=exp - 2, max=exp + 1,
-                                          description="broadening")}
+                "percent": w.FloatLogSlider(value=1.0, base=10, min=-2, max=1,
+                                            description="broadening, % of range",
+                                            style={"description_width": "initial"}),
+                "separate": w.Checkbox(value=True, description="one panel per spectrum")}
     return explorer(run, controls, title="Hessian spectrum:", button="Draw")

@@ -126,6 +126,10 @@ def test_reference_selection_table():
     marks = {line.split()[0]: line.split("  ")[-1] for line in gu.selection.selection_table(
         {"a": unfit, "b": steady, "c": slow}).splitlines()[2:]}
     assert marks == {"a": "out: fit", "b": "eligible <- chosen", "c": "out: time"}
+    # c (out on time alone) has a higher lower end than b: the limit decided; a is out on fit
+    rivals = gu.selection.time_only_rivals({"a": unfit, "b": steady, "c": slow})
+    assert list(rivals) == ["c"] and rivals["c"]["over"] == pytest.approx(5 * 80.0 - 300.0)
+    assert gu.selection.time_only_rivals({"b": steady, "n": noisy}) == {}
 
 
 def test_test_sampling_se_on_known_predictions():
@@ -184,11 +188,22 @@ def test_spectrum_explorer_defaults_to_the_chapters_broadening(monkeypatch):
     d = Density(np.zeros(3), np.zeros(3), [np.array([-1.0, 0.0, 99.0])],
                 [np.array([0.2, 0.7, 0.1])], 3)
     box = gu.widgets.spectrum_explorer({"SB": d}, {"SB": np.array([99.0, 3.0, 1.0])})
-    sigma = box.children[1].children[1]
-    assert sigma.value == pytest.approx(1.0)  # 1% of the range of the nodes
+    percent = box.children[1].children[1]
+    assert percent.value == pytest.approx(1.0)  # 1% of the range of the nodes
     assert isinstance(shown[0], plt.Figure)
     low, high = shown[0].axes[0].get_ylim()
     assert high / low == pytest.approx(3e8)
+    # two spectra of very different widths: each in its own panel by default, each broadened
+    # by 1% of its own range (the narrow one is not hidden under the wide one's Gaussian)
+    narrow = Density(np.zeros(3), np.zeros(3), [np.array([-0.01, 0.0, 0.99])],
+                     [np.array([0.2, 0.7, 0.1])], 3)
+    shown.clear()
+    gu.widgets.spectrum_explorer({"SB": narrow, "LB": d}, {"SB": np.ones(3), "LB": np.ones(3)})
+    density_axes = shown[0].axes[:2]
+    assert len(shown[0].axes) == 3 and [a.get_legend_handles_labels()[1] for a in
+                                        density_axes] == [["SB"], ["LB"]]
+    assert [a.get_xlim()[1] for a in density_axes] == pytest.approx([0.99 + 0.05, 99.0 + 5.0],
+                                                                    rel=0.1)
 
 
 def test_rank_correlation_and_full_batch_gd():

@@ -73,3 +73,30 @@ def test_the_two_estimators_agree_on_a_small_network():
                                                generator=torch.Generator().manual_seed(1))
     assert abs(a["b_simple"] - b["b_simple"]) < 3 * math.hypot(a["se"], b["se"])
     assert net.training is False
+
+
+def test_the_whole_training_set_gives_the_noise_scale_of_its_own_gradient():
+    # all N examples measured: the mean gradient is G itself, nothing is subtracted, and
+    # B_simple = tr(S) / |mean g|^2 with S the examples' covariance (divisor N - 1), exactly
+    model, (x, y), _ = _regression(n=200)
+    g = torch.cat(list(noise_scale.per_sample_gradients(model, (x, y), _mse)))
+    mean, trace = g.mean(0), float(((g - g.mean(0)) ** 2).sum() / (len(g) - 1))
+    whole = noise_scale.gradient_noise_scale(model, (x, y), loss_fn=_mse, population=200)
+    assert whole["b_simple"] == pytest.approx(trace / float(mean @ mean), rel=1e-9)
+    # as a sample of an unlimited distribution, the noise of the mean is taken off |G|^2
+    sample = noise_scale.gradient_noise_scale(model, (x, y), loss_fn=_mse)
+    assert sample["g2"] == pytest.approx(float(mean @ mean) - trace / 200, rel=1e-9)
+    # half of the set: the finite-population term (1/n - 1/N) in between
+    half = noise_scale.gradient_noise_scale(model, (x[:100], y[:100]), loss_fn=_mse,
+                                            population=200)
+    gh = g[:100]
+    th = float(((gh - gh.mean(0)) ** 2).sum() / 99)
+    assert half["g2"] == pytest.approx(float(gh.mean(0) @ gh.mean(0)) - th * (1 / 100 - 1 / 200),
+                                       rel=1e-9)
+    with pytest.raises(ValueError, match="population=50 is smaller than the 200"):
+        noise_scale.gradient_noise_scale(model, (x, y), loss_fn=_mse, population=50)
+    # the two-batch estimator, batches drawn without replacement from the same 200 examples
+    two = noise_scale.batch_gradient_noise_scale(model, (x, y), small=4, big=150, repeats=2000,
+                                                 loss_fn=_mse, population=200,
+                                                 generator=torch.Generator().manual_seed(0))
+    assert abs(two["b_simple"] - whole["b_simple"]) < 4 * two["se"], (two, whole)

@@ -187,3 +187,10 @@ def test_write_result_adds_arms_and_seeds_and_keeps_the_committed_ones(tmp_path)
     other = _result([3, 4], SB=[0.1, 0.2], LB=[0.6, 0.6], Y=[0.5, 0.5])  # SB seed 3 differs
     with pytest.raises(ValueError, match="SB seed 3 is another network"):
         reference.write_result(path, other, {}, arms=["Y"])
+
+
+def test_relative_paths_are_the_callers_not_the_kernels(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the chapters' kernels run in chapters/, not here
+    args = reproduce.parse(["--cache", "cache", "--out", "out", "--executed", "x"])
+    assert (args.cache, args.out, args.executed) == (tmp_path / "cache", tmp_path / "out",
+                                                     tmp_path / "x")

@@ -141,6 +141,7 @@ def test_steps_to_target_and_noise_along_on_a_toy_setting(tmp_path, monkeypatch)
                                losses=[1.0, 0.6], n=90, groups=3)
     assert [r["loss"] for r in rows] == [1.0, 0.6][:len(rows)] and rows
     assert all(r["train_loss"] <= r["loss"] and r["b_simple"] > 0 for r in rows)
+    assert all(r["population"] == 96 for r in rows)  # measured on 90 of the 96
     levels = scaling.by_level({"0": rows, "1": rows[:1]})
     assert levels[rows[0]["loss"]] == [rows[0]["b_simple"]] * 2
 

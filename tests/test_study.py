@@ -60,9 +60,10 @@ def test_summarize_scores_each_arm_by_paired_gain_and_fieller_fraction():
     for text in (scores.format_summary(rows), scores.findings(rows)):
         assert max(len(line) for line in text.splitlines()) <= 100
     text = scores.findings(rows)
-    assert "none" in text and "cannot be told from plain LB" in text.split("none")[1]
+    assert "none" in text and "not a verdict" in text.split("none")[1]  # LB itself, exactly
     assert not text.startswith("SB")
-    assert "sb+                         against plain SB: +1.00 [+1.00, +1.00] pts" in text
+    assert ("sb+ against plain SB: +1.00 [+1.00, +1.00] pts - not a verdict (the 8 paired "
+            "differences are identical, so the interval has no width)" in " ".join(text.split()))
 
 
 def test_summarize_pairs_an_arm_with_other_seeds_by_seed():
@@ -112,6 +113,12 @@ def test_verdicts_follow_the_intervals():
     assert "unknown part" in scores.verdict({"gain": sure, "fraction": unknown})
     two = {"gain": sure, "fraction": most, "lambda_max_ratio": flat, "n_measured": 2}
     assert "λmax" not in scores.verdict(two)  # no curvature verdict on one degree of freedom
+    pair = stats.Difference(1.0, 0.1, -0.3, 2.3, 10, 1, 2, True)  # two seeds: no verdict at all
+    assert scores.verdict({"gain": pair, "fraction": most}) == (
+        "+1.00 pts over LB: an estimate, not a verdict (2 seeds, an interval on one degree of "
+        "freedom at most)")
+    flat_gain = stats.Difference(0.28, 0.0, 0.28, 0.28, np.inf, 3, 4, True)  # identical pairs
+    assert "no width" in scores.verdict({"gain": flat_gain, "fraction": most})
 
 
 def test_keskar_arms_are_valid_configs_with_distinct_names():
@@ -144,6 +151,18 @@ def test_run_trains_each_arm_from_the_plain_runs_start_and_figures_draw():
     assert len(set(colors.values())) == len(colors)
     by_group = plots.arm_colors(list(rows), {n: r["group"] for n, r in rows.items()})
     assert by_group.keys() == colors.keys() and len(set(by_group.values())) == len(by_group)
+    marks = plots.arm_markers(["a1", "a2", "a3", "w1", "w2"],
+                              {"a1": "robust", "a2": "robust", "a3": "robust",
+                               "w1": "warm start", "w2": "warm start"})
+    assert marks["a1"] == plots.GROUP_MARKERS["robust"] and marks["w1"] == "v"  # group's first
+    assert len({marks[n] for n in ("a1", "a2", "a3")}) == 3 and marks["w1"] != marks["w2"]
+    fig = plots.remedy_summary({"a": rows})  # every marker drawn above every bar
+    from matplotlib.collections import LineCollection, PathCollection
+    parts = fig.axes[0].collections
+    tops = [c.get_zorder() for c in parts if isinstance(c, PathCollection)]
+    bars = [c.get_zorder() for c in parts if isinstance(c, LineCollection)]
+    assert tops and bars and min(tops) > max(bars)
+    plt.close(fig)
     live = {"a": [(2, rows["SB"]), (1, rows["warm_start_1"])], "b": [(1, rows["LB"])]}
     fig = plots.warm_starts(live, 2, focus="b")  # points out of order; "b" sets the range
     assert list(fig.axes[0].lines[0].get_xdata()) == sorted(fig.axes[0].lines[0].get_xdata())

@@ -15,6 +15,9 @@ Three parts, each the chapter's own code with more seeds than its ten minutes al
   (``gu.scaling.noise_along``, seeds 0-2, all 2,000 images); with a committed result it
   replaces that result's ``critical`` (the first measurement, made with running statistics and
   rounded steps, stays as ``critical_before``);
+- ``noise``: only the noise scale of a committed ``critical`` again (its earlier values stay as
+  ``critical["noise_before"]``); since the estimator is told the population (``population=``,
+  all 2,000 images), B_simple is the noise of the training set's own gradient;
 - ``merge``: everything into ``gaputils/results/ch07_beyond.json``;
 - ``more --seeds 6 ... 15``, ``more --controls --seeds 0 ... 7``, then ``add``: more seeds of
   plain SB and LB and the SAM arms (their accuracy only; they cost seconds, and six seeds
@@ -99,6 +102,29 @@ def critical() -> None:
         print(f"replaced the critical batch size of {OUT}", flush=True)
 
 
+def noise() -> None:
+    """Re-measure only the committed result's noise scale along SB runs (seeds ``NOISE_SEEDS``,
+    SB's tuned rate from its steps), e.g. after a change to how B_simple is estimated; the
+    earlier values stay as ``critical["noise_before"]``."""
+    budget = gu.budget()
+    setting = budget.testbed.replace(n_test=256)
+    ref = json.loads(OUT.read_text())
+    crit = ref["critical"]
+    t0 = time.time()
+    lr = gu.scaling.best_steps(crit)[setting.sb]["lr"]
+    new = gu.scaling.noise_runs(setting.load(), NOISE_SEEDS, budget.noise_levels, lr, setting,
+                                budget.critical_epochs)
+    crit["noise_before"] = {"noise": crit["noise"], "how": "the 2,000 images treated as a sample "
+                            "of an unlimited distribution (tr(Sigma) / n taken off |G|^2)"}
+    crit["noise"] = new
+    ref.setdefault("additions", []).append({
+        "arms": ["critical noise"], "seeds": list(NOISE_SEEDS),
+        "command": "GAPUTILS_MODE=standard python data/reference/ch07_beyond.py noise",
+        **gu.reference.stamp("1 thread"), "wall_seconds": round(time.time() - t0)})
+    OUT.write_text(json.dumps(ref, indent=1))
+    print(f"re-measured the noise scale of {OUT} in {round(time.time() - t0)} s", flush=True)
+
+
 def more(seeds, threads: int, controls: bool) -> None:
     setting = gu.budget().testbed
     arms = (gu.arms.sam_controls(setting) if controls else
@@ -150,7 +176,8 @@ def main() -> None:
     if gu.mode() != "standard":
         raise SystemExit("run with GAPUTILS_MODE=standard (the reference is of that testbed)")
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=("run", "control", "critical", "merge", "more", "add"))
+    p.add_argument("what", choices=("run", "control", "critical", "noise", "merge", "more",
+                                    "add"))
     p.add_argument("--seeds", type=int, nargs="+", default=list(range(6)))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--controls", action="store_true", help="more: SAM's controls at LB")
@@ -158,7 +185,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     PARTS.mkdir(exist_ok=True)
     {"run": lambda: run(args.seeds), "control": lambda: control(args.seeds),
-     "critical": critical, "more": lambda: more(args.seeds, args.threads, args.controls),
+     "critical": critical, "noise": noise,
+     "more": lambda: more(args.seeds, args.threads, args.controls),
      "add": lambda: add(args.threads), "merge": lambda: merge(args.threads)}[args.what]()
 
 
