@@ -94,12 +94,18 @@ def critical() -> None:
                 "how": "BatchNorm running statistics at each check, steps rounded up to the "
                        "next check (a quarter epoch), B_simple on 1,000 of the 2,000 images"}
         ref["critical"] = res
-        ref.setdefault("additions", []).append({
-            "arms": ["critical"], "seeds": list(CRITICAL_SEEDS),
-            "command": "GAPUTILS_MODE=standard python data/reference/ch07_beyond.py critical",
-            **gu.reference.stamp("1 thread"), "wall_seconds": res["wall_seconds"]})
-        OUT.write_text(json.dumps(ref, indent=1))
+        _record(ref, "critical", CRITICAL_SEEDS, "critical", res["wall_seconds"])
         print(f"replaced the critical batch size of {OUT}", flush=True)
+
+
+def _record(ref: dict, part: str, seeds, command: str, seconds: float) -> None:
+    """Write ``ref`` back to the committed result, with what was just re-made recorded under
+    ``"additions"``: the part, its seeds, the command, machine, date and seconds."""
+    ref.setdefault("additions", []).append({
+        "arms": [part], "seeds": list(seeds),
+        "command": f"GAPUTILS_MODE=standard python data/reference/ch07_beyond.py {command}",
+        **gu.reference.stamp("1 thread"), "wall_seconds": round(seconds)})
+    OUT.write_text(json.dumps(ref, indent=1))
 
 
 def noise() -> None:
@@ -117,11 +123,7 @@ def noise() -> None:
     crit["noise_before"] = {"noise": crit["noise"], "how": "the 2,000 images treated as a sample "
                             "of an unlimited distribution (tr(Sigma) / n taken off |G|^2)"}
     crit["noise"] = new
-    ref.setdefault("additions", []).append({
-        "arms": ["critical noise"], "seeds": list(NOISE_SEEDS),
-        "command": "GAPUTILS_MODE=standard python data/reference/ch07_beyond.py noise",
-        **gu.reference.stamp("1 thread"), "wall_seconds": round(time.time() - t0)})
-    OUT.write_text(json.dumps(ref, indent=1))
+    _record(ref, "critical noise", NOISE_SEEDS, "noise", time.time() - t0)
     print(f"re-measured the noise scale of {OUT} in {round(time.time() - t0)} s", flush=True)
 
 
