@@ -205,7 +205,7 @@ for v, g in causes.items():
     hit = "contains" if lo <= p_lb / p_sb <= hi else "misses"
     print(f"  {v}\n      SB {g['SB'].mean():.3g} ± {g['SB'].std(ddof=1):.2g} {factor}, "
           f"LB {g['LB'].mean():.3g} ± {g['LB'].std(ddof=1):.2g}; SB / paper "
-          f"{g['SB'].mean() / p_sb:.2g}\n      LB/SB {r:.3g} [{lo:.3g}, {hi:.3g}]: "
+          f"{g['SB'].mean() / p_sb:.2g}\n      LB/SB {r:.3f} [{lo:.3f}, {hi:.3f}]: "
           + ("above 1" if lo > 1 else "includes 1") + f", {hit} the paper's {p_lb / p_sb:.0f}")
 closest = min(causes, key=lambda v: abs(np.log(causes[v]["SB"].mean() / p_sb)))
 print(f"closest to the paper's SB value: {closest}")
@@ -213,7 +213,7 @@ top = max(gu.stats.ratio_interval(g["LB"], g["SB"])[0] for g in causes.values())
 print(f"largest LB / SB over the rows: {top:.3g}; the paper's F1: {p_lb / p_sb:.0f}")
 f1_gap = gu.gaps.difference(f1_runs["SB"], f1_runs["LB"]).scaled(100)
 f1_sharper = gu.stats.ratio_interval(*(causes[next(iter(causes))][g] for g in ("LB", "SB")))[1] > 1
-print(f"F1's test accuracy, SB - LB (these networks, chapter 1's runs): {f1_gap} points: "
+print(f"F1's test accuracy SB - LB in points (these networks, chapter 1's runs): {f1_gap}\n  "
       + ("LB sharper by Keskar's own box and " + ("worse on the test set - as the story goes"
          if f1_gap.lo > 0 else "not told worse on the test set - this row contradicts "
          "'sharper, therefore worse'") if f1_sharper else

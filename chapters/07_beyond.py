@@ -452,17 +452,18 @@ print(f"training accuracy: SB {train_acc['SB']:.1f}%, LB {train_acc['LB']:.1f}% 
 print(f"gap SB - LB, ViT: {vit_rows['SB']['gain']}")
 
 # %% [markdown]
-# The transformer shows the gap: its LB run fits the training set (the training accuracies
-# printed) and tests worse than SB by an interval clear of zero, about a point - the size of
-# C1's gap on the testbed. Its LB minimizer is far sharper than SB's: by lambda_max several
-# hundred times, by Keskar's sharpness more than ten times (the table gives SB's ratios to LB's;
-# the comparison below inverts them). The ViT has no BatchNorm, so the gap does not need it.
-# One caution on that ratio: the ViT trains with Adam, whose steps are divided by the square root
-# of its running second-moment estimate v, so the curvature that limits its stability is that of
-# the preconditioned Hessian, diag(√v + ε)^-1 H (Cohen et al., 2022), not raw lambda_max. The
-# cached runs keep the weights, not Adam's state, so this chapter cannot compute it; the
-# several-hundred-fold raw ratio says how the two minimizers' landscapes differ, not how close
-# either run came to Adam's stability limit (open here).
+# The transformer shows the gap: its LB run fits the training set (the training accuracies printed)
+# and tests worse than SB by an interval clear of zero, about a point - the size of C1's gap on the
+# testbed. Its LB minimizer is far sharper than SB's: by lambda_max several hundred times, by
+# Keskar's sharpness more than ten times (the table gives SB's ratios to LB's; the comparison below
+# inverts them). The ViT has no BatchNorm, so the gap does not need it. One caution on that ratio:
+# the ViT trains with Adam, whose steps are divided by the square root of its running second-moment
+# estimate v, so the curvature that limits its stability is that of the preconditioned Hessian,
+# diag(√v + ε)^-1 H (Cohen et al., 2022), not raw lambda_max: they find its top eigenvalue rising to
+# and hovering at Adam's stability threshold (2 + 2β₁) / ((1 - β₁) η), 38 / η for β₁ = 0.9 - the
+# edge of stability of chapter 4, for Adam. The cached runs keep the weights, not Adam's state, so
+# this chapter cannot compute it; the several-hundred-fold raw ratio says how the two minimizers'
+# landscapes differ, not how close either run came to Adam's stability limit (open here).
 #
 # Is that the transformer, or the protocol? The reference run repeats the experiment with
 # Keskar's F1 - the multilayer perceptron with BatchNorm - in place of the ViT: same data, batch
