@@ -109,10 +109,13 @@ print(f"weight norms ||x||: SB {norms['SB']:.1f}, LB {norms['LB']:.1f}; a step o
 # compare the two ends of the line with the two minimizers themselves (alpha = 0 and 1; at every
 # point, including these, with re-estimated statistics). Between the minimizers, the printed barrier
 # is how far the loss rises above the higher of the two, and how far the training accuracy falls: a
-# clearly positive barrier means the two minimizers lie in different valleys, connected by no
-# straight path of low loss. (Frankle et al., 2020, measure the barrier in error rather than loss
-# and call minimizers "linearly connected" when it stays within about 2%; the line after the barrier
-# reads ours, in training error, against that.) With interpolated statistics the same midpoint looks
+# clearly positive barrier means the two minimizers are not linearly connected: no straight path
+# of low loss joins them (a curved one may - Garipov et al., 2018, and Draxler et al., 2018, find
+# such paths between minima of one network). (Frankle et al., 2020, measure the barrier in error
+# rather than loss, mostly test error and above the mean of the two ends' errors, and call
+# minimizers "linearly connected" when it stays within about 2%; the line after the barrier reads
+# ours in training error, above the higher of the two ends - the same here, where both ends fit
+# the training set.) With interpolated statistics the same midpoint looks
 # different (printed), which is how much of the picture stale BatchNorm statistics would contribute.
 # Outside [0, 1] the naive recipe can break down altogether: extrapolated running variances can turn
 # negative, and the dotted line stops where the loss is no longer defined (the points are printed).
@@ -175,8 +178,8 @@ for bn in ("running", "recompute"):
     r, lo, hi = ratio[bn]
     print(f"BN statistics {bn}: loss increase at t = {distance}: " + ", ".join(
         f"{k} {v.mean():.3f} ± {v.std(ddof=1):.3f}" for k, v in rise[bn].items())
-        + f" nats (mean ± std over {len(runs['SB'])} seeds)\n  LB / SB (geometric mean of the "
-        f"paired ratios) {r:.2f}, 95% CI [{lo:.2f}, {hi:.2f}]: the interval "
+        + f" nats (mean ± std, ddof = 1, over {len(runs['SB'])} seeds)\n  LB / SB (geometric "
+        f"mean of the paired ratios) {r:.2f}, 95% CI [{lo:.2f}, {hi:.2f}]: the interval "
         + ("lies above 1" if lo > 1 else "includes 1"))
 
 # %% [markdown]
@@ -186,9 +189,11 @@ for bn in ("running", "recompute"):
 # sharper minimum. Compare the two lines: where the increases with re-estimated statistics
 # are smaller, that part of the rise measured with frozen statistics came from the statistics
 # going stale, not from the weights; the second ratio says whether the ordering survives
-# without it. Note what
-# this number is not: it is an average over random directions, not the worst case, and it is
-# measured in units that depend on the normalization chosen.
+# without it. Note what this number is not: it is an average over random directions, not the
+# worst case, and it is measured in units that depend on the normalization chosen. And the LB
+# minimizers end at a higher training loss than the SB ones (chapter 1), so part of a larger rise
+# may be how far training converged rather than the shape of the minimum - chapter 3 meets this
+# again.
 #
 # ## Two-dimensional slices
 #
@@ -223,14 +228,13 @@ print("training loss at the four corners (|a| = |b| = 1): " + ", ".join(
 #
 # ## What raw slices can and cannot tell
 #
-# Without filter normalization - here: a Gaussian direction scaled, as a whole, to the norm of
-# the weights - a slice depends on how the weights happen to be distributed over the layers.
-# Dinh et al. (2017) made this precise: in a ReLU network one can multiply one layer by a
-# constant and undo it in the next, and get exactly the same function with an arbitrarily
-# sharper or flatter minimum. With BatchNorm after a layer the undoing is even simpler: scale
-# the BatchNorm's running mean by the same constant and its running variance and eps by its
-# square (`gu.reparam.rescale`). We rescale the SB network's first layer by 10 and slice it
-# again.
+# Without filter normalization - here: a Gaussian direction scaled, as a whole, to the norm of the
+# weights - a slice depends on how the weights happen to be distributed over the layers. Dinh et al.
+# (2017) made this precise: in a ReLU network one can multiply one layer by a constant and undo it
+# in the next, and get exactly the same function with a minimum that looks as much sharper as one
+# likes. With BatchNorm after a layer the undoing is even simpler: scale the BatchNorm's running
+# mean by the same constant and its running variance and eps by its square (`gu.reparam.rescale`).
+# We rescale the SB network's first layer by 10 and slice it again.
 
 # %%
 scaled = gu.reparam.rescale(copy.deepcopy(sb), layer=0, alpha=10.0)
@@ -277,7 +281,8 @@ print("rescaled / original loss, geometric mean over directions and steps: " + "
 # The figure below is the default; the controls redraw it when a Jupyter frontend is running.
 
 # %%
-box = gu.widgets.landscape_explorer({"SB": sb, "LB": lb}, train, span=1.0, n=budget.grid)
+box = gu.widgets.landscape_explorer({"SB (seed 0)": sb, "LB (seed 0)": lb}, train, span=1.0,
+                                   n=budget.grid)
 
 # %% [markdown]
 # ## Beside the reference runs
@@ -327,6 +332,10 @@ gu.reference.compare("02", {
 # - Dinh, Pascanu, Bengio and Bengio (2017). *Sharp Minima Can Generalize For Deep Nets.* ICML.
 # - Goodfellow, Vinyals and Saxe (2015). *Qualitatively characterizing neural network
 #   optimization problems.* ICLR.
+# - Garipov, Izmailov, Podoprikhin, Vetrov and Wilson (2018). *Loss Surfaces, Mode Connectivity,
+#   and Fast Ensembling of DNNs.* NeurIPS.
+# - Draxler, Veschgini, Salmhofer and Hamprecht (2018). *Essentially No Barriers in Neural Network
+#   Energy Landscape.* ICML.
 # - Frankle, Dziugaite, Roy and Carbin (2020). *Linear Mode Connectivity and the Lottery Ticket
 #   Hypothesis.* ICML.
 
