@@ -129,6 +129,9 @@ def test_reference_selection_table():
     # c (out on time alone) has a higher lower end than b: the limit decided; a is out on fit
     rivals = gu.selection.time_only_rivals({"a": unfit, "b": steady, "c": slow})
     assert list(rivals) == ["c"] and rivals["c"]["over"] == pytest.approx(5 * 80.0 - 300.0)
+    uneven = steady[:4] + [dict(r, seconds=100.0) for r in steady[4:]]  # one stretched pair
+    row = gu.selection.selection_rows({"u": uneven})["u"]
+    assert row["median_seconds"] == pytest.approx(5 * 20.0) and row["seconds"] > 5 * 70.0
     assert gu.selection.time_only_rivals({"b": steady, "n": noisy}) == {}
 
 
