@@ -152,10 +152,11 @@ curv = gu.flatness.curvature_table(runs, train, probes)
 print(gu.flatness.format_curvature_table(curv))
 
 # %% [markdown]
-# Where the intervals lie above 1, both numbers are larger for the LB minimizers, by the
-# factors printed: in this sense Keskar et al.'s description - "many large positive
-# eigenvalues" - holds for our networks (the testbed's C1, the seeds printed, the loss on the
-# training examples printed, in eval mode); the bar chart further down shows the largest ones.
+# Where the intervals lie above 1, both numbers are larger for the LB minimizers, by the factors
+# printed: in this sense Keskar et al.'s description - "many large positive eigenvalues" - holds for
+# our networks (the testbed's C1, the number of seed pairs in the table's header, the loss on the
+# training examples counted at the top, in eval mode; the two minimizers of a seed share their
+# initial weights, hence paired ratios); the bar chart further down shows the largest ones.
 #
 # ## How much of it is scale?
 #
@@ -187,14 +188,19 @@ print("(||w_SB|| / ||w_LB||)^2 per weight matrix, mean over seeds: " + ", ".join
 # %%
 scaled = gu.flatness.curvature_table(runs, train, probes, scale="weights")
 print(gu.flatness.format_curvature_table(scaled, "D H D"))
-per_layer = [((layers["SB"][n] / layers["LB"][n]) ** 2).mean() for n in layers["SB"]]
+hidden = list(layers["SB"])[:-1]  # the output layer has no BatchNorm: its scale is no symmetry
+per_layer = [((layers["SB"][n] / layers["LB"][n]) ** 2).mean() for n in hidden]
+removed = {}
 for w in ("lambda_max", "trace"):
     raw, free = curv[w]["ratio"][0], scaled[w]["ratio"][0]
+    removed[w] = gu.stats.ratio_interval(curv[w]["LB"] / curv[w]["SB"],
+                                         scaled[w]["LB"] / scaled[w]["SB"])  # paired by seed
     where = ("within" if min(per_layer) <= raw / free <= max(per_layer) else
              "above" if raw / free > max(per_layer) else "below")
     print(f"{w}: raw LB / SB {raw:.1f} = scale-free {free:.1f} x {raw / free:.1f} removed by "
-          f"the change to relative coordinates - {where} the per-layer range "
-          f"{min(per_layer):.2f}-{max(per_layer):.2f}")
+          f"the change to relative coordinates (95% CI [{removed[w][1]:.2f}, "
+          f"{removed[w][2]:.2f}]) - {where} the range {min(per_layer):.2f}-{max(per_layer):.2f} "
+          f"of the hidden layers ({', '.join(hidden)})")
 
 # %% [markdown]
 # The first table compares the raw curvature, the second the scale-free one, and the last lines
@@ -229,13 +235,15 @@ for name, d in dens.items():
 
 # %% [markdown]
 # Each spectrum is drawn with its own broadening, 1% of its own range (with LB's, the whole SB
-# spectrum would fit inside one Gaussian). Both are a tall bulk near zero - most directions are
-# almost flat - and a few outliers; note the different eigenvalue axes. The density just left of
-# zero is mostly the broadening: each Gaussian spreads a node at or near zero to both sides. Whether
-# the Hessian has negative eigenvalues of any size is what the smallest Ritz value says (printed; a
-# negative one that is small next to the largest means the minimizer sits where the loss still
-# curves down a little along a few directions - exercise 1 computes them properly). The printed
-# ranges say how much further right the LB spectrum reaches.
+# spectrum would fit inside one Gaussian), so peak heights are not comparable between the panels.
+# Both are a tall bulk near zero - most directions are almost flat - and a tail of large eigenvalues
+# (the bar chart below shows how gradually it decays); note the different eigenvalue axes. The
+# density just left of zero is mostly the broadening: each Gaussian spreads a node at or near zero
+# to both sides. Whether the Hessian has negative eigenvalues is what the smallest Ritz value says
+# (printed): a Ritz value never lies below the smallest eigenvalue, so a negative one proves that
+# the Hessian has an eigenvalue at least this negative - the minimizer sits where the loss still
+# curves down along some directions; how far down, exercise 1 computes properly. The printed ranges
+# say how much further right the LB spectrum reaches.
 #
 # Sagun et al. (2017) and Papyan (2019) linked the number of outliers to the number of classes
 # (about one per class, or one fewer: Papyan discusses C - 1 for the cross-entropy). The
@@ -276,7 +284,7 @@ for name, vals in top.items():
 # per class" would hold; the printed positions say where it comes in our runs. Where it comes
 # earlier, a few dominant outliers are followed by eigenvalues that decay gradually (the bar
 # chart), and the clean picture does not show up in this BatchNorm network trained to a small
-# loss on a small subset of Fashion-MNIST.
+# training loss (chapter 1 prints it) on a small subset of Fashion-MNIST.
 #
 # ## lambda_max and epsilon-sharpness across batch sizes
 #
@@ -305,10 +313,13 @@ print("lambda_max vs sharpness:", gu.stats.format_correlation(corr))
 # %% [markdown]
 # The rank correlation (printed, with its interval) says how consistently the two orderings agree,
 # and the colour shows the batch size behind each point; the ten networks are five batch sizes times
-# two seeds, so they are not independent and the p-value is optimistic. Even where they agree, they
-# are not the same quantity: the metric weights each coordinate by |x_i| + 1, mixes in the gradient
-# and, as chapter 3 showed, bounds a trace-like sum over many directions, while lambda_max is the
-# curvature along a single one.
+# two seeds, and the networks of one seed share their initial weights, so they are not independent:
+# the p-value and the bootstrap interval, which resamples networks one by one, are optimistic (with
+# two seeds, resampling by seed is no remedy). Read the colours too: where the largest batches
+# spread in lambda_max while their sharpness levels off, the agreement comes from the smaller ones.
+# Even where they agree, they are not the same quantity: the metric weights each coordinate by |x_i|
+# + 1, mixes in the gradient and, as chapter 3 showed, bounds a trace-like sum over many directions,
+# while lambda_max is the curvature along a single one.
 #
 # ## The edge of stability
 #
@@ -364,7 +375,7 @@ for name in ("SB", "LB"):
           f"{2 * (1 + beta) / lam_g:.3g}")
 
 # %% [markdown]
-# A minimizer above the bound could not be a resting point of training at the peak rate: the
+# A minimizer above the bound could not be a stable fixed point of training at the peak rate: the
 # iterates would be thrown out along its sharpest direction. The cosine schedule takes the rate
 # to zero, and the bound rises as it falls, so a minimizer of any sharpness becomes reachable in
 # the last part of the run - at the rate printed last on each line. Where LB's minimizer lies
@@ -451,7 +462,7 @@ gu.reference.compare("04", {
 #    error from every start, printed), and gives many eigenvalues from one basis.
 # 3. In our runs, the LB minimizers have a larger top eigenvalue and a larger trace than the SB
 #    ones; part of the ratio is the scale of the weights, and the scale-free D H D says how much
-#    is left. Both spectra are a bulk near zero plus a few outliers.
+#    is left. Both spectra are a bulk near zero and a tail of large eigenvalues.
 # 4. lambda_max and Keskar's sharpness rank the sweep's networks alike to the degree the
 #    printed rank correlation says, but measure different things.
 # 5. Full-batch gradient descent drives lambda_max up to about 2 / lr and keeps it in a band
@@ -490,8 +501,9 @@ gu.reference.compare("04", {
 #   (2022). *Adaptive Gradient Methods at the Edge of Stability.* arXiv:2207.14484.
 
 # %% tags=["remove-cell"]
-# Check: LB has the larger lambda_max and trace, raw and scale-free, beyond seed noise; every top
-# eigenvalue converged to 1%; full-batch GD sits at the edge of stability (standard, paper);
+# Check: LB has the larger lambda_max and trace, raw and scale-free, beyond seed noise, and part
+# of each ratio is the weights' scale (LB's hidden layers are smaller); every top eigenvalue
+# converged to 1%; full-batch GD sits at the edge of stability (standard, paper);
 # smoke: everything ran.
 assert all(np.all(np.isfinite(v)) for v in top.values())
 assert np.all(np.isfinite(res_top.values)) and "shuffle=False" in refused
@@ -509,6 +521,8 @@ if gu.mode() != "smoke":
     for pi, lz, e_pi, e_lz in zip(*cost.values(), *errors.values(), strict=True):
         assert lz < pi and e_lz < min(e_pi, tol)  # Lanczos: fewer products, smaller error
     assert max(worst.values()) < 0.01, worst  # every top eigenvalue converged, not only the first
+    assert all(r[1] > 1 for r in removed.values()), removed  # part of each ratio is scale
+    assert min(per_layer) > 1, per_layer  # every hidden layer's weights are smaller for LB
     for lr, e in eos_summary.items():
         assert e["first"] < 0.5 and e["reached_step"] is not None, (lr, e)
         assert 0.9 <= e["median"] <= 1.6, (lr, e)

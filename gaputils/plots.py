@@ -392,11 +392,13 @@ _MEMBER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
 
 
 def arm_markers(names: Sequence[str], groups: dict[str, str]) -> dict[str, str]:
-    """One marker per arm: the first arm of a group gets the group's own marker
-    (``GROUP_MARKERS``), the next ones other shapes in turn, so that arms of one group, which
+    """One marker per arm: circles for plain SB and LB; the first arm of a group gets the
+    group's own marker (``GROUP_MARKERS``), the next ones other shapes in turn, so that arms of one group, which
     share a hue (:func:`arm_colors`), differ in shape as well as in shade. Chapter 05."""
-    out, seen = {}, {}
+    out, seen = {"SB": "o", "LB": "o"}, {}  # plain SB and LB: circles, told apart by colour
     for n in names:
+        if n in out:
+            continue
         g = groups.get(n, "")
         first = GROUP_MARKERS.get(g, "o")
         shapes = [first] + [m for m in _MEMBER_MARKERS if m != first]

@@ -132,8 +132,10 @@ def unjudged(d: stats.Difference) -> str | None:
     seeds (an interval on one degree of freedom rests on a single spread, and is wide or, by
     chance, narrow), or identical paired differences (a spread of zero, and an interval of no
     width, which test accuracies counted on a finite test set make possible)."""
-    if d.n < 3:
-        return f"{d.n} seed{'s' * (d.n != 1)}, an interval on one degree of freedom at most"
+    if d.n < 2:
+        return f"{d.n} seed, no interval"
+    if d.n == 2:
+        return "2 seeds, an interval on one degree of freedom"
     if d.se <= 1e-9 * max(1.0, abs(d.mean)):  # zero but for the rounding of the differences
         return f"the {d.n} paired differences are identical, so the interval has no width"
     return None

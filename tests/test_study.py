@@ -116,7 +116,7 @@ def test_verdicts_follow_the_intervals():
     pair = stats.Difference(1.0, 0.1, -0.3, 2.3, 10, 1, 2, True)  # two seeds: no verdict at all
     assert scores.verdict({"gain": pair, "fraction": most}) == (
         "+1.00 pts over LB: an estimate, not a verdict (2 seeds, an interval on one degree of "
-        "freedom at most)")
+        "freedom)")
     flat_gain = stats.Difference(0.28, 0.0, 0.28, 0.28, np.inf, 3, 4, True)  # identical pairs
     assert "no width" in scores.verdict({"gain": flat_gain, "fraction": most})
 
