@@ -393,8 +393,9 @@ _MEMBER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
 
 def arm_markers(names: Sequence[str], groups: dict[str, str]) -> dict[str, str]:
     """One marker per arm: circles for plain SB and LB; the first arm of a group gets the
-    group's own marker (``GROUP_MARKERS``), the next ones other shapes in turn, so that arms of one group, which
-    share a hue (:func:`arm_colors`), differ in shape as well as in shade. Chapter 05."""
+    group's own marker (``GROUP_MARKERS``), the next ones other shapes in turn, so that arms of
+    one group, which share a hue (:func:`arm_colors`), differ in shape as well as in shade.
+    Chapter 05."""
     out, seen = {"SB": "o", "LB": "o"}, {}  # plain SB and LB: circles, told apart by colour
     for n in names:
         if n in out:
