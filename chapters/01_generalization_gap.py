@@ -186,9 +186,9 @@ print(gu.gaps.gap_table(runs))
 # says why it prints medians). Runs of one seed share their initial weights (and, like every run,
 # the test set), so the right comparison is the *paired* difference: for every seed, SB's test
 # accuracy minus LB's; then the mean of those differences, its standard error sd / sqrt(n), and a
-# Student-t interval on n - 1 degrees of freedom. Pairing removes what the two runs of a seed share
-# - the starting point - and leaves the effect of the batch. The figure shows every seed's pair and
-# the differences:
+# Student-t interval on n - 1 degrees of freedom. Pairing removes what the two runs of a seed
+# share - the starting point - and leaves the effect of the batch. The figure shows every seed's
+# pair and the differences:
 
 # %%
 pairs = {k: (v["SB"], v["LB"]) for k, v in runs.items()}

@@ -317,9 +317,9 @@ print("lambda_max vs sharpness:", gu.stats.format_correlation(corr))
 # the p-value and the bootstrap interval, which resamples networks one by one, are optimistic (with
 # two seeds, resampling by seed is no remedy). Read the colours too: where the largest batches
 # spread in lambda_max while their sharpness levels off, the agreement comes from the smaller ones.
-# Even where they agree, they are not the same quantity: the metric weights each coordinate by |x_i|
-# + 1, mixes in the gradient and, as chapter 3 showed, bounds a trace-like sum over many directions,
-# while lambda_max is the curvature along a single one.
+# Even where they agree, they are not the same quantity: the metric weights each coordinate by
+# |x_i| + 1, mixes in the gradient and, as chapter 3 showed, bounds a trace-like sum over many
+# directions, while lambda_max is the curvature along a single one.
 #
 # ## The edge of stability
 #
@@ -332,9 +332,11 @@ print("lambda_max vs sharpness:", gu.stats.format_correlation(corr))
 
 # %%
 eos_steps = 600 if gu.mode() != "smoke" else 40
-eos = {lr: gu.stability.full_batch_gd(ds, lr, eos_steps, n=min(1000, len(ds.train[1])))
-       for lr in (0.05, 0.1)}
+n_eos = min(1000, len(ds.train[1]))
+eos = {lr: gu.stability.full_batch_gd(ds, lr, eos_steps, n=n_eos) for lr in (0.05, 0.1)}
 fig = gu.plots.edge_of_stability(eos)
+fig.suptitle(f"BatchNorm-free perceptron (2 x 128), {n_eos:,} training images, seed 0")
+fig.tight_layout()
 eos_summary = {lr: gu.stability.edge_of_stability(h, lams, lr) for lr, (h, lams) in eos.items()}
 for lr, e in eos_summary.items():
     where = f"at step {e['reached_step']}" if e["reached_step"] is not None else "never"
