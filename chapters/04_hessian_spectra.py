@@ -195,27 +195,27 @@ for w in ("lambda_max", "trace"):
     raw, free = curv[w]["ratio"][0], scaled[w]["ratio"][0]
     removed[w] = gu.stats.ratio_interval(curv[w]["LB"] / curv[w]["SB"],
                                          scaled[w]["LB"] / scaled[w]["SB"])  # paired by seed
-    where = ("within" if min(per_layer) <= raw / free <= max(per_layer) else
-             "above" if raw / free > max(per_layer) else "below")
+    _, lo, hi = removed[w]
+    where = ("its interval lies above" if lo > max(per_layer) else "its interval lies below"
+             if hi < min(per_layer) else "its interval reaches into")
     print(f"{w}: raw LB / SB {raw:.1f} = scale-free {free:.1f} x {raw / free:.1f} removed by "
-          f"the change to relative coordinates (95% CI [{removed[w][1]:.2f}, "
-          f"{removed[w][2]:.2f}]) - {where} the range {min(per_layer):.2f}-{max(per_layer):.2f} "
-          f"of the hidden layers ({', '.join(hidden)})")
+          f"the change to relative coordinates (95% CI [{lo:.2f}, {hi:.2f}]) - {where} the range "
+          f"{min(per_layer):.2f}-{max(per_layer):.2f} of the hidden layers ({', '.join(hidden)})")
 
 # %% [markdown]
 # The first table compares the raw curvature, the second the scale-free one, and the last lines
 # split each raw ratio into the two: the factor removed by measuring in relative coordinates, and
 # the scale-free factor that is left. D reweights every coordinate by its own |x_i|, not only each
 # layer by its norm; the squared per-layer norm ratios printed above are what a per-layer rescaling
-# alone would remove, layer by layer - where the removed factor lies within their range (each line
-# says), the layers' scale can account for it; where it lies above, the change to relative
-# coordinates removed more than the layers' norms explain, from how the weights are spread within
-# layers (compare the weight norms and distances printed above too). The Hutch++ column is larger
-# for D H D: read its square as before - the share of the seed-to-seed spread that is estimator
-# noise. The interval is built from the whole spread, noise included, so a noisier estimator makes
-# it wider, not wrong. What is left is curvature that no per-layer rescaling can explain away; its
-# interval in the second table says whether it is told apart from 1. Chapter 3 reached the same
-# point from the other side, with the adaptive sharpness.
+# alone would remove, layer by layer - where the removed factor's interval reaches into their range
+# (each line says), the layers' scale can account for it; where it lies above, the change to
+# relative coordinates removed more than the layers' norms explain, from how the weights are spread
+# within layers (compare the weight norms and distances printed above too). The Hutch++ column is
+# larger for D H D: read its square as before - the share of the seed-to-seed spread that is
+# estimator noise. The interval is built from the whole spread, noise included, so a noisier
+# estimator makes it wider, not wrong. What is left is curvature that no per-layer rescaling can
+# explain away; its interval in the second table says whether it is told apart from 1. Chapter 3
+# reached the same point from the other side, with the adaptive sharpness.
 #
 # ## The whole spectrum
 #
