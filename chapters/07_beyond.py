@@ -415,8 +415,8 @@ print("mean steps, first -> this: " + ", ".join(
 # and the estimator of a sample from an unlimited distribution - put it at about a third of B_crit:
 # B_simple, computed in eval mode, depends on BatchNorm's statistics as well as on the weights
 # (which of the changes moved it, this run does not separate; the estimator alone moves it the other
-# way, by the percentage printed). McCandlish et al.'s prediction is B_crit ≈ B_noise = tr(HΣ) / (Gᵀ
-# H G), which weighs the noise and the gradient by the Hessian H; B_simple replaces H by the
+# way, by the percentage printed). McCandlish et al.'s prediction is B_crit ≈ B_noise = tr(HΣ) /
+# (GᵀHG), which weighs the noise and the gradient by the Hessian H; B_simple replaces H by the
 # identity and equals B_noise only when the curvature is about the same in every direction, which
 # chapter 4 showed it is not; McCandlish et al. present B_simple as an approximation, not an
 # identity, and one seed's value here is well above the others'. Along the way, by the estimates,
