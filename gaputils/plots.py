@@ -880,8 +880,9 @@ def measure_scatter(points: dict[str, np.ndarray]) -> plt.Figure:
 def reference_curves(live: dict[str, dict], references: dict[str, dict[str, dict]]
                      ) -> plt.Figure:
     """One panel per curve (made by ``gu.reference.curve``): this run's (thick, light) and each
-    reference run's where it has that curve (thin: black dashed, then grey dotted), with
-    ``references`` mapping a legend label to a run's curves by title."""
+    reference run's where it has that curve (thin: black dashed, then grey dotted; the legend
+    says where a reference's curve is this run's, value for value), with ``references`` mapping
+    a legend label to a run's curves by title."""
     fig, axes = plt.subplots(1, len(live), figsize=(5.5 * len(live), 3.8), squeeze=False)
     styles = [("x--", "black"), ("+:", "0.45")]
     for ax, (title, c) in zip(axes[0], live.items(), strict=True):
@@ -892,8 +893,10 @@ def reference_curves(live: dict[str, dict], references: dict[str, dict[str, dict
             r = ref.get(title)
             fmt, color = styles[i % len(styles)]
             if r:  # thin on top, so that where the runs agree all stay visible
+                same = (len(r["x"]) == len(c["x"]) and np.allclose(r["x"], c["x"], rtol=1e-9)
+                        and np.allclose(r["y"], c["y"], rtol=1e-9))
                 ax.plot(r["x"], r["y"], fmt if dots else fmt.lstrip("x+"), ms=4, lw=1.2,
-                        color=color, label=name)
+                        color=color, label=name + (", identical to this run" if same else ""))
         ax.set(xlabel=c["xlabel"], ylabel=c["ylabel"], title=title,
                xscale="log" if c.get("log_x") else "linear",
                yscale="log" if c.get("log_y") else "linear")

@@ -93,6 +93,9 @@ def test_reference_curves_draw_both_runs_where_the_reference_has_the_curve():
                                                     "reference (standard)": {"a": a}})
     assert [len(ax.lines) for ax in fig.axes] == [3, 2]  # the standard run has no curve b
     assert [line.get_label() for line in fig.axes[1].lines] == ["this run", "reference (paper)"]
+    assert [line.get_label() for line in fig.axes[0].lines] == [  # a's curve is this run's
+        "this run", "reference (paper), identical to this run",
+        "reference (standard), identical to this run"]
     assert fig.axes[1].get_xscale() == "log" and fig.axes[1].get_yscale() == "log"
     ticks = [t.get_text() for t in fig.axes[1].get_xticklabels()]
     assert ticks == ["10", "100", "1000"]  # every run's batch sizes, read off exactly
