@@ -117,7 +117,7 @@ def learning_curves(histories: dict[str, History | Sequence[History]],
     for ax, kind, scale in ((ax_l, "loss", 1), (ax_a, "acc", 100)):
         curves(ax, histories, f"train_{kind}", x, "--", suffix=" (train)", scale=scale)
         curves(ax, histories, f"test_{kind}", x, "-", suffix=" (test)", scale=scale)
-    ax_l.set(ylabel="cross-entropy (nats)", yscale="log", title="loss")
+    ax_l.set(ylabel="cross-entropy (nats)", yscale="log", title="loss (dashed: train, solid: test)")
     lo, hi = ax_l.get_ylim()
     plain_log(ax_l.yaxis, minor=hi / lo < 100)  # minor labels only where they do not crowd
     ax_a.set(ylabel="accuracy (%)", title="accuracy")
