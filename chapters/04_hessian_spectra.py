@@ -162,11 +162,12 @@ print(gu.flatness.format_curvature_table(curv))
 #
 # Every hidden weight matrix of the testbed's network is followed by BatchNorm, which divides the
 # layer's output by its standard deviation (in eval mode by the running estimate, which scales with
-# the weights too); the output layer is not. Multiply a hidden layer's weights by a (and its
-# BatchNorm's running statistics accordingly) and the network computes the same function - but the
-# curvature with respect to those weights falls by a^2. So a minimizer whose weights are small looks
-# sharp for a reason that has nothing to do with its function. How large are the weights, and how
-# far did they move from the shared starting point?
+# the weights too); the output layer is not. Multiply a hidden layer's weights and bias by a (and
+# its BatchNorm's running mean by a, its running variance and eps by a^2) and the network computes
+# the same function - in eval mode a change of variables, exact up to rounding - but the curvature
+# with respect to those weights falls by a^2. So a minimizer whose weights are small looks sharp for
+# a reason that has nothing to do with its function. How large are the weights, and how far did they
+# move from the shared starting point?
 
 # %%
 norms = gu.flatness.weight_norms(runs, ds)
