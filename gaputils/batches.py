@@ -207,27 +207,34 @@ def evaluate(model: nn.Module, data: Data, loss_fn: LossFn | None = None,
 
 def check(model: nn.Module, data: Data, loss_fn: LossFn | None = None, rtol: float = 1e-5,
           n_check: int = 256) -> None:
-    """Raise unless two passes over ``data`` start with the same batch and two gradients of the
-    loss on its first ``n_check`` examples (eval mode) agree to ``rtol`` (relative): refuses a
+    """Raise unless two passes over ``data`` start with the same batch and two forward passes
+    on its first ``n_check`` examples (eval mode) agree to ``rtol`` (relative): refuses a
     DataLoader that shuffles or augments, and a model with something random in forward even in
-    eval mode. Chapter 04."""
+    eval mode. For an (x, y) pair of tensors only the model is checked: the same tensors are the
+    same data on every pass. Chapter 04."""
     src = batches(data, model)
-    (x1, y1), (x2, y2) = src.first(n_check), src.first(n_check)
+    (x1, y1) = src.first(n_check)
+    (x2, y2) = (x1, y1) if src.pair else src.first(n_check)
     if x1.shape != x2.shape or not (torch.equal(x1, x2) and torch.equal(y1, y2)):
         raise RuntimeError(
             "the data differ between two passes: the first batch of the second pass is not the "
             "first batch of the first. A DataLoader with shuffle=True, or random augmentation "
             "in its dataset, makes the loss a random function whose curvature is not a number. "
             "Use shuffle=False and the test-time transform (no augmentation).")
-    first = gradient(model, (x1, y1), loss_fn=loss_fn)[1]
-    second = gradient(model, (x1, y1), loss_fn=loss_fn)[1]
+    with torch.no_grad(), EvalMode(model):  # forward only: randomness in it shows in its output
+        first, second = (_as_flat(*loss_sum(model, x1, y1, loss_fn)) for _ in range(2))
     diff = float((first - second).norm() / max(float(first.norm()), 1e-30))
     if diff > rtol:
         raise RuntimeError(
-            "the loss is not deterministic: two gradients at the same weights differ by "
+            "the loss is not deterministic: two forward passes at the same weights differ by "
             f"{diff:.2e} (relative), in eval mode. Something random runs in forward (a module "
             "that ignores eval(), noise injection); remove it before trusting curvature "
             "results.")
+
+
+def _as_flat(loss: torch.Tensor, out) -> torch.Tensor:
+    """The model's output as one flat vector if it is a tensor, else the loss."""
+    return (out if isinstance(out, torch.Tensor) else loss).detach().reshape(-1).double()
 
 
 def trainable(model: nn.Module) -> list[tuple[str, nn.Parameter]]:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).parents[1] / "gaputils"
 # their own __init__); train/__main__.py is the command line, on top.
 FLOORS = [
     {"_version", "runtime", "stats", "params", "papers", "models", "ghost", "sam", "walk"},
-    {"data", "batches", "selection"},
+    {"data", "batches", "selection", "evalnorm"},
     {"plan", "hessian", "landscape", "noise_scale"},
     {"sharpness", "reparam", "remedies"},
     {"distributed"},
