@@ -1,5 +1,5 @@
 """Trace and spectral density: gaputils against PyHessian, curvlinops and hessian-eigenthings
-at an equal number of Hessian-vector products, on F1 and 2,048 images.
+at an equal number of Hessian-vector products (F1, 2,048 images) and at equal accuracy.
 
 Trace: Hutch++ (gaputils, curvlinops, hessian-eigenthings) and PyHessian's Hutchinson, 30
 products each (PyHessian: ``maxIter=30, tol=0``, so it runs all 30). The agreement column is
@@ -7,6 +7,10 @@ each estimate's relative distance from a 300-product Hutch++ estimate (first see
 Density: stochastic Lanczos quadrature, 2 runs of 40 steps (80 products) each tool; agreement
 is the largest Ritz value (it should match the top eigenvalue). Every timing includes building
 the tool's operator. A peer that fails gives a row with its error.
+Trace at equal accuracy, on F1 and the CNN (1,024 images): the seconds each estimator would need
+for a relative standard error of 1 %, projected from 60 products (its standard error falls as
+1 / sqrt(products) - for Hutch++, whose sketch grows too, faster: the projection is pessimistic
+for it). On 2 CPU cores 1 % takes about a thousand products, too many to run in the suite.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from gaputils import hessian
 from .common import missing, network, row, timed
 
 PRODUCTS = 30
+PILOT = 60  # products per estimator in the equal-accuracy rows
+TARGET_SE = 0.01  # the relative standard error they are projected to
 
 
 def _trace_peers(net, data):
@@ -74,6 +80,44 @@ def trace(repeat: int) -> tuple[list[dict], dict]:
     return rows, raw
 
 
+def _projection(seconds: float, estimate: float, se: float) -> tuple[float, float, float]:
+    """(relative SE, products, seconds) to reach TARGET_SE, projected from a run of PILOT
+    products: the SE of a mean of independent samples falls as 1 / sqrt(products)."""
+    rel = se / abs(estimate)
+    need = PILOT * (rel / TARGET_SE) ** 2
+    return rel, need, seconds * need / PILOT
+
+
+def equal_accuracy(net_name: str) -> tuple[list[dict], dict]:
+    """The time each estimator would need for a relative standard error of TARGET_SE, projected
+    from PILOT products: gaputils' Hutchinson and Hutch++ against PyHessian's Hutchinson (the
+    one peer whose trace returns its samples, so that its standard error can be computed)."""
+    net, data = network(net_name)
+    if net_name == "CNN":  # as in the eigen benchmark: half the images
+        data = (data[0][:len(data[1]) // 2], data[1][:len(data[1]) // 2])
+    ours, rows = {}, []
+    for method in ("hutch++", "hutchinson"):
+        t, ((est, se),) = timed(lambda m=method: hessian.trace(net, data, PILOT, method=m))
+        ours[method] = (t, est, se, *_projection(t, est, se))
+    raw = {"ours": ours}
+    try:
+        from pyhessian import hessian as PyHessian
+    except ImportError:
+        return [row(f"trace to 1 % SE, {net_name}", "PyHessian (Hutchinson)", ours["hutch++"][-1],
+                    None, missing("pyhessian"))], raw
+    t, (samples,) = timed(lambda: PyHessian(net, torch.nn.CrossEntropyLoss(), data=data,
+                                            cuda=data[0].is_cuda).trace(maxIter=PILOT, tol=0.0))
+    est, se = float(np.mean(samples)), float(np.std(samples, ddof=1) / np.sqrt(len(samples)))
+    theirs = raw["PyHessian"] = (t, est, se, *_projection(t, est, se))
+    for method, (_, _, _, rel, need, secs) in ours.items():
+        rows.append(row(f"trace to 1 % SE, {net_name}", "PyHessian (Hutchinson)", secs,
+                        theirs[-1], f"relative SE after {PILOT} products {100 * rel:.1f} % "
+                        f"(ours, {method}) / {100 * theirs[3]:.1f} %",
+                        f"{need:.0f} / {theirs[4]:.0f} (projected)",
+                        f"projected from {PILOT} products each, SE ~ 1 / sqrt(products)"))
+    return rows, raw
+
+
 def density() -> tuple[list[dict], dict]:
     net, data = network("F1")
     top = hessian.top_eigenvalues(net, data, k=1, tol=1e-6).values[0]
@@ -112,5 +156,9 @@ def run(quick: bool = False) -> tuple[list[dict], dict]:
     rows, raw = trace(1 if quick else 2)
     if quick:
         return rows, {"trace": raw}
-    more, raw2 = density()
-    return rows + more, {"trace": raw, "density": raw2}
+    raws = {"trace": raw}
+    for net_name in ("F1", "CNN"):
+        more, raws[f"trace_equal_accuracy_{net_name}"] = equal_accuracy(net_name)
+        rows += more
+    more, raws["density"] = density()
+    return rows + more, raws
