@@ -5,18 +5,18 @@ In eval mode a BatchNorm layer with running statistics computes, per channel,
     y = x * s + t,    s = weight / sqrt(running_var + eps),    t = bias - running_mean * s,
 
 an affine map of x whose coefficients depend only on the layer's own parameters. PyTorch's
-``batch_norm`` gives the same values, but its double backward is the general training-mode
-formula (batch means and variances of the incoming gradients, over every activation): on 2 CPU
-cores it took about half of a Hessian-vector product of a small CNN with three BatchNorm
-layers (benchmarks/README.md). Differentiating the two lines above twice costs a few
+``batch_norm`` gives the same values, but its double backward is one general formula for both
+modes, with products and sums over every activation even in eval mode: on 2 CPU cores it took
+about half of a Hessian-vector product of a small CNN with three BatchNorm layers
+(benchmarks/README.md). Differentiating the two lines above twice costs a few
 elementwise products instead.
 
 :func:`affine_norms` swaps the layers' forward for those two lines while it is entered, and only
 where they are exactly what the layer computes: a layer in eval mode that keeps running
 statistics (one that does not normalizes with the batch's statistics even in eval mode) and whose
 forward is PyTorch's own or Ghost BatchNorm's (plain BatchNorm in eval mode). The values agree
-with ``batch_norm`` to rounding (about 1e-7 relative), not to the bit. Chapter 04's curvature
-runs through it (``hessian.HessianOperator``).
+with ``batch_norm`` to rounding (about 2e-7 relative in float32), not to the bit. Chapter 04's
+curvature runs through it (``hessian.HessianOperator``).
 """
 
 from __future__ import annotations
