@@ -75,7 +75,11 @@ print(tb)
 # measured once the graph is built). When the data fit in one chunk,
 # `gu.hessian.HessianOperator` builds the gradient's graph once and every product is one
 # backward pass through it. As everywhere in the book, the
-# loss is taken in eval mode on `budget.n_curvature` training examples.
+# loss is taken in eval mode on `budget.n_curvature` training examples. In eval mode a BatchNorm
+# layer is the affine map x s + t, with s and t fixed by its parameters and running statistics;
+# `HessianOperator` differentiates it as that map, because PyTorch's double backward of
+# `batch_norm` is one formula for both modes, with sums over every activation, and took about
+# half of a product of a small CNN (`gaputils/evalnorm.py`; the timings in benchmarks/README.md).
 
 # %%
 op = hessian.HessianOperator(sb, train)
