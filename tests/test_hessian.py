@@ -219,3 +219,52 @@ def test_top_eigenvalues_warns_and_says_so_when_steps_run_out():
         res = hessian.top_eigenvalues(net, data, k=2, tol=1e-10, max_steps=3)
     assert not res.converged
     assert hessian.top_eigenvalues(net, data, k=2, tol=1e-6).converged
+
+
+def piecewise_linear_net(seed=0):
+    """Convolution, BatchNorm, ReLU, max-pooling, dropout and linear layers: piecewise linear
+    in each parameter, small enough for an explicit Hessian."""
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Dropout(0.3), nn.Linear(8, 4), nn.BatchNorm1d(4),
+                        nn.ReLU(), nn.Linear(4, 3)).double()
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(40, 1, 6, 6, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (40,), generator=g)
+    net.train()
+    net(x)  # running statistics that are not the defaults
+    return net.eval(), (x, y)
+
+
+def test_exact_trace_is_the_trace_of_the_explicit_hessian():
+    net, data = piecewise_linear_net()
+    h = explicit_hessian(net, data)[0]
+    exact = hessian.exact_trace(net, data, per_sample=7)  # 7: a last piece of 5 examples
+    np.testing.assert_allclose(exact, float(torch.trace(h)), rtol=1e-9)
+    d = torch.cat([p.detach().abs().reshape(-1) for p in net.parameters()])
+    np.testing.assert_allclose(hessian.exact_trace(net, data, scale="weights"),
+                               float((d**2 * torch.diagonal(h)).sum()), rtol=1e-9)
+    assert hessian.trace(net, data, method="exact") == (pytest.approx(exact, rel=1e-12), 0.0)
+    estimate, se = hessian.trace(net, data, num_probes=300, method="hutchinson")
+    assert abs(estimate - exact) < 4 * se  # the estimators estimate this number
+
+
+def test_exact_trace_refuses_networks_it_does_not_hold_for():
+    net, data = tiny()  # tanh: its second derivatives along single parameters are not zero
+    with pytest.raises(ValueError, match="Tanh.*hutch"):
+        hessian.exact_trace(net, (data[0].reshape(len(data[0]), -1), data[1]))
+
+    class Own(nn.Module):  # a forward of its own may multiply activations
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(36, 3), nn.Linear(36, 3)
+
+        def forward(self, x):
+            x = x.flatten(1)
+            return self.a(x) * self.b(x)
+
+    pl_net, pl_data = piecewise_linear_net()
+    with pytest.raises(ValueError, match="own forward"):
+        hessian.exact_trace(Own().double(), pl_data)
+    with pytest.raises(ValueError, match="cross-entropy"):
+        hessian.exact_trace(pl_net, pl_data, loss_fn=nn.functional.mse_loss)
