@@ -383,6 +383,8 @@ PIECEWISE_LINEAR = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ReLU, nn.Leak
                     nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d,
                     nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.Flatten,
                     nn.Identity, nn.Dropout)
+PIECEWISE_LINEAR_NAMES = ", ".join(t.__name__ for t in PIECEWISE_LINEAR) + (
+    ", BatchNorm with running statistics")
 
 
 def _not_piecewise_linear(model: nn.Module) -> str | None:
@@ -398,10 +400,6 @@ def _not_piecewise_linear(model: nn.Module) -> str | None:
         if not (isinstance(m, PIECEWISE_LINEAR) or m in affine):
             return f"{what} is not one of the piecewise-linear layers {PIECEWISE_LINEAR_NAMES}"
     return None
-
-
-PIECEWISE_LINEAR_NAMES = ", ".join(t.__name__ for t in PIECEWISE_LINEAR) + (
-    ", BatchNorm with running statistics")
 
 
 def exact_trace(model: nn.Module, data: Data, chunk: int | None = None,
@@ -425,6 +423,7 @@ def exact_trace(model: nn.Module, data: Data, chunk: int | None = None,
     if why is not None:
         raise ValueError(f"exact_trace needs a network piecewise linear in each parameter: {why}."
                          " Use trace(method='hutch++') for this one.")
+    _batches.check(model, data)
     named = trainable(model)
     params = {n: p.detach() for n, p in named}
     rest = {n: t for n, t in model.named_parameters() if n not in params}

@@ -109,6 +109,8 @@ def test_random_data_and_one_shot_iterators_are_refused_clearly():
         hessian.trace(net, DataLoader(Noisy(*data), batch_size=10))
     with pytest.raises(RuntimeError, match="differ between two passes"):
         sharpness.keskar(net, loader(data, shuffle=True))
+    with pytest.raises(RuntimeError, match="augmentation"):
+        hessian.exact_trace(net, DataLoader(Noisy(*data), batch_size=10))
     with pytest.raises(TypeError, match="one-shot iterator"):
         hessian.gradient(net, iter(loader(data)))
     with pytest.raises(TypeError, match=r"not an \(x, y\) pair"):
