@@ -21,7 +21,7 @@ import torch
 
 from gaputils import hessian
 
-from .common import N_IMAGES, missing, network, row, timed
+from .common import curvature_network, missing, row, timed
 
 TARGET = 1e-3
 
@@ -111,9 +111,7 @@ def _measure(fn, ref, repeat):
 
 
 def task(net_name: str, k: int, repeat: int) -> tuple[list[dict], dict]:
-    net, data = network(net_name)
-    if net_name == "CNN":  # a product costs 4 F1 products on the CPU: half the images
-        data = (data[0][:N_IMAGES // 2], data[1][:N_IMAGES // 2])
+    net, data = curvature_network(net_name)
     ref = hessian.top_eigenvalues(net, data, k=k + 2, tol=1e-9, max_steps=400).values[:k]
 
     def ours(tol, seed):

@@ -22,7 +22,7 @@ import torch
 
 from gaputils import hessian
 
-from .common import missing, network, row, timed
+from .common import curvature_network, missing, network, row, timed
 
 PRODUCTS = 30
 PILOT = 60  # products per estimator in the equal-accuracy rows
@@ -94,9 +94,7 @@ def equal_accuracy(net_name: str) -> tuple[list[dict], dict]:
     """The time each estimator would need for a relative standard error of TARGET_SE, projected
     from PILOT products: gaputils' Hutchinson and Hutch++ against PyHessian's Hutchinson (the
     one peer whose trace returns its samples, so that its standard error can be computed)."""
-    net, data = network(net_name)
-    if net_name == "CNN":  # as in the eigen benchmark: half the images
-        data = (data[0][:len(data[1]) // 2], data[1][:len(data[1]) // 2])
+    net, data = curvature_network(net_name)
     ours, rows = {}, []
     for method in ("hutch++", "hutchinson"):
         t, ((est, se),) = timed(lambda m=method: hessian.trace(net, data, PILOT, method=m))

@@ -118,9 +118,7 @@ class HessianOperator:
                           for h, p in zip(parts, self.params, strict=True)])
 
     def _fr_block(self, block: torch.Tensor) -> torch.Tensor:
-        params = {n: p.detach() for n, p in zip(self.names, self.params, strict=True)}
-        rest = {n: t for n, t in self.model.named_parameters() if n not in params}
-        rest |= dict(self.model.named_buffers())
+        params, rest = _functional_state(self.model)
 
         fn = F.cross_entropy if self.loss_fn is None else self.loss_fn
 
@@ -158,6 +156,14 @@ class HessianOperator:
         two gradients on the first ``n_check`` examples do (dropout or BatchNorm kept in train
         mode): no curvature result would be reproducible. See ``batches.check``. Chapter 04."""
         _batches.check(self.model, self.data, self.loss_fn, rtol, n_check)
+
+
+def _functional_state(model: nn.Module) -> tuple[dict, dict]:
+    """The trainable parameters (detached) and everything else a ``functional_call`` of
+    ``model`` needs: frozen parameters and buffers."""
+    params = {n: p.detach() for n, p in trainable(model)}
+    rest = {n: t for n, t in model.named_parameters() if n not in params}
+    return params, rest | dict(model.named_buffers())
 
 
 def _scale_vector(params: list[torch.Tensor], scale: torch.Tensor | str) -> torch.Tensor:
@@ -424,10 +430,7 @@ def exact_trace(model: nn.Module, data: Data, chunk: int | None = None,
         raise ValueError(f"exact_trace needs a network piecewise linear in each parameter: {why}."
                          " Use trace(method='hutch++') for this one.")
     _batches.check(model, data)
-    named = trainable(model)
-    params = {n: p.detach() for n, p in named}
-    rest = {n: t for n, t in model.named_parameters() if n not in params}
-    rest |= dict(model.named_buffers())
+    params, rest = _functional_state(model)
     d = None
     if scale is not None:
         d = _scale_vector(list(params.values()), scale)
