@@ -47,8 +47,9 @@ def format_sharpness_table(table: dict[tuple, dict], a: str = "LB", b: str = "SB
 
 def curvature_table(runs: dict[str, list[Run]], data_: tuple, probes: int = 30,
                     scale: str | None = None, a: str = "LB", b: str = "SB") -> dict[str, dict]:
-    """lambda_max (Lanczos, tol 1e-3) and the trace (Hutch++ with ``probes`` probes, and its
-    standard error) of every run of groups ``a`` and ``b``, and the geometric-mean ratio a / b
+    """lambda_max (Lanczos, tol 1e-3) and the trace (``hessian.trace``'s default: exact for a
+    piecewise-linear network, otherwise Hutch++ with ``probes`` probes; with its standard error,
+    0 when exact) of every run of groups ``a`` and ``b``, and the geometric-mean ratio a / b
     over seeds with its paired 95% interval (:func:`gaputils.stats.ratio_interval`).
     ``scale="weights"``: the same for D H D, D = diag(|x|). Chapter 04."""
     out = {"lambda_max": {}, "trace": {"se": {}}}
@@ -67,20 +68,21 @@ def curvature_table(runs: dict[str, list[Run]], data_: tuple, probes: int = 30,
 
 def format_curvature_table(table: dict[str, dict], what: str = "H", a: str = "LB",
                            b: str = "SB") -> str:
-    """The rows of :func:`curvature_table`: mean ± std (ddof=1) over seeds per group, the ratio
-    a / b with its interval, and for the trace the mean Hutch++ standard error of one estimate
-    next to the spread over seeds."""
+    """The rows of :func:`curvature_table`: mean ± std (ddof=1) over seeds per group and the
+    ratio a / b with its interval. Where the trace was estimated, a last column gives the mean
+    standard error of one estimate over the spread over seeds; an exact trace says so."""
     n = len(table["trace"][a])
-    lines = [f"{what:<12}{b:>15}{a:>15}{f'{a}/{b} [95% CI], {n} pairs':>28}"
-             f"{f'Hutch++ SE/seed std, {b}/{a}':>29}"]
+    estimated = any(np.any(se > 0) for se in table["trace"]["se"].values())
+    last = f"{f'trace SE/seed std, {b}/{a}':>27}" if estimated else "  (trace exact)"
+    lines = [f"{what:<12}{b:>15}{a:>15}{f'{a}/{b} [95% CI], {n} pairs':>28}{last}"]
     for quantity, row in table.items():
         cell = lambda v: f"{v.mean():.3g} ± {v.std(ddof=1):.2g}"
         r, lo, hi = row["ratio"]
         extra = ""
-        if "se" in row:
+        if "se" in row and estimated:
             extra = " / ".join(f"{row['se'][g].mean() / row[g].std(ddof=1):.2f}" for g in (b, a))
         lines.append(f"  {quantity:<10}{cell(row[b]):>15}{cell(row[a]):>15}"
-                     f"{f'{r:.2f} [{lo:.2f}, {hi:.2f}]':>28}{extra:>29}".rstrip())
+                     f"{f'{r:.2f} [{lo:.2f}, {hi:.2f}]':>28}{extra:>27}".rstrip())
     return "\n".join(lines)
 
 

@@ -35,3 +35,16 @@ def layer_of(model: nn.Module) -> list[tuple[str, slice]]:
         out.append((name, slice(offset, offset + p.numel())))
         offset += p.numel()
     return out
+
+
+def scale_vector(params: list[torch.Tensor], scale: torch.Tensor | str) -> torch.Tensor:
+    """The flat vector d of a diagonal rescaling D = diag(d) of ``params``: ``scale`` itself,
+    or |x| for ``"weights"``. Chapter 04."""
+    n = sum(p.numel() for p in params)
+    if isinstance(scale, str):
+        if scale != "weights":
+            raise ValueError(f"scale must be a flat vector or 'weights', got {scale!r}")
+        return torch.cat([p.detach().abs().reshape(-1) for p in params])
+    if scale.shape != (n,):
+        raise ValueError(f"scale must be flat with {n} entries, got {tuple(scale.shape)}")
+    return scale.detach().to(device=params[0].device, dtype=params[0].dtype)

@@ -258,6 +258,7 @@ def test_reference_results_ship_with_the_package():
 
 
 def test_curvature_table_pairs_groups_and_scales():
+    import numpy as np
     from helpers import trained
 
     nets = {name: [gu.runs.Run(bs, s, trained(seed=s, bs=bs)[0], None) for s in (0, 1, 2)]
@@ -272,6 +273,13 @@ def test_curvature_table_pairs_groups_and_scales():
     assert raw["lambda_max"]["SB"][0] != scaled["lambda_max"]["SB"][0]
     text = flatness.format_curvature_table(raw)
     assert "lambda_max" in text and "trace" in text and "3 pairs" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+    exact = all(np.all(se == 0) for se in raw["trace"]["se"].values())
+    assert ("(trace exact)" in text) == exact and ("trace SE/seed std" in text) != exact
+    for g in ("SB", "LB"):  # an estimated trace: its standard error beside the seeds' spread
+        raw["trace"]["se"][g] = raw["trace"][g].std(ddof=1) * np.array([0.5, 0.5, 0.5])
+    text = flatness.format_curvature_table(raw)
+    assert "trace SE/seed std" in text and "0.50 / 0.50" in text
     assert max(len(line) for line in text.splitlines()) <= 100
     norms = flatness.layer_norms(nets)
     first = nets["LB"][2].model

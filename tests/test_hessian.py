@@ -249,6 +249,46 @@ def test_exact_trace_is_the_trace_of_the_explicit_hessian():
     assert abs(estimate - exact) < 4 * se  # the estimators estimate this number
 
 
+def test_exact_trace_layer_rules_on_another_network():
+    """Conv1d, a linear layer applied along a sequence, in-place ReLU, a frozen bias, a
+    BatchNorm without affine parameters and Conv3d: every rule of ggn.py against the explicit
+    Hessian."""
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Conv1d(2, 3, 3, padding=1), nn.BatchNorm1d(3), nn.ReLU(inplace=True),
+                        nn.Linear(5, 4), nn.ReLU(inplace=True), nn.AvgPool1d(2), nn.Flatten(),
+                        nn.BatchNorm1d(6, affine=False), nn.Linear(6, 3)).double()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(30, 2, 5, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (30,), generator=g)
+    net.train()
+    net(x)
+    net.eval()
+    net[3].bias.requires_grad_(False)
+    trainable = [p.requires_grad for p in net.parameters()]
+    h = explicit_hessian(net, (x, y))[0]
+    keep = torch.cat([torch.full((p.numel(),), p.requires_grad) for p in net.parameters()])
+    np.testing.assert_allclose(hessian.exact_trace(net, (x, y), per_sample=8),
+                               float(torch.diagonal(h)[keep].sum()), rtol=1e-9)
+    d = torch.cat([p.detach().abs().reshape(-1) for p in net.parameters() if p.requires_grad])
+    np.testing.assert_allclose(hessian.exact_trace(net, (x, y), scale="weights"),
+                               float((d**2 * torch.diagonal(h)[keep]).sum()), rtol=1e-9)
+    assert [p.requires_grad for p in net.parameters()] == trainable
+    net = nn.Sequential(nn.Conv3d(1, 2, 2), nn.ReLU(), nn.Flatten(), nn.Linear(16, 3)).double()
+    x3 = torch.randn(30, 1, 3, 3, 3, generator=g, dtype=torch.float64)  # per example by vmap
+    np.testing.assert_allclose(hessian.exact_trace(net, (x3, y)),
+                               float(torch.trace(explicit_hessian(net, (x3, y))[0])), rtol=1e-9)
+
+
+def test_trace_default_is_exact_where_it_holds_and_hutchpp_elsewhere():
+    net, data = piecewise_linear_net()
+    assert hessian.trace(net, data) == (hessian.exact_trace(net, data), 0.0)
+    tanh, tdata = tiny()
+    assert hessian.trace(tanh, tdata, num_probes=9) == hessian.trace(tanh, tdata, num_probes=9,
+                                                                    method="hutch++")
+    assert hessian.trace(tanh, tdata, num_probes=9)[1] > 0
+    assert hessian.trace(net, data, loss_fn=nn.functional.cross_entropy)[1] > 0  # not assumed
+
+
 def test_exact_trace_refuses_networks_it_does_not_hold_for():
     net, data = tiny()  # tanh: its second derivatives along single parameters are not zero
     with pytest.raises(ValueError, match="Tanh.*hutch"):

@@ -13,6 +13,7 @@ ROOT = Path(__file__).parents[1] / "gaputils"
 FLOORS = [
     {"_version", "runtime", "stats", "params", "papers", "models", "ghost", "sam", "walk"},
     {"data", "batches", "selection", "evalnorm"},
+    {"ggn"},
     {"plan", "hessian", "landscape", "noise_scale"},
     {"sharpness", "reparam", "remedies"},
     {"distributed"},
