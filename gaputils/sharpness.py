@@ -45,7 +45,8 @@ class Sharpness:
     f0: float  # f(x), nats
     f_max: float  # the largest f found in the box (the mean f for ``average``), nats
     perturbation_norm: float  # Euclidean norm of the maximizing A y in parameter space
-    evaluations: int  # loss-and-gradient evaluations (forward + backward passes over the data)
+    evaluations: int  # points evaluated: passes over the data, forward (+ backward where the
+    # solver needs the gradient there), counting f(x)'s
     seconds: float
     method: str
     per_restart: list[float] = field(default_factory=list)  # best value after each restart
@@ -154,9 +155,11 @@ def _point(obj: Objective, basis: torch.Tensor | None, y: torch.Tensor) -> torch
     return obj.x0 + (y if basis is None else basis @ y)
 
 
-def _ascent(obj, basis, bound, max_iter, restarts, seed, step):
+def _ascent(obj, basis, bound, max_iter, restarts, seed, step, at_zero):
     """Projected sign-gradient ascent in the box, from 0 and then from random points of the
-    box; returns the best (f, y) seen, evaluations and the best value after each restart."""
+    box; returns the best (f, y) seen, the points evaluated and the best value after each
+    restart. ``at_zero``: (f, gradient) at y = 0, already computed. The last point of a start
+    needs its value only: a forward pass."""
     g = torch.Generator().manual_seed(seed)
     best_f, best_y, evals, trace = -np.inf, torch.zeros_like(bound), 0, []
     bar = progress(restarts, "sharpness starts", "start", least=3)
@@ -168,8 +171,13 @@ def _ascent(obj, basis, bound, max_iter, restarts, seed, step):
             y = (2 * torch.rand(bound.shape, generator=g, dtype=bound.dtype) - 1).to(bound)
             y = y * bound
         for it in range(max_iter + 1):
-            f, grad = obj(_point(obj, basis, y))
-            evals += 1
+            if r == 0 and it == 0:
+                f, grad = at_zero
+            elif it == max_iter:
+                f, grad = obj.value(_point(obj, basis, y)), None
+            else:
+                f, grad = obj(_point(obj, basis, y))
+            evals += r > 0 or it > 0
             if f > best_f:
                 best_f, best_y = f, y.clone()
             if it == max_iter:
@@ -230,9 +238,10 @@ def _solve(obj, eps, eta, subspace_dim, max_iter, restarts, seed, method, step, 
         basis = random_matrix(obj.x0.numel(), subspace_dim, seed, obj.x0.device,
                               obj.x0.dtype)
     bound = _bound(obj, basis, eps, eta)
-    f0, _ = obj(obj.x0)
+    f0, g0 = obj(obj.x0)
     if method == "ascent":
-        f_max, y, evals, trace = _ascent(obj, basis, bound, max_iter, restarts, seed, step)
+        f_max, y, evals, trace = _ascent(obj, basis, bound, max_iter, restarts, seed, step,
+                                         (f0, g0))
     else:
         f_max, y, evals, trace = _lbfgsb(obj, basis, bound, max_iter, restarts, seed)
     pct = lambda f: 100 * (f - f0) / (1 + f0)

@@ -93,7 +93,7 @@ def test_model_weights_are_restored_and_methods_agree():
     assert a.value > 0 and b.value > 0
     assert a.value == pytest.approx(b.value, rel=0.2)
     c = sh.keskar(net, ds.train, eps=1e-3, subspace_dim=5)
-    assert c.value >= 0 and c.evaluations == 12
+    assert c.value >= 0 and c.evaluations == 11  # f(x), then 10 steps (the last: its value)
     assert_same_state(before, state(net))
 
 
@@ -174,3 +174,23 @@ def test_batch_statistics_objective():
         sh.ModelObjective(net, ds.train, chunk=8, bn="batch")
     with pytest.raises(ValueError, match="bn must be"):
         sh.keskar(net, ds.train, bn="ghost")
+
+
+def test_ascent_is_the_plain_loop_without_repeated_or_unused_passes():
+    """The ascent reuses f(x)'s gradient at y = 0 and takes the last point's value alone; its
+    result is that of the plain loop, which evaluates loss and gradient at every point."""
+    obj, *_ = quadratic(n=8, seed=3, convex=False)
+    bound = 1e-1 * (obj.x0.abs() + 1)
+    g = torch.Generator().manual_seed(7)
+    f0, best = obj(obj.x0)[0], -float("inf")
+    for r in range(3):
+        y = torch.zeros_like(bound) if r == 0 else (
+            2 * torch.rand(bound.shape, generator=g, dtype=bound.dtype) - 1) * bound
+        for _ in range(5):
+            f, grad = obj(obj.x0 + y)
+            best = max(best, f)
+            y = torch.clamp(y + bound * torch.sign(grad), -bound, bound)
+        best = max(best, obj(obj.x0 + y)[0])
+    got = sh.keskar(obj, eps=1e-1, max_iter=5, restarts=3, seed=7)
+    assert got.value == pytest.approx(100 * (best - f0) / (1 + f0), rel=1e-12)
+    assert got.evaluations == 1 + 5 + 2 * 6
