@@ -48,7 +48,7 @@ def run(quick: bool = False) -> tuple[list[dict], dict]:
 def book_minimizers() -> dict[str, tuple[dict, tuple]]:
     """Chapter 01's Keskar F1 and testbed minimizers of the standard mode, with the training
     examples chapter 03 measures them on."""
-    b = gu.budget.get("standard")
+    b = gu.budget("standard")
     keskar = gu.testbed.keskar("standard")
     ds = keskar.load()
     tb = gu.runs.testbed_minimizers(b)

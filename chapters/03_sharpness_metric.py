@@ -86,7 +86,8 @@ print(tb)
 # half-width towards the side its gradient points to, and clips to the box. The first step goes
 # from the centre to the vertex sign(g) - the maximizer of the first-order model; after that, a
 # coordinate whose gradient changes sign moves back to the middle of its range, not to the other
-# face. Both count one forward and one backward pass per evaluation.
+# face. The "evals" column counts passes over the data, f(x) included: one forward and one
+# backward pass each, except the ascent's last point, whose value alone it needs (a forward pass).
 
 # %%
 rows = {}
