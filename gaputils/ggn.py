@@ -174,9 +174,15 @@ def exact_trace(model: nn.Module, data: Data, chunk: int | None = None,
     with EvalMode(model):
         affine = affine_layers(model)
     layers = {}  # module -> (the rule, {its trainable parameter: D's block or None})
+    owners: dict[int, str] = {}
     for prefix, m in model.named_modules():
+        mine = [(k, p) for k, p in m.named_parameters(recurse=False) if p.requires_grad]
+        for k, p in mine:
+            if owners.setdefault(id(p), prefix) != prefix:
+                raise ValueError(f"exact_trace needs every parameter used by one layer only; "
+                                 f"{prefix}.{k} is shared with {owners[id(p)]}")
         own = {k: (None if d is None else d[f"{prefix}.{k}" if prefix else k].view_as(p))
-               for k, p in m.named_parameters(recurse=False) if p.requires_grad}
+               for k, p in mine}
         if own:
             rule = next((r for t, r in _RULES.items() if isinstance(m, t)), None)
             if rule is None:

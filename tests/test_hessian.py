@@ -308,3 +308,12 @@ def test_exact_trace_refuses_networks_it_does_not_hold_for():
         hessian.exact_trace(Own().double(), pl_data)
     with pytest.raises(ValueError, match="cross-entropy"):
         hessian.exact_trace(pl_net, pl_data, loss_fn=nn.functional.mse_loss)
+    tied = nn.Sequential(nn.Flatten(), nn.Linear(36, 36), nn.ReLU(), nn.Linear(36, 36),
+                         nn.ReLU(), nn.Linear(36, 3)).double()
+    tied[3].weight = tied[1].weight  # |g1|^2 + |g2|^2 would not be |g1 + g2|^2
+    with pytest.raises(ValueError, match="shared"):
+        hessian.exact_trace(tied, pl_data)
+    twice = nn.Sequential(nn.Flatten(), nn.Linear(36, 36), nn.ReLU())
+    twice.append(twice[1]).append(nn.Linear(36, 3)).double()
+    with pytest.raises(ValueError, match="once per forward"):
+        hessian.exact_trace(twice, pl_data)
