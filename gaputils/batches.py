@@ -116,13 +116,17 @@ def device_of(model: nn.Module) -> torch.device:
 
 MEMORY = 2**30  # bytes of activations a chunk may hold on the CPU (see auto_chunk)
 MAX_CHUNK = 4096
+# Bytes of activations per chunk of a forward pass alone, on the CPU: chunks that fit the
+# caches ran 2-2.5x faster than 4,096 examples on C1 (benchmarks/README.md); on a GPU, large.
+EVAL_MEMORY = 2**26
 
 
-def auto_chunk(model: nn.Module, x: torch.Tensor, memory: int | None = None) -> int:
+def auto_chunk(model: nn.Module, x: torch.Tensor, memory: int | None = None,
+               passes: int = 4) -> int:
     """The largest power of two (at most ``MAX_CHUNK``) of examples whose activations, times
-    four for a Hessian-vector product's double backward, fit in ``memory`` bytes (default
-    ``MEMORY`` on the CPU, a quarter of the free memory on a GPU). The activations are measured
-    by one forward pass of two examples. Chapter 04's appendix."""
+    ``passes`` (four for a Hessian-vector product's double backward), fit in ``memory`` bytes
+    (default ``MEMORY`` on the CPU, a quarter of the free memory on a GPU). The activations are
+    measured by one forward pass of two examples. Chapter 04's appendix."""
     dev = device_of(model)
     if memory is None:
         memory = MEMORY if dev.type != "cuda" else torch.cuda.mem_get_info(dev)[0] // 4
@@ -144,7 +148,7 @@ def auto_chunk(model: nn.Module, x: torch.Tensor, memory: int | None = None) -> 
         for h in handles:
             h.remove()
     per_example = (sum(sizes) + x[:2].numel() * x.element_size()) / min(len(x), 2)
-    fit = int(memory // (4 * per_example))
+    fit = int(memory // (passes * per_example))
     return max(1, min(MAX_CHUNK, 1 << max(fit.bit_length() - 1, 0)))
 
 
@@ -180,14 +184,26 @@ def score(out: torch.Tensor, y: torch.Tensor, loss_fn: LossFn | None = None
 
 
 @torch.no_grad()
+def eval_chunk(model: nn.Module, x: torch.Tensor) -> int:
+    """The chunk of a forward pass alone: on the CPU, the largest power of two of examples
+    whose activations fit in ``EVAL_MEMORY`` (caches, not memory, are the limit there);
+    ``MAX_CHUNK`` on a GPU."""
+    if device_of(model).type == "cuda":
+        return MAX_CHUNK
+    return auto_chunk(model, x, memory=EVAL_MEMORY, passes=1)
+
+
 def evaluate(model: nn.Module, data: Data, loss_fn: LossFn | None = None,
-             chunk: int = MAX_CHUNK) -> tuple[float, float]:
+             chunk: int | None = None) -> tuple[float, float]:
     """Mean loss (nats for cross-entropy) and accuracy of ``model`` in eval mode over all of
     ``data``, batches weighted by size; the accuracy is NaN unless the targets are class
-    indices. The model's train/eval mode is restored. Chapter 00."""
+    indices. ``chunk``: examples per forward pass of a pair (default :func:`eval_chunk`). The
+    model's train/eval mode is restored. Chapter 00."""
     was_training = model.training
-    model.eval()
     dev = device_of(model)
+    if chunk is None:
+        chunk = eval_chunk(model, data[0]) if is_pair(data) else MAX_CHUNK
+    model.eval()
     total = torch.zeros((), dtype=torch.float64, device=dev)
     correct = torch.zeros((), dtype=torch.int64, device=dev)
     n, classes = 0, True

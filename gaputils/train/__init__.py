@@ -171,12 +171,12 @@ class History:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-             batch_size: int = 4096) -> tuple[float, float]:
+             batch_size: int | None = None) -> tuple[float, float]:
     """Mean cross-entropy (nats) and accuracy of ``model`` in eval mode on ``(x, y)``.
 
-    Chunked by ``batch_size``; chunks are weighted by their size, so the result is the
-    full-batch value. The model's train/eval mode is restored. Chapter 00 (any data and loss:
-    ``batches.evaluate``).
+    Chunked by ``batch_size`` (default: ``batches.eval_chunk``); chunks are weighted by their
+    size, so the result is the full-batch value (to rounding). The model's train/eval mode is
+    restored. Chapter 00 (any data and loss: ``batches.evaluate``).
     """
     return batches.evaluate(model, (x, y), chunk=batch_size)
 
