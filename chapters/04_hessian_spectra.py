@@ -554,16 +554,16 @@ gu.reference.compare("04", {
 #   (2022). *Adaptive Gradient Methods at the Edge of Stability.* arXiv:2207.14484.
 
 # %% tags=["remove-cell"]
-# Check: both trace estimators lie within 4 standard errors of the exact trace (which the
-# tables use); LB has the larger lambda_max and trace, raw and scale-free, beyond seed noise, and
-# part of each ratio is the weights' scale (LB's hidden layers are smaller); every top eigenvalue
-# converged to 1%; full-batch GD sits at the edge of stability (standard, paper);
+# Check: both trace estimators lie within 4 standard errors of the exact trace, which the tables
+# use (standard, paper); LB has the larger lambda_max and trace, raw and scale-free, beyond seed
+# noise, and part of each ratio is the weights' scale (LB's hidden layers are smaller); every top
+# eigenvalue converged to 1%; full-batch GD sits at the edge of stability (standard, paper);
 # smoke: everything ran.
 assert all(np.all(np.isfinite(v)) for v in top.values())
 assert np.all(np.isfinite(res_top.values)) and "shuffle=False" in refused
 assert all(abs(np.trapezoid(d.density, d.grid) - 1) < 1e-2 for d in dens.values())
-assert all(abs(e - exact_tr) < 4 * se for e, se in estimates.values()), (exact_tr, estimates)
-if gu.mode() != "smoke":
+if gu.mode() != "smoke":  # smoke's 12 probes leave Hutch++ four samples for its standard error
+    assert all(abs(e - exact_tr) < 4 * se for e, se in estimates.values()), (exact_tr, estimates)
     for table in (curv, scaled):
         for what, row in table.items():
             assert row["ratio"][1] > 1, (what, row["ratio"])  # the interval's lower end
