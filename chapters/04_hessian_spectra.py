@@ -388,24 +388,28 @@ for lr, e in eos_summary.items():
           f"{e['last']:.2f}")
 
 # %% [markdown]
-# Read the lines above against the figure. lambda_max starts well below 2 / lr (dashed; the starting
-# ratio is printed) and climbs - progressive sharpening - until it reaches the threshold at the
-# printed step. Where that step is the first sample (step 20), the climb was faster than our
-# sampling resolves, and this run shows the threshold, not the sharpening. From then on lambda_max
-# stays in a band around 2 / lr (the printed median and range, and on which side of 2 / lr the range
-# lies; the check cell takes "around" to mean a median between 0.9 and 1.6 times 2 / lr - a band
-# written down after these runs had been seen, so a run on another machine is its first real test)
-# instead of climbing on as it did before, while the loss keeps falling - unevenly where the
-# sharpest direction is being overshot, which shows as spikes in the loss curve. The last ratio says
-# where each run ended: near zero loss the cross-entropy flattens out, and lambda_max can fall below
-# 2 / lr and stay there. Cohen et al. describe the same picture: lambda_max at, or around, 2 / lr
-# while training is unstable in the sharpest direction. The largest eigenvalue that gradient descent
-# ends with is set by its learning rate as much as by the data - one more reason to compare SB and
-# LB at matched learning rates, and a thread chapter 7 picks up.
+# Read the lines above against the figure. lambda_max starts well below 2 / lr (dashed; the
+# starting ratio is printed) and climbs - progressive sharpening - until it reaches the threshold
+# at the printed step. Where that step is the first sample after the start (step 20), the climb
+# was faster than our sampling resolves, and this run shows the threshold, not the sharpening.
+# From then on lambda_max stays in a band around 2 / lr (the printed median and range, and on
+# which side of 2 / lr the range lies; the check cell takes "around" to mean a median between 0.9
+# and 1.6 times 2 / lr - a band written down after these runs had been seen, so a run on another
+# machine is its first real test) instead of climbing on as it did before, while the loss keeps
+# falling - unevenly where the sharpest direction is being overshot, which shows as bumps in the
+# loss curve (sampled every 20 steps, so oscillations from one step to the next are hidden). The
+# last ratio says where each run ended: near zero loss the cross-entropy flattens out, and
+# lambda_max can fall below 2 / lr and stay there. Cohen et al. describe the same picture:
+# lambda_max at, or around, 2 / lr while training is unstable in the sharpest direction. The
+# largest eigenvalue that gradient descent ends with is set by its learning rate as much as by the
+# data - one more reason to compare SB and LB at matched learning rates, and a thread chapter 7
+# picks up.
 #
 # The testbed's own training is stochastic, with momentum and a decaying rate, but the same
 # bound applies in a form: heavy-ball momentum β on a quadratic is stable for curvature below
-# 2 (1 + β) / lr. Set against the SB and LB minimizers' lambda_max from the table above:
+# 2 (1 + β) / lr. Set against the SB and LB minimizers' lambda_max from the table above (measured
+# on the eval-mode loss of the curvature examples, while training saw train-mode BatchNorm on
+# mini-batches - a close relative of the loss the bound is about, not the same one):
 #
 # %%
 cfg = budget.testbed.config(budget.testbed.sb, 0)  # SB and LB share rate and momentum
@@ -425,8 +429,8 @@ for name in ("SB", "LB"):
 # the last part of the run - at the rate printed last on each line. Where LB's minimizer lies
 # above the peak-rate bound (the line says), it is one that LB's training could settle into only
 # late, once the rate had decayed; SB's, at the same peak rate, needs no such decay. Batch noise
-# adds to this (a noisier gradient is thrown out earlier), which is one reading of why SB ends
-# flatter.
+# adds to this (noisier steps are thrown out of a sharp minimum at a lower curvature), which is
+# one reading of why SB ends flatter.
 #
 # ## Your own model and data
 #
