@@ -24,6 +24,7 @@ that says which it is.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 
 import torch
@@ -183,16 +184,24 @@ def score(out: torch.Tensor, y: torch.Tensor, loss_fn: LossFn | None = None
     return total.item() / n, correct.item() / n if correct is not None else float("nan")
 
 
-@torch.no_grad()
+_EVAL_CHUNKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def eval_chunk(model: nn.Module, x: torch.Tensor) -> int:
     """The chunk of a forward pass alone: on the CPU, the largest power of two of examples
     whose activations fit in ``EVAL_MEMORY`` (caches, not memory, are the limit there);
-    ``MAX_CHUNK`` on a GPU."""
+    ``MAX_CHUNK`` on a GPU. Measured once per model and input shape (a landscape evaluates
+    one model hundreds of times)."""
     if device_of(model).type == "cuda":
         return MAX_CHUNK
-    return auto_chunk(model, x, memory=EVAL_MEMORY, passes=1)
+    known = _EVAL_CHUNKS.setdefault(model, {})
+    key = (tuple(x.shape[1:]), x.dtype)
+    if key not in known:
+        known[key] = auto_chunk(model, x, memory=EVAL_MEMORY, passes=1)
+    return known[key]
 
 
+@torch.no_grad()
 def evaluate(model: nn.Module, data: Data, loss_fn: LossFn | None = None,
              chunk: int | None = None) -> tuple[float, float]:
     """Mean loss (nats for cross-entropy) and accuracy of ``model`` in eval mode over all of
