@@ -118,7 +118,7 @@ def device_of(model: nn.Module) -> torch.device:
 MEMORY = 2**30  # bytes of activations a chunk may hold on the CPU (see auto_chunk)
 MAX_CHUNK = 4096
 # Bytes of activations per chunk of a forward pass alone, on the CPU: chunks that fit the
-# caches ran 2-2.5x faster than 4,096 examples on C1 (benchmarks/README.md); on a GPU, large.
+# caches ran about 2x faster than 4,096 examples on C1 (benchmarks/README.md); on a GPU, large.
 EVAL_MEMORY = 2**26
 
 
