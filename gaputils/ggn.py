@@ -171,8 +171,6 @@ def exact_trace(model: nn.Module, data: Data, chunk: int | None = None,
     if scale is not None:
         d = dict(zip(named, torch.split(scale_vector(list(named.values()), scale),
                                         [p.numel() for p in named.values()]), strict=True))
-    with EvalMode(model):
-        affine = affine_layers(model)
     layers = {}  # module -> (the rule, {its trainable parameter: D's block or None})
     owners: dict[int, str] = {}
     for prefix, m in model.named_modules():
@@ -184,10 +182,8 @@ def exact_trace(model: nn.Module, data: Data, chunk: int | None = None,
         own = {k: (None if d is None else d[f"{prefix}.{k}" if prefix else k].view_as(p))
                for k, p in mine}
         if own:
-            rule = next((r for t, r in _RULES.items() if isinstance(m, t)), None)
-            if rule is None:
-                assert m in affine  # not_piecewise_linear checked the rest
-                rule = (_norm_prepare, _norm)
+            # not_piecewise_linear left only these and eval-mode BatchNorm with parameters
+            rule = next((r for t, r in _RULES.items() if isinstance(m, t)), (_norm_prepare, _norm))
             layers[m] = (rule, own)
 
     seen: dict[nn.Module, list] = {}

@@ -156,15 +156,11 @@ def test_a_cpu_loader_feeds_a_model_on_the_gpu():
 
 
 def test_evaluate_builds_no_graph_and_measures_its_chunk_once():
-    from torch import nn
-
-    from gaputils import batches as b
-
     net = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
     x, y = torch.randn(40, 1, 4, 4), torch.randint(0, 3, (40,))
     seen = []
     net.register_forward_hook(lambda m, i, o: seen.append((len(o), o.requires_grad)))
-    b.evaluate(net, (x, y))
-    b.evaluate(net, (x, y))
+    batches.evaluate(net, (x, y))
+    batches.evaluate(net, (x, y))
     assert not any(grad for _, grad in seen)
     assert [n for n, _ in seen] == [2, 40, 40]  # the 2-example probe once, then the data
