@@ -215,7 +215,11 @@ print(f"train minus test accuracy: {gu.stats.signed(gap, 1)} points")
 # Long runs are cached: `gu.cache.fit_or_load(net, ds, config)` trains once and, on the next
 # call with the same network, initial weights, data, configuration and mode, loads the result
 # from the cache folder instead (`cache/`, or the folder `GAPUTILS_CACHE` names; `gu.setup`
-# prints it). Later chapters reuse the minimizers that chapter 1 trained this way.
+# prints it). Later chapters reuse the minimizers that chapter 1 trained this way. They train
+# their grids of runs with `gu.runs.train_runs`, which on a CPU trains each run on one thread and
+# several side by side, one per core (`gu.workers`): a network this small does not keep two
+# threads busy, so two runs at once take about the time of one. `GAPUTILS_WORKERS=1` keeps them in
+# the notebook's process.
 
 # %% [markdown]
 # ## Beside the reference runs

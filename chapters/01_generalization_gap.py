@@ -300,16 +300,19 @@ print(f"When LB finishes (after {t_lb:.1f} s), SB of the same seed has a test ac
 # Per epoch, a large batch takes fewer steps; the printed training losses at the first record after
 # the start show how much progress each made by then (left panel for the whole run). Per epoch, the
 # printed ratio says whether the large batch is also cheaper on this machine: fewer, bigger steps
-# use a processor better, since every step pays a fixed cost (launching the layers' kernels, the
-# optimizer's update) however small its batch, so even on a CPU with two cores a bigger batch can
-# cost less per example. The last printed line computes, seed by seed, what the right panel shows on
-# average: at the moment LB finishes, where SB of the same seed had got to by then, read along the
-# straight line between its two records around that moment. Times are wall-clock, which other
-# processes on the machine can stretch, hence medians over seeds - and the mean curves of the
-# figure, and the means of the table, can lie off the medians where one run was stretched. On a GPU,
-# where a batch of hundreds can cost barely more per step than a batch of 32, the time axis is
-# expected to favour the large batch more than here - that is the whole appeal of large batches. The
-# test-accuracy curves end apart by the difference measured above.
+# can use a processor better, since every step pays a fixed cost (launching the layers' kernels,
+# the optimizer's update) however small its batch. On a CPU the book trains each run on one
+# thread, several runs side by side (chapter 0); on one thread that fixed cost is small beside the
+# convolutions of even 32 images, and the two batch sizes can come out about as dear per example
+# (the ratio printed says which). The last printed line computes, seed by seed, what the right
+# panel shows on average: at the moment LB finishes, where SB of the same seed had got to by then,
+# read along the straight line between its two records around that moment. Times are wall-clock,
+# which other processes on the machine (the run beside it among them) can stretch, hence medians
+# over seeds - and the mean curves of the figure, and the means of the table, can lie off the
+# medians where one run was stretched. On a GPU, where a batch of hundreds can cost barely more per
+# step than a batch of 32, the time axis is expected to favour the large batch more than here -
+# that is the whole appeal of large batches. The test-accuracy curves end apart by the difference
+# measured above.
 #
 # ## The batch-size sweep at a fixed number of epochs
 #

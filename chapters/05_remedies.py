@@ -212,10 +212,13 @@ print(gu.scores.findings(rows))
 # result is committed with the command, the machine and the date. It trains on one thread per
 # process, as the references of chapters 6 and 7 do, so the three share one set of plain SB and LB
 # networks, and every fraction of the gap in chapters 5-7 divides by the same gap - over the seeds
-# an arm shares with SB and LB. The live runs above are other networks of the same seeds: another
-# thread count, or another machine, changes the floating-point sums (chapter 1). Its seconds are
-# less clean than its steps: up to five processes shared the machine's two cores while it ran, so
-# read times from the live table.
+# an arm shares with SB and LB. On a CPU the live runs above train on one thread each too (side by
+# side on the cores, `gu.workers`), so on the reference's processor and library versions they
+# would be its networks; elsewhere they are other networks of the same seeds, since another
+# processor, library or thread count changes the floating-point sums (chapter 0). The last line
+# printed under the table says which holds here. The reference's seconds are less clean than its
+# steps: up to five processes shared the machine's two cores while it ran, so read times from the
+# live table.
 
 # %%
 ref = gu.reference.load("ch05_remedies")
@@ -231,6 +234,12 @@ print(f"\ngap SB - LB: {ref_rows['SB']['gain']}")
 print(f"a gap of this mean and paired sd clears its 95% critical value from {need} pairs on\n"
       f"(if the sample mean and sd were the true ones, a new run of {need} pairs would then clear"
       f" it at least about half the time)")
+same = {k: gu.study.same_networks(live, ref, k) for k in ("SB", "LB")}
+shared = sorted(set.intersection(*(set(v) for v in same.values())))
+print(f"live seeds {shared} of plain SB and LB: "
+      + ("none in common with the reference" if not shared
+         else "the reference's networks (equal test accuracies)" if all(
+             all(v.values()) for v in same.values()) else "other networks than the reference's"))
 print()
 print(gu.scores.findings(ref_rows))
 

@@ -101,10 +101,11 @@ live = gu.study.run(sam_arms, seeds, seeds, ds=ds, n_curvature=budget.n_curvatur
 print(gu.scores.format_summary(gu.scores.summarize(live)))
 
 # %% [markdown]
-# With one seed, as in standard mode, these are single differences. The live seed 0 need not be
-# the reference's seed 0: the reference trains on one thread per process, this run on as many as
-# the machine gives it, and another thread count changes the floating-point sums and so the
-# trained network (chapter 1); the two can differ as two seeds do. The reference run has more:
+# With one seed, as in standard mode, these are single differences. The live seed 0 can be the
+# reference's seed 0 only on the reference's processor and library versions (both train on one
+# thread per run on a CPU; the line under the reference's table says whether it is here);
+# elsewhere the floating-point sums differ and so does the trained network (chapter 0), and the
+# two can differ as two seeds do. The reference run has more:
 # sixteen seeds of plain SB and LB and of the four SAM arms, six of them with lambda_max and
 # Keskar's sharpness measured, and, for the same sixteen seeds, three controls at LB
 # (`gu.arms.sam_controls`; trained for eight seeds first, and for the other eight later, so that
@@ -125,6 +126,11 @@ study = ref["study"]
 rows = gu.scores.summarize(study)
 sam_names = ["SB", "LB", "SB_SAM", "SB_ASAM", "LB_SAM", "LB_ASAM"]
 print(gu.scores.format_summary({k: rows[k] for k in sam_names}))
+same = [gu.study.same_networks(live, study, k) for k in sam_names if k in live["arms"]]
+print(f"live seed {seeds[0]}: " + ("no seed in common with the reference" if not any(same)
+                                   else "the reference's networks" if all(
+                                       all(v.values()) for v in same)
+                                   else "other networks than the reference's"))
 vs_lb, sam_sb, vs_top = gu.scores.sam_families(study)  # families 1, 2 and 3
 twice = gu.arms.TWICE_EPOCHS
 print()

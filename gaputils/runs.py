@@ -9,14 +9,14 @@ compare is :mod:`gaputils.gaps`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import cache, data, testbed
+from . import cache, data, testbed, workers
 from .budget import Budget
 from .budget import budget as current_budget
 from .runtime import mode
@@ -84,22 +84,35 @@ def train_runs(ds: data.Dataset, batch_sizes: Iterable[int], seeds: Iterable[int
     cached; runs with the same seed start from the same weights. ``overrides`` replace fields
     of the training configuration (``epochs``, ``steps``, ``lr``, ...; see
     :meth:`Setting.config`), and ``model_kwargs=...`` the network's options. Runs already in the
-    cache are loaded with a one-line note; a progress bar counts only those that train."""
-    setting = _setting(setting, overrides)
-    todo = _planned(ds, batch_sizes, seeds, setting, overrides)
+    cache are loaded with a one-line note; a progress bar counts only those that train. On a CPU
+    they train on one thread each, side by side on the cores (:mod:`gaputils.workers`)."""
+    return train_grids(ds, [(batch_sizes, seeds, overrides)], setting=setting,
+                       progress=progress)[0]
+
+
+def train_grids(ds: data.Dataset, grids: Sequence[tuple[Iterable[int], Iterable[int], dict]], *,
+                setting: testbed.Setting | None = None,
+                progress: bool | None = None) -> list[list[Run]]:
+    """:func:`train_runs` of several grids at once, each ``(batch_sizes, seeds, overrides)``:
+    the runs missing from all of them train together, so that a CPU's cores share them. One list
+    of runs per grid."""
+    base = setting or testbed.get()
+    plans = []
+    for batch_sizes, seeds, overrides in grids:
+        overrides = dict(overrides)
+        plans.append(_planned(ds, batch_sizes, seeds, _setting(base, overrides), overrides))
+    todo = [p for plan in plans for p in plan]
     show = mode() != "smoke" if progress is None else progress
     loaded = sum(hit for *_, hit in todo)
     if show and loaded:
-        print(f"{setting.model}: {loaded} of {len(todo)} runs loaded from the cache")
-    bar = tqdm(total=len(todo) - loaded, desc=f"{setting.model} runs to train", unit="run",
+        print(f"{base.model}: {loaded} of {len(todo)} runs loaded from the cache")
+    bar = tqdm(total=len(todo) - loaded, desc=f"{base.model} runs to train", unit="run",
                disable=not show or loaded == len(todo))
-    runs = []
-    for bs, seed, net, cfg, hit in todo:
-        history = cache.fit_or_load(net, ds, cfg, tag=setting.model, progress=False)
-        runs.append(Run(bs, seed, net, history))
-        bar.update(0 if hit else 1)
+    jobs = [(net, cfg) for _, _, net, cfg, _ in todo]
+    histories = iter(workers.fit_or_load(ds, jobs, tag=base.model, bar=bar))
     bar.close()
-    return runs
+    return [[Run(bs, seed, net, next(histories)) for bs, seed, net, _, _ in plan]
+            for plan in plans]
 
 
 def minimizers(ds: data.Dataset | None = None, *,
@@ -108,8 +121,14 @@ def minimizers(ds: data.Dataset | None = None, *,
     ``setting.seeds``, trained once and then loaded from the cache. Chapter 01."""
     setting = setting or testbed.get()
     ds = ds if ds is not None else setting.load()
-    return {name: train_runs(ds, [bs], setting.seeds, setting=setting)
-            for name, bs in (("SB", setting.sb), ("LB", setting.lb))}
+    sb, lb = train_grids(ds, plain_grids(setting), setting=setting)
+    return {"SB": sb, "LB": lb}
+
+
+def plain_grids(setting: testbed.Setting) -> list[tuple]:
+    """The two grids of :func:`minimizers` for :func:`train_grids`: plain SB and plain LB,
+    every seed of ``setting``."""
+    return [([setting.sb], setting.seeds, {}), ([setting.lb], setting.seeds, {})]
 
 
 def step_seconds(ds: data.Dataset, batch_size: int, steps: int, kinds: dict[str, dict],

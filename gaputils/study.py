@@ -12,12 +12,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import data, hessian, sharpness, testbed, walk
 from .arms import Arm
-from .runs import minimizers, missing, train_runs
-from .runtime import mode
+from .runs import plain_grids, train_grids
 from .train import History, evaluate
 
 
@@ -69,38 +67,27 @@ def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | Non
     ``measure_seeds``. Remedy runs are evaluated ``evals`` times, evenly over their epochs
     (once, at the end, by default); the learning curves of the seeds in ``curve_seeds`` are
     kept (``["arms"][name]["curves"][str(seed)]``). Arms are keyed by their names (ids), plain
-    SB and LB by "SB" and "LB"; each records its ``label``. Chapters 05 and 06."""
+    SB and LB by "SB" and "LB"; each records its ``label``. Plain SB and LB (those of
+    :func:`gaputils.runs.minimizers`) and the arms train together. Chapters 05 and 06."""
     setting = (setting or testbed.get()).replace(seeds=tuple(seeds))
     ds = ds if ds is not None else setting.load()
     n = len(ds.train[1])
     data_ = ds.train[0][:n_curvature], ds.train[1][:n_curvature]
-    base = minimizers(ds, setting=setting)
-    out = {"setting": setting.describe(), "seeds": list(seeds),
-           "measure_seeds": list(measure_seeds), "n_curvature": n_curvature, "arms": {}}
-    for name in ("SB", "LB"):
-        out["arms"][name] = {"label": name, "group": "plain",
-                             "batch_size": base[name][0].batch_size,
-                             **_record(base[name], data_, measure_seeds, curve_seeds, ds)}
-    show = mode() != "smoke" if progress is None else progress
     every = lambda arm: {"eval_every": max(1, round(arm.options.get("epochs", setting.epochs)
                                                     * (n // arm.batch_size) / evals))}
-    options = {arm.name: every(arm) | arm.options for arm in arms}
-    to_train = sum(missing(ds, [a.batch_size], seeds, setting=setting, **options[a.name]) > 0
-                   for a in arms)
-    if show and to_train < len(arms):
-        print(f"remedies: {len(arms) - to_train} of {len(arms)} arms loaded from the cache")
-    bar = tqdm(total=to_train, desc="remedy arms to train", unit="arm",
-               disable=not show or not to_train)
-    for arm in arms:
-        hit = not missing(ds, [arm.batch_size], seeds, setting=setting, **options[arm.name])
-        runs = train_runs(ds, [arm.batch_size], seeds, setting=setting, progress=False,
-                          **options[arm.name])
-        bar.update(0 if hit else 1)
+    grids = [([arm.batch_size], seeds, every(arm) | arm.options) for arm in arms]
+    sb, lb, *trained = train_grids(ds, plain_grids(setting) + grids, setting=setting,
+                                   progress=progress)
+    out = {"setting": setting.describe(), "seeds": list(seeds),
+           "measure_seeds": list(measure_seeds), "n_curvature": n_curvature, "arms": {}}
+    for name, runs in (("SB", sb), ("LB", lb)):
+        out["arms"][name] = {"label": name, "group": "plain", "batch_size": runs[0].batch_size,
+                             **_record(runs, data_, measure_seeds, curve_seeds, ds)}
+    for arm, runs in zip(arms, trained, strict=True):
         out["arms"][arm.name] = {"label": arm.label, "group": arm.group,
                                  "batch_size": arm.batch_size, "x": arm.x,
                                  "options": arm.described(),
                                  **_record(runs, data_, measure_seeds, curve_seeds, ds)}
-    bar.close()
     return out
 
 
@@ -191,6 +178,15 @@ def _only(result: dict, name: str, keep: set) -> dict:
     return out
 
 
+def same_networks(result: dict, other: dict, name: str) -> dict[int, bool]:
+    """For every seed of arm ``name`` that both results hold, whether it is the same network in
+    both (the same test accuracy): another thread count, processor or library version trains
+    another one from the same seed. Chapters 05 and 07."""
+    a, b = result["arms"][name], other["arms"][name]
+    acc = dict(zip(b["seeds"], b["test_acc"], strict=True))
+    return {s: acc[s] == v for s, v in zip(a["seeds"], a["test_acc"], strict=True) if s in acc}
+
+
 def extend(result: dict, added: dict, arms=None) -> dict:
     """``result`` with ``added`` (a :func:`run` result of the same setting) joined in: the arms
     named in ``arms`` (default: all of ``added``'s), and for the others - plain SB and LB,
@@ -208,8 +204,8 @@ def extend(result: dict, added: dict, arms=None) -> dict:
         if name in names or old is None:
             trimmed[name] = arm
             continue
-        for s, acc in zip(arm["seeds"], arm["test_acc"], strict=True):
-            if s in old["seeds"] and old["test_acc"][old["seeds"].index(s)] != acc:
+        for s, same in same_networks(result, added, name).items():
+            if not same:
                 raise ValueError(f"{name} seed {s} is another network than the one in the "
                                  "result (trained with other threads or on another machine?): "
                                  "train the added arms where the result was made")

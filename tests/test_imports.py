@@ -19,6 +19,7 @@ FLOORS = [
     {"distributed"},
     {"train"},
     {"cache", "testbed"},
+    {"workers"},
     {"budget"},
     {"runs"},
     {"gaps", "flatness", "stability", "scaling", "arms"},

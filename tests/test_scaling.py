@@ -92,6 +92,30 @@ def test_fresh_bn_stats_are_the_training_sets_and_leave_training_alone():
         TrainConfig(**cfg, remedies=(FreshBNStats(0),))
 
 
+def test_fresh_bn_stats_in_cache_sized_pieces_are_those_of_one_pass(monkeypatch):
+    """An nn.Sequential runs in pieces between its BatchNorm layers (here of 16 examples): the
+    statistics and the output are those of the hooked single pass that any other network
+    takes, to float rounding."""
+    from gaputils.remedies import recompute_bn_stats
+
+    torch.manual_seed(0)
+    seq = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.BatchNorm2d(3), torch.nn.ReLU(),
+                              torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                              torch.nn.Flatten(), torch.nn.Linear(4 * 2 * 2, 3))
+    x = toy_dataset(n=100, shape=(1, 6, 6)).train[0]
+    monkeypatch.setattr(batches, "eval_chunk", lambda model, x: 16)
+    staged = recompute_bn_stats(copy.deepcopy(seq), x)
+    wrapped = torch.nn.Sequential(torch.nn.Sequential(*copy.deepcopy(seq)))  # BatchNorm not its own
+    hooked = recompute_bn_stats(wrapped, x)
+    assert staged.shape == (100, 3) and torch.allclose(staged, hooked, atol=1e-6)
+    done = copy.deepcopy(seq)
+    recompute_bn_stats(done, x)
+    for a, b in zip([done[1], done[4]], [wrapped[0][1], wrapped[0][4]], strict=True):
+        assert torch.allclose(a.running_mean, b.running_mean, atol=1e-6)
+        assert torch.allclose(a.running_var, b.running_var, rtol=1e-5)
+    assert not torch.allclose(done[4].running_var, seq[4].running_var)  # they were set
+
+
 def test_fit_critical_recovers_mccandlish_curve():
     b = np.array([8, 16, 32, 64, 128, 256, 512, 1024])
     s = scaling.critical_curve(b, 40.0, 150.0)
@@ -135,6 +159,14 @@ def test_steps_to_target_and_noise_along_on_a_toy_setting(tmp_path, monkeypatch)
     again = scaling.steps_to_target(ds, [8, 32], [0, 1], target=0.6, lr=0.1, max_epochs=20,
                                     setting=setting)
     assert again == res  # cached and deterministic
+    one = {}
+    for n in ("2", "1"):  # the search trains its next rate ahead on a spare core: same result
+        monkeypatch.setenv("GAPUTILS_WORKERS", n)
+        monkeypatch.setenv("GAPUTILS_CACHE", str(tmp_path / n))
+        one[n] = scaling.steps_to_target(ds, [8, 32], [0], target=0.6, lr=0.4, max_epochs=20,
+                                         setting=setting)
+    assert one["2"] == one["1"] and max(len(v) for v in one["1"]["steps"].values()) > 3
+    assert len(list((tmp_path / "2").glob("*.pt"))) > len(list((tmp_path / "1").glob("*.pt")))
     torch.manual_seed(0)
     net = setting.build(ds)
     rows = scaling.noise_along(net, ds, setting.config(8, 0, lr=0.1, epochs=10),

@@ -311,17 +311,17 @@ def test_a_diverged_arm_counts_with_the_network_it_left_and_is_not_measured():
     ds = toy_dataset(n=96, shape=(1, 6, 6))
     setting = SETTING.replace(model="C1", model_kwargs=(("channels", (2, 3)), ("hidden", (6,)),
                                                          ("dropout", 0.0)))
-    arm = gu.arms.Arm("LB_lr1e6", "plain", setting.lb, {"lr": 1e6}, label="LB, lr 1e6")
+    arm = gu.arms.Arm("LB_lr1e12", "plain", setting.lb, {"lr": 1e12}, label="LB, lr 1e12")
     with pytest.warns(RuntimeWarning, match="loss became"):
         res = study.run([arm], (0,), (0,), setting=setting, ds=ds, n_curvature=32)
-    a = res["arms"]["LB_lr1e6"]
+    a = res["arms"]["LB_lr1e12"]
     assert a["diverged"] == [True] and math.isnan(a["lambda_max"][0])
     assert res["arms"]["LB"]["diverged"] == [False] and math.isfinite(
         res["arms"]["LB"]["lambda_max"][0])
-    (run,) = study.train_runs(ds, [setting.lb], (0,), setting=setting, lr=1e6, eval_every=max(
+    (run,) = gu.runs.train_runs(ds, [setting.lb], (0,), setting=setting, lr=1e12, eval_every=max(
         1, round(setting.epochs * (96 // setting.lb))))
     assert a["test_acc"][0] == evaluate(run.model, *ds.test)[1]
-    assert scores.summarize(res)["LB_lr1e6"]["diverged"] == 1
+    assert scores.summarize(res)["LB_lr1e12"]["diverged"] == 1
 
 
 def test_hoffer_families_are_the_declared_ones():
@@ -426,3 +426,10 @@ def test_sam_families_are_the_declared_ones():
     d = scores.paired(study_, "LB_SAM", "SB")
     assert vs_top["LB_SAM - SB"].raw.mean == pytest.approx(d.mean)
     assert vs_top["LB_SAM - SB"].name == "LB + SAM - SB"  # shown by the arms' labels
+
+
+def test_same_networks_compares_the_seeds_both_results_hold():
+    arm = lambda seeds, accs: {"arms": {"SB": {"seeds": seeds, "test_acc": accs}}}
+    live, ref = arm([0, 1], [0.81, 0.79]), arm([1, 0, 2], [0.79, 0.8100001, 0.8])
+    assert study.same_networks(live, ref, "SB") == {0: False, 1: True}
+    assert study.same_networks(ref, live, "SB") == {1: True, 0: False}

@@ -44,8 +44,9 @@ def recompute_bn_stats(model: nn.Module, x: torch.Tensor,
     of its input over all of ``x``, as the eval-mode network computes it: each layer's with the
     layers before it already set, so that the result is what an evaluation of the current
     weights sees. When ``x`` fits in one ``chunk``, one forward pass does it (each layer sets
-    its statistics from its input just before it runs) and its output - the eval-mode network's
-    on ``x`` - is returned; otherwise one pass per layer, cut short after it, and None. In eval
+    its statistics from its input just before it runs; an ``nn.Sequential`` runs in cache-sized
+    pieces between its BatchNorm layers) and its output - the eval-mode network's on ``x`` - is
+    returned; otherwise one pass per layer, cut short after it, and None. In eval
     mode throughout (no dropout, no random draws); the model's modes are restored. Unlike
     :func:`gaputils.landscape.recompute_bn` (the average of training-mode batch statistics, for
     interpolated networks), every layer sees the eval-mode network's inputs. Chapter 07."""
@@ -53,6 +54,9 @@ def recompute_bn_stats(model: nn.Module, x: torch.Tensor,
     modes = {m: m.training for m in model.modules()}
     model.eval()
     try:
+        if len(x) <= chunk and isinstance(model, nn.Sequential) and all(
+                any(n is m for m in model) for n in norms):
+            return _staged(model, x)
         if len(x) <= chunk:
             handles = [m.register_forward_pre_hook(lambda m, inp: _set(m, *_moments(inp[0])))
                        for m in norms]
@@ -81,6 +85,24 @@ def recompute_bn_stats(model: nn.Module, x: torch.Tensor,
     finally:
         for m, training in modes.items():
             m.train(training)
+
+
+def _staged(model: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """The one pass of :func:`recompute_bn_stats` for an ``nn.Sequential`` whose BatchNorm layers
+    are its own: each stretch of layers up to the next BatchNorm runs over ``x`` in pieces small
+    enough for the processor's caches (:func:`gaputils.batches.eval_chunk`), and the BatchNorm's
+    statistics are set from all of its input before the next stretch, which starts with it."""
+    piece = batches.eval_chunk(model, x)
+    cuts = [i for i, m in enumerate(model) if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    h, start = x, 0
+    for end in [*cuts, len(model)]:
+        if end > start:
+            stretch = model[start:end]
+            h = torch.cat([stretch(h[i:i + piece]) for i in range(0, len(h), piece)])
+        if end < len(model):
+            _set(model[end], *_moments(h))
+        start = end
+    return h
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,228 @@
+"""The book's training runs on every core of a CPU: one run per core, each on one thread.
+
+A network as small as the book's does not keep two threads busy: on a 2-core CPU a step of 32
+images of the testbed takes as long on one thread as on two, and a step of 500 only a sixth less.
+Two runs side by side, one thread each, do twice the work in the same time. So on a CPU,
+:func:`fit_or_load` trains every run that is not in the cache on one thread - in worker processes,
+one per core, when there are two or more - and every run it trains has the same weights whether a
+worker or this process trained it (tested), and the same as the one-thread-per-process reference
+runs of ``data/reference/``. On a GPU it trains in this process, as
+:func:`gaputils.cache.fit_or_load` does. ``GAPUTILS_WORKERS=1`` keeps every run in this process
+(still on one thread); ``=N`` allows N workers. Chapter 00.
+
+Workers are started once (a few seconds: each imports torch and gaputils) and kept for the next
+grid. They are used where a new process may import the main module again without running work -
+a notebook's kernel, an interactive session, a script that keeps its work under
+``if __name__ == "__main__":`` - and for every run that can be pickled, a remedy written in a
+notebook included (its code goes with it); other runs train here, on one thread.
+A run a worker finished is in the cache at once, so an interrupted grid loses only the runs in
+progress.
+"""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import concurrent.futures as cf
+import contextlib
+import multiprocessing
+import os
+import pickle
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import cloudpickle
+import torch
+from torch import nn
+
+from . import cache
+from .data import Dataset
+from .runtime import cache_dir
+from .train import History, TrainConfig
+
+__all__ = ["ENV", "count", "one_thread", "side_by_side", "fit_or_load", "shutdown"]
+
+ENV = "GAPUTILS_WORKERS"
+
+_pool: cf.ProcessPoolExecutor | None = None
+_pool_size = 0
+
+
+def count() -> int:
+    """How many worker processes a CPU grid may use: ``GAPUTILS_WORKERS``, else the CPU cores
+    this process may run on."""
+    env = os.environ.get(ENV, "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"{ENV}={env!r} is not a number of worker processes: give a whole "
+                             "number >= 1 (1 trains every run in this process)")
+        return int(env)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one thread inside the block; the thread count restored after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _inert(node: ast.stmt) -> bool:
+    """Whether a top-level statement of a main module does no work when imported: imports,
+    definitions, a docstring, constants, and the ``if __name__ == "__main__":`` block."""
+    if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.AsyncFunctionDef
+                  | ast.ClassDef):
+        return True
+    if isinstance(node, ast.Expr | ast.Assign | ast.AnnAssign):
+        return node.value is None or all(isinstance(n, ast.Constant | ast.Name | ast.List
+                                                    | ast.Tuple | ast.Dict | ast.Set | ast.Load)
+                                         for n in ast.walk(node.value))
+    if isinstance(node, ast.If):
+        t = node.test
+        return (isinstance(t, ast.Compare) and isinstance(t.left, ast.Name)
+                and t.left.id == "__name__" and isinstance(t.ops[0], ast.Eq)
+                and isinstance(t.comparators[0], ast.Constant)
+                and t.comparators[0].value == "__main__")
+    return False
+
+
+def _safe_main() -> bool:
+    """Whether a spawned worker can import this process's main module without running work:
+    an interactive session or a notebook's kernel, or a file that keeps its work under
+    ``if __name__ == "__main__":`` (a reader's script that trains at its top level is not)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return True
+    try:
+        tree = ast.parse(Path(path).read_text())
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return False
+    return all(_inert(node) for node in tree.body)
+
+
+def _packed(net: nn.Module, config: TrainConfig) -> bytes | None:
+    """The run pickled for a worker, by value: its weights as bytes (sent as tensors, they would
+    be shared memory that the worker trains in place, under this process's feet), and a class or
+    function defined in a notebook with its code (cloudpickle), so that a reader's own remedy
+    trains in a worker too. None for what cannot be pickled: it trains here."""
+    try:
+        return cloudpickle.dumps((net, config))
+    except Exception:  # an open file, a generator in a remedy: train it here
+        return None
+
+
+def _start() -> None:
+    torch.set_num_threads(1)
+
+
+def _get_pool(size: int) -> cf.ProcessPoolExecutor:
+    global _pool, _pool_size
+    if _pool is None or _pool_size < size:
+        shutdown()
+        _pool = cf.ProcessPoolExecutor(size, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_start)
+        _pool_size = size
+    return _pool
+
+
+def shutdown() -> None:
+    """Stop the workers (they are started again when needed)."""
+    global _pool, _pool_size
+    if _pool is not None:
+        for p in list(getattr(_pool, "_processes", {}).values()):
+            p.terminate()  # a run in progress is lost; the finished ones are in the cache
+        _pool.shutdown(wait=False, cancel_futures=True)
+    _pool, _pool_size = None, 0
+
+
+@atexit.register
+def _at_exit() -> None:
+    """Let idle workers end before the interpreter takes the modules down."""
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _train(run: bytes, data: bytes, tag: str, env: dict) -> None:
+    """In a worker: train one run, ``(network, config)`` pickled, on the pickled dataset, into
+    the cache (with the caller's environment)."""
+    os.environ.update(env)
+    net, config = pickle.loads(run)
+    ds = pickle.loads(data)
+    cache.fit_or_load(net, ds, config, tag=tag, progress=False)
+
+
+def _environment() -> dict:
+    """What a worker needs of this process's environment: the run mode, the cache folder."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("GAPUTILS_") and k != cache.CHAPTER}
+    return env | {"GAPUTILS_CACHE": str(cache_dir())}
+
+
+def side_by_side(ds: Dataset) -> bool:
+    """Whether :func:`fit_or_load` would train runs on ``ds`` in workers, two or more at once:
+    on a CPU with more than one core (or ``GAPUTILS_WORKERS``), not under torchrun, training
+    allowed, and a main module a worker may import."""
+    return (ds.train[0].device.type == "cpu" and count() > 1 and _safe_main()
+            and os.environ.get("WORLD_SIZE", "1") == "1"
+            and os.environ.get(cache.NO_TRAIN, "").strip() in ("", "0"))
+
+
+def fit_or_load(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag: str = "",
+                bar=None) -> list[History]:
+    """:func:`gaputils.cache.fit_or_load` of every (network, config) in ``jobs``, each network
+    trained or loaded in place; on a CPU the runs missing from the cache train on one thread each,
+    in workers where more than one is missing (module docstring). ``bar`` (tqdm) counts the runs
+    trained. The histories in the order of ``jobs``."""
+    keys = [cache.run_key(net, ds, cfg, tag)[0] for net, cfg in jobs]
+    cpu = ds.train[0].device.type == "cpu"
+    new = {}
+    for i, k in enumerate(keys):
+        if not cache.has(k) and k not in new.values():
+            new[i] = k
+    trained: dict[int, History] = {}
+    away: list[int] = []
+    if len(new) > 1 and side_by_side(ds):
+        packed = {i: p for i in new if (p := _packed(*jobs[i])) is not None}
+        if len(packed) > 1:  # the longest first, so that no long run starts last
+            n = len(ds.train[1])
+            cost = lambda i: jobs[i][1].total_steps(n) * jobs[i][1].batch_size
+            _run_away(ds, packed, sorted(packed, key=cost, reverse=True), tag, bar)
+            away = list(packed)
+    for i, (net, cfg) in enumerate(jobs):
+        here = i in new and i not in away
+        with one_thread() if cpu and here else contextlib.nullcontext():
+            trained[i] = cache.fit_or_load(net, ds, cfg, tag=tag, progress=False)
+        if here and bar is not None:
+            bar.update()
+        if i in away and trained[i].diverged:  # its warning went to the worker's stderr
+            warnings.warn(trained[i].message, RuntimeWarning, stacklevel=2)
+    return [trained[i] for i in range(len(jobs))]
+
+
+def _run_away(ds: Dataset, packed: dict[int, bytes], order: list[int], tag: str, bar) -> None:
+    """Train the packed runs in workers in the given order, each saved to the cache when it
+    ends. The data goes pickled, a copy per run: sent as tensors it would become shared memory,
+    and after that this process's own two-thread work ran at about half its speed (measured,
+    2 cores, torch 2.14: a testbed step 5.1 -> 9.1 ms). An error in one run stops the workers
+    (the runs finished are kept) and is raised here."""
+    pool = _get_pool(min(count(), len(packed)))
+    env, data = _environment(), pickle.dumps(ds)
+    futures = [pool.submit(_train, packed[i], data, tag, env) for i in order]
+    try:
+        for f in cf.as_completed(futures):
+            f.result()
+            if bar is not None:
+                bar.update()
+    except cf.process.BrokenProcessPool as err:
+        shutdown()
+        raise RuntimeError(f"a worker process died ({err}) - out of memory? The runs it finished "
+                           f"are in the cache; {ENV}=1 trains the rest in this process") from err
+    except BaseException:
+        shutdown()
+        raise

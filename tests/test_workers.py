@@ -1,0 +1,146 @@
+"""Runs trained side by side in worker processes, one thread each, are the networks this process
+trains on one thread; what a worker cannot rebuild trains here; errors come back."""
+
+import sys
+import threading
+import types
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+from helpers import toy_dataset
+
+import gaputils as gu
+from gaputils import cache, testbed, workers
+
+SETTING = testbed.Setting("toy", "C1", n_train=96, n_test=48, sb=8, lb=32, epochs=2,
+                          optimizer="sgd", lr=0.05, seeds=(0, 1),
+                          model_kwargs=(("channels", (2, 3)), ("hidden", (6,)),
+                                        ("dropout", 0.0)))
+
+
+@dataclass(frozen=True)
+class Fails(gu.remedies.Remedy):
+    """A remedy whose batch hook raises, for a run that fails in a worker."""
+
+    def batch(self, ctx, x, y):
+        raise ValueError("this remedy fails on purpose")
+
+
+@dataclass(frozen=True)
+class HoldsALock(gu.remedies.Remedy):
+    lock: object = field(default_factory=threading.Lock)
+
+
+def test_workers_train_the_networks_this_process_trains_on_one_thread(monkeypatch, tmp_path):
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    got = {}
+    for n in ("2", "1"):
+        monkeypatch.setenv(workers.ENV, n)
+        monkeypatch.setenv("GAPUTILS_CACHE", str(tmp_path / n))
+        workers.shutdown()
+        runs = gu.runs.train_runs(ds, [8, 32], (0, 1), setting=SETTING)
+        assert (workers._pool is not None) == (n == "2")  # the workers did train the first
+        got[n] = runs
+    for a, b in zip(got["2"], got["1"], strict=True):
+        assert (a.batch_size, a.seed) == (b.batch_size, b.seed)
+        assert a.history.train_loss == b.history.train_loss
+        sa, sb = a.model.state_dict(), b.model.state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert torch.get_num_threads() >= 1
+
+
+def test_a_worker_error_comes_back_and_the_finished_runs_stay(monkeypatch):
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    monkeypatch.setenv(workers.ENV, "2")
+    grids = [([8], (0,), {}), ([8], (1,), {"remedies": (Fails(),)})]
+    with pytest.raises(ValueError, match="fails on purpose"):
+        gu.runs.train_grids(ds, grids, setting=SETTING)
+    assert gu.runs.missing(ds, [8], (0,), setting=SETTING) == 0  # trained, kept
+    assert gu.runs.missing(ds, [8], (1,), setting=SETTING, remedies=(Fails(),)) == 1
+
+
+NOTEBOOK = """
+from dataclasses import dataclass
+import torch.nn.functional as F
+import gaputils as gu
+
+@dataclass(frozen=True)
+class Smoothing(gu.remedies.Remedy):
+    eps: float = 0.1
+
+    def loss(self, out, y):
+        return F.cross_entropy(out, y, reduction="none", label_smoothing=self.eps)
+"""
+
+
+def test_a_remedy_written_in_a_notebook_trains_in_a_worker(monkeypatch, tmp_path):
+    """Its class goes to the worker with its code; the worker files the run under the key this
+    process computes (one cache entry a run), and the networks are those trained here."""
+    cell = {"__name__": "__main__"}
+    exec(NOTEBOOK, cell)  # a class of "__main__", as a notebook cell defines it
+    assert cell["Smoothing"].__module__ == "__main__"
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    grids = [([8, 32], (0,), {"remedies": (cell["Smoothing"](0.2),)})]
+    got = {}
+    for n in ("2", "1"):
+        monkeypatch.setenv(workers.ENV, n)
+        monkeypatch.setenv("GAPUTILS_CACHE", str(tmp_path / n))
+        workers.shutdown()
+        (got[n],) = gu.runs.train_grids(ds, grids, setting=SETTING)
+        assert (workers._pool is not None) == (n == "2")
+        assert len(list((tmp_path / n).glob("*.pt"))) == 2
+    for a, b in zip(got["2"], got["1"], strict=True):
+        assert a.history.train_loss == b.history.train_loss
+
+
+def test_what_cannot_be_pickled_trains_here():
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    net = SETTING.build(ds)
+    assert workers._packed(net, SETTING.config(8, 0, n_train=96)) is not None
+    assert workers._packed(net, SETTING.config(8, 0, n_train=96, remedies=(
+        HoldsALock(),))) is None
+
+
+def test_workers_only_where_the_main_module_can_be_imported_again(monkeypatch, tmp_path):
+    script = types.ModuleType("__main__")
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    assert workers._safe_main()  # an interactive session
+    for text, safe in [
+            ('"""Doc."""\nimport gaputils as gu\nN: int = 3\nSIZES = (8, [32])\n\n\n'
+             'def main():\n    gu.runs.train_runs(...)\n\n\nif __name__ == "__main__":\n'
+             '    main()\n', True),
+            ("import gaputils as gu\nruns = gu.runs.train_runs(...)\n", False),
+            ("import gaputils as gu\nprint('start')\n", False),
+            ("if __name__ != '__main__':\n    work()\n", False)]:
+        path = tmp_path / "train.py"
+        path.write_text(text)
+        script.__file__ = str(path)
+        assert workers._safe_main() == safe, text
+    script.__file__ = str(tmp_path / "gone.py")
+    assert not workers._safe_main()
+
+
+def test_the_number_of_workers(monkeypatch):
+    monkeypatch.setenv(workers.ENV, "3")
+    assert workers.count() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(workers.ENV, bad)
+        with pytest.raises(ValueError, match="whole number >= 1"):
+            workers.count()
+    monkeypatch.delenv(workers.ENV)
+    assert workers.count() >= 1
+
+
+def test_one_thread_restores_the_thread_count():
+    before = torch.get_num_threads()
+    with workers.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_a_run_not_in_the_cache_stays_an_error_under_no_train(monkeypatch):
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    monkeypatch.setenv(cache.NO_TRAIN, "1")
+    with pytest.raises(RuntimeError, match="forbids training"):
+        gu.runs.train_runs(ds, [8, 32], (0,), setting=SETTING)
