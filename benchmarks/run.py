@@ -21,9 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-NAMES = ("eigen", "spectrum", "sharpness", "epoch", "augment", "landscape", "memory")
+NAMES = ("eigen", "spectrum", "sharpness", "epoch", "augment", "landscape", "memory", "grid")
 
 
 def table(rows: list[dict]) -> str:
@@ -47,6 +45,9 @@ def main(argv=None) -> int:
     parser.add_argument("--table", action="store_true",
                         help="print the table of the results already in benchmarks/results")
     args = parser.parse_args(argv)
+    # the checkout, for `benchmarks.*`: here, not at import, where it would be work that
+    # gaputils' workers (which import this file again) refuse to repeat
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     if args.table:
         from benchmarks.common import RESULTS
 

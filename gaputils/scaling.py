@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy.optimize import least_squares
 
-from . import data, noise_scale, testbed, workers
+from . import data, noise_scale, testbed
 from .remedies import FreshBNStats
 from .runs import train_grids
 from .train import TrainConfig, fit
@@ -62,27 +62,24 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
     (smaller) batch size (``lr`` for the first), try twice and half that rate and keep
     doubling or halving while the geometric mean of the steps over ``seeds`` falls.
     ``setting``'s network, optimizer and weight decay (default: the testbed's); at most
-    ``max_epochs``; every run cached. Where a core would idle beside the runs of one rate (a CPU's
-    workers, :mod:`gaputils.workers`), each step of the search trains the rate after it beside
-    it: cached, and recorded only if the search gets there, so the result is the same. Returns
-    ``{"steps": {B: {lr: [steps per seed]}}, ...}`` with ``nan`` for a run that diverged or did
-    not reach the target. Chapter 07."""
+    ``max_epochs``; every run cached, the first three rates of each batch size together (side by
+    side on a CPU's cores, :mod:`gaputils.workers`). Returns ``{"steps": {B: {lr: [steps per
+    seed]}}, ...}`` with ``nan`` for a run that diverged or did not reach the target.
+    Chapter 07."""
     n = len(ds.train[1])
     out = {"target": target, "max_epochs": max_epochs, "seeds": list(seeds),
            "batch_sizes": list(batch_sizes), "fresh_bn": fresh_bn, "interpolated": True,
            "steps": {}}
 
-    def scores(b, rates, ahead=()):
-        """The score of every rate; those not yet run train together, with the rates
-        ``ahead`` that the search may try next (cached, not recorded until it does)."""
+    def scores(b, rates):
+        """The score of every rate; those not yet run train together."""
         new = [r for r in dict.fromkeys(rates) if r not in out["steps"][b]]
         every = _eval_every(n, b, evals_per_epoch)
         extra = {"remedies": (FreshBNStats(every),)} if fresh_bn else {}
         grids = [([b], seeds, dict(lr=r, schedule="constant", epochs=max_epochs,
-                                   stop_below=target, eval_every=every, **extra))
-                 for r in new + [r for r in ahead if new and r not in out["steps"][b]]]
-        ran = train_grids(ds, grids, setting=setting, progress=progress)
-        for r, runs in zip(new, ran[:len(new)], strict=True):
+                                   stop_below=target, eval_every=every, **extra)) for r in new]
+        for r, runs in zip(new, train_grids(ds, grids, setting=setting, progress=progress),
+                           strict=True):
             out["steps"][b][r] = [
                 crossing(r_.history.step, r_.history.train_loss, target)
                 if not r_.history.diverged and r_.history.train_loss[-1] <= target else math.nan
@@ -90,14 +87,12 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
         return [_score(out["steps"][b][r]) for r in rates]
 
     steps = lambda b, rate: scores(b, [rate])[0]
-    spare = workers.side_by_side(ds) and 2 * len(seeds) <= workers.count()
     for b in sorted(batch_sizes):
         out["steps"][b] = {}
         trio = (lr / 2, lr, lr * 2)
         best = trio[int(np.argmin(scores(b, trio)))]
         factor = 2.0 if best > lr else 0.5 if best < lr else None
-        while factor and scores(b, [best * factor], ahead=[best * factor**2] if spare else [])[0] \
-                < steps(b, best):
+        while factor and steps(b, best * factor) < steps(b, best):
             best *= factor
         lr = best if math.isfinite(steps(b, best)) else lr
     return out

@@ -28,6 +28,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -85,7 +86,7 @@ def _inert(node: ast.stmt) -> bool:
                                          for n in ast.walk(node.value))
     if isinstance(node, ast.If):
         t = node.test
-        return (isinstance(t, ast.Compare) and isinstance(t.left, ast.Name)
+        return (not node.orelse and isinstance(t, ast.Compare) and isinstance(t.left, ast.Name)
                 and t.left.id == "__name__" and isinstance(t.ops[0], ast.Eq)
                 and isinstance(t.comparators[0], ast.Constant)
                 and t.comparators[0].value == "__main__")
@@ -119,12 +120,18 @@ def _packed(net: nn.Module, config: TrainConfig) -> bytes | None:
 
 
 def _start() -> None:
+    """A worker: one thread, and deaf to Ctrl-C (a notebook's interrupt reaches the kernel's
+    whole process group; the kernel stops the workers itself)."""
     torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _get_pool(size: int) -> cf.ProcessPoolExecutor:
+def _get_pool() -> cf.ProcessPoolExecutor:
+    """The workers, :func:`count` of them (started as runs arrive); new ones where the count
+    changed or one died."""
     global _pool, _pool_size
-    if _pool is None or _pool_size < size:
+    size = count()
+    if _pool is None or _pool_size != size or getattr(_pool, "_broken", False):
         shutdown()
         _pool = cf.ProcessPoolExecutor(size, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_start)
@@ -149,19 +156,27 @@ def _at_exit() -> None:
         _pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _train(run: bytes, data: bytes, tag: str, env: dict) -> None:
+def _train(run: bytes, data: bytes, tag: str, env: dict) -> str:
     """In a worker: train one run, ``(network, config)`` pickled, on the pickled dataset, into
-    the cache (with the caller's environment)."""
+    the cache, with the caller's ``GAPUTILS_*`` environment (and none other). Returns "" when
+    done, or why the run could not be unpacked here (a module this process cannot import): the
+    caller trains it itself."""
+    for k in [k for k in os.environ if k.startswith("GAPUTILS_") and k not in env]:
+        del os.environ[k]
     os.environ.update(env)
-    net, config = pickle.loads(run)
-    ds = pickle.loads(data)
+    try:
+        net, config = pickle.loads(run)
+        ds = pickle.loads(data)
+    except Exception as err:
+        return f"{type(err).__name__}: {err}"
     cache.fit_or_load(net, ds, config, tag=tag, progress=False)
+    return ""
 
 
 def _environment() -> dict:
     """What a worker needs of this process's environment: the run mode, the cache folder."""
     env = {k: v for k, v in os.environ.items() if k.startswith("GAPUTILS_") and k != cache.CHAPTER}
-    return env | {"GAPUTILS_CACHE": str(cache_dir())}
+    return env | {"GAPUTILS_CACHE": str(cache_dir())}  # the ledger is noted here, on loading
 
 
 def side_by_side(ds: Dataset) -> bool:
@@ -192,33 +207,48 @@ def fit_or_load(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag:
         if len(packed) > 1:  # the longest first, so that no long run starts last
             n = len(ds.train[1])
             cost = lambda i: jobs[i][1].total_steps(n) * jobs[i][1].batch_size
-            _run_away(ds, packed, sorted(packed, key=cost, reverse=True), tag, bar)
-            away = list(packed)
+            away = _run_away(ds, packed, sorted(packed, key=cost, reverse=True), tag, bar)
+    for i in away:
+        if not cache.has(keys[i]):
+            raise RuntimeError(f"a worker filed run {i} under another cache key than {keys[i]} "
+                               f"(its environment or code differs from this process's?); "
+                               f"{ENV}=1 trains every run here")
     for i, (net, cfg) in enumerate(jobs):
-        here = i in new and i not in away
-        with one_thread() if cpu and here else contextlib.nullcontext():
+        # on a CPU whatever trains here - a run no worker took, a corrupt entry - on one thread
+        with one_thread() if cpu else contextlib.nullcontext():
             trained[i] = cache.fit_or_load(net, ds, cfg, tag=tag, progress=False)
-        if here and bar is not None:
+        if i in new and i not in away and bar is not None:
             bar.update()
         if i in away and trained[i].diverged:  # its warning went to the worker's stderr
             warnings.warn(trained[i].message, RuntimeWarning, stacklevel=2)
     return [trained[i] for i in range(len(jobs))]
 
 
-def _run_away(ds: Dataset, packed: dict[int, bytes], order: list[int], tag: str, bar) -> None:
+def _run_away(ds: Dataset, packed: dict[int, bytes], order: list[int], tag: str,
+              bar) -> list[int]:
     """Train the packed runs in workers in the given order, each saved to the cache when it
-    ends. The data goes pickled, a copy per run: sent as tensors it would become shared memory,
-    and after that this process's own two-thread work ran at about half its speed (measured,
-    2 cores, torch 2.14: a testbed step 5.1 -> 9.1 ms). An error in one run stops the workers
-    (the runs finished are kept) and is raised here."""
-    pool = _get_pool(min(count(), len(packed)))
+    ends; the runs they trained. The data goes pickled, a copy per run: sent as tensors it would
+    become shared memory, and after that this process's own two-thread work ran at about half its
+    speed (measured, 2 cores, torch 2.14: a testbed step 5.1 -> 9.1 ms). A run that fails lets
+    the others finish (into the cache), then its error is raised here; an interrupt stops the
+    workers at once."""
     env, data = _environment(), pickle.dumps(ds)
-    futures = [pool.submit(_train, packed[i], data, tag, env) for i in order]
+    futures, error, done = {}, None, []
     try:
+        pool = _get_pool()
+        futures = {pool.submit(_train, packed[i], data, tag, env): i for i in order}
         for f in cf.as_completed(futures):
-            f.result()
-            if bar is not None:
-                bar.update()
+            try:
+                unpacked = f.result() == ""
+            except cf.process.BrokenProcessPool:
+                raise
+            except Exception as err:  # the run's own error, once the others are done
+                error = error or err
+                continue
+            if unpacked:
+                done.append(futures[f])
+                if bar is not None:
+                    bar.update()
     except cf.process.BrokenProcessPool as err:
         shutdown()
         raise RuntimeError(f"a worker process died ({err}) - out of memory? The runs it finished "
@@ -226,3 +256,6 @@ def _run_away(ds: Dataset, packed: dict[int, bytes], order: list[int], tag: str,
     except BaseException:
         shutdown()
         raise
+    if error is not None:
+        raise error
+    return done

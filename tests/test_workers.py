@@ -4,7 +4,7 @@ trains on one thread; what a worker cannot rebuild trains here; errors come back
 import sys
 import threading
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 import torch
@@ -27,11 +27,6 @@ class Fails(gu.remedies.Remedy):
         raise ValueError("this remedy fails on purpose")
 
 
-@dataclass(frozen=True)
-class HoldsALock(gu.remedies.Remedy):
-    lock: object = field(default_factory=threading.Lock)
-
-
 def test_workers_train_the_networks_this_process_trains_on_one_thread(monkeypatch, tmp_path):
     ds = toy_dataset(n=96, shape=(1, 6, 6))
     got = {}
@@ -41,16 +36,16 @@ def test_workers_train_the_networks_this_process_trains_on_one_thread(monkeypatc
         workers.shutdown()
         runs = gu.runs.train_runs(ds, [8, 32], (0, 1), setting=SETTING)
         assert (workers._pool is not None) == (n == "2")  # the workers did train the first
+        assert len(list((tmp_path / n).glob("*.pt"))) == 4  # each filed once, under its key
         got[n] = runs
     for a, b in zip(got["2"], got["1"], strict=True):
         assert (a.batch_size, a.seed) == (b.batch_size, b.seed)
         assert a.history.train_loss == b.history.train_loss
         sa, sb = a.model.state_dict(), b.model.state_dict()
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
-    assert torch.get_num_threads() >= 1
 
 
-def test_a_worker_error_comes_back_and_the_finished_runs_stay(monkeypatch):
+def test_a_worker_error_comes_back_once_the_other_runs_are_done(monkeypatch):
     ds = toy_dataset(n=96, shape=(1, 6, 6))
     monkeypatch.setenv(workers.ENV, "2")
     grids = [([8], (0,), {}), ([8], (1,), {"remedies": (Fails(),)})]
@@ -94,12 +89,30 @@ def test_a_remedy_written_in_a_notebook_trains_in_a_worker(monkeypatch, tmp_path
         assert a.history.train_loss == b.history.train_loss
 
 
-def test_what_cannot_be_pickled_trains_here():
+def test_what_cannot_be_pickled_stays_here():
     ds = toy_dataset(n=96, shape=(1, 6, 6))
-    net = SETTING.build(ds)
-    assert workers._packed(net, SETTING.config(8, 0, n_train=96)) is not None
-    assert workers._packed(net, SETTING.config(8, 0, n_train=96, remedies=(
-        HoldsALock(),))) is None
+    net, config = SETTING.build(ds), SETTING.config(8, 0, n_train=96)
+    assert workers._packed(net, config) is not None
+    net.lock = threading.Lock()  # pickle refuses it
+    assert workers._packed(net, config) is None
+
+
+def test_a_run_a_worker_cannot_unpack_trains_here(monkeypatch, tmp_path):
+    """A remedy from a module this process found after the workers started: the workers cannot
+    import it, so it trains here, the other run in a worker."""
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    monkeypatch.setenv(workers.ENV, "2")
+    workers.shutdown()
+    gu.runs.train_runs(ds, [8, 32], (0,), setting=SETTING)  # the workers start
+    (tmp_path / "late_remedy.py").write_text(
+        "from dataclasses import dataclass\nimport gaputils as gu\n\n\n"
+        "@dataclass(frozen=True)\nclass Late(gu.remedies.Remedy):\n    eps: float = 0.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    late = __import__("late_remedy").Late()
+    grids = [([8], (1,), {}), ([8], (1,), {"remedies": (late,)})]
+    plain, mine = gu.runs.train_grids(ds, grids, setting=SETTING)
+    assert plain[0].history.train_loss == mine[0].history.train_loss  # Late changes nothing
+    assert gu.runs.missing(ds, [8], (1,), setting=SETTING, remedies=(late,)) == 0
 
 
 def test_workers_only_where_the_main_module_can_be_imported_again(monkeypatch, tmp_path):

@@ -54,7 +54,7 @@ def recompute_bn_stats(model: nn.Module, x: torch.Tensor,
     modes = {m: m.training for m in model.modules()}
     model.eval()
     try:
-        if len(x) <= chunk and isinstance(model, nn.Sequential) and all(
+        if len(x) <= chunk and type(model) is nn.Sequential and all(
                 any(n is m for m in model) for n in norms):
             return _staged(model, x)
         if len(x) <= chunk:
