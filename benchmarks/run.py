@@ -2,7 +2,7 @@
 in one process, same model, data and device.
 
     pip install -e ".[bench]"
-    python benchmarks/run.py                 # everything (about 12 minutes on 2 CPU cores)
+    python benchmarks/run.py                 # everything (about 13 minutes on 2 CPU cores)
     python benchmarks/run.py --only eigen    # one benchmark
     python benchmarks/run.py --quick         # fewer repeats and sizes: a check that it runs
     python benchmarks/run.py --table         # the table of the last results, without running

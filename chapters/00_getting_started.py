@@ -217,9 +217,10 @@ print(f"train minus test accuracy: {gu.stats.signed(gap, 1)} points")
 # from the cache folder instead (`cache/`, or the folder `GAPUTILS_CACHE` names; `gu.setup`
 # prints it). Later chapters reuse the minimizers that chapter 1 trained this way. They train
 # their grids of runs with `gu.runs.train_runs`, which on a CPU trains each run on one thread and
-# several side by side, one per core (`gu.workers`): a network this small does not keep two
-# threads busy, so two runs at once take about the time of one. `GAPUTILS_WORKERS=1` keeps them in
-# the notebook's process.
+# several side by side in worker processes, one per core (module `gu.workers`): a network this
+# small gains little from a second thread (a testbed step of 32 images is as fast on one as on two,
+# one of 500 about a sixth slower; `benchmarks/README.md`), so two runs at once get nearly twice as
+# much done. `GAPUTILS_WORKERS=1` keeps them in the notebook's process, still on one thread.
 
 # %% [markdown]
 # ## Beside the reference runs

@@ -215,10 +215,12 @@ print(gu.scores.findings(rows))
 # an arm shares with SB and LB. On a CPU the live runs above train on one thread each too (side by
 # side on the cores, `gu.workers`), so on the reference's processor and library versions they
 # would be its networks; elsewhere they are other networks of the same seeds, since another
-# processor, library or thread count changes the floating-point sums (chapter 0). The last line
-# printed under the table says which holds here. The reference's seconds are less clean than its
-# steps: up to five processes shared the machine's two cores while it ran, so read times from the
-# live table.
+# processor, library or thread count changes the floating-point sums (chapter 0). The line printed
+# under the table, before the findings, says which holds here; the reference's device line names
+# the architecture and the cores, not the processor's model, so two machines can print the same
+# line and train different networks. The reference's seconds are less clean than its steps: up
+# to five processes shared the machine's two cores while it ran, so read times from the live
+# table.
 
 # %%
 ref = gu.reference.load("ch05_remedies")

@@ -204,8 +204,10 @@ print(f"a run of LB + SAM: about {lb_sam:.0f} s, x{lb_sam / run_s['SB']:.1f} the
 # A SAM or ASAM step costs about twice a plain one (the range printed; where it falls depends on the
 # batch and the machine): two forward and backward passes instead of one, while drawing the batch
 # and the optimizer's update are not repeated. On a CPU an example costs LB only somewhat less time
-# than SB (the plain run times printed), so a run of LB + SAM saves nothing over a plain SB run -
-# the last line gives the two times; on a GPU, where LB's steps run in parallel, SAM would cost LB
+# than SB (the plain run times printed, timed in the notebook's process on all its threads; the
+# runs of the tables train on one thread each, where LB gains even less - their seconds are in the
+# live table above), so a run of LB + SAM saves nothing over a plain SB run - the last line gives
+# the two times; on a GPU, where LB's steps run in parallel, SAM would cost LB
 # up to about twice its time and keep part of LB's speed-up - we have not measured that here.
 #
 # ## Linear against square-root scaling across batch sizes
@@ -771,4 +773,4 @@ assert abs(corr["sharpness"]["tau"]) < abs(corr["lambda_max"]["tau"])  # weaker 
 assert 0 < fits_data.sum() < len(fits_data)  # some networks do not fit, and are shown apart
 if gu.mode() != "smoke":  # one and a half to two and a half times the time per step
     assert all(1.4 < v < 2.6 for c in costs.values() for v in c.values()), costs
-    assert lb_sam > run_s["SB"]  # LB + SAM saves nothing over plain SB on a CPU
+    assert lb_sam > run_s["SB"] or gu.device().type != "cpu"  # LB + SAM saves nothing, on a CPU

@@ -1,14 +1,14 @@
 """The book's training runs on every core of a CPU: one run per core, each on one thread.
 
 A network as small as the book's does not keep two threads busy: on a 2-core CPU a step of 32
-images of the testbed takes as long on one thread as on two, and a step of 500 only a sixth less.
-Two runs side by side, one thread each, do twice the work in the same time. So on a CPU,
-:func:`fit_or_load` trains every run that is not in the cache on one thread - in worker processes,
-one per core, when there are two or more - and every run it trains has the same weights whether a
-worker or this process trained it (tested), and the same as the one-thread-per-process reference
-runs of ``data/reference/``. On a GPU it trains in this process, as
-:func:`gaputils.cache.fit_or_load` does. ``GAPUTILS_WORKERS=1`` keeps every run in this process
-(still on one thread); ``=N`` allows N workers. Chapter 00.
+images of the testbed takes as long on one thread as on two, and a step of 500 only about a
+seventh less on two (``benchmarks/README.md``). Two runs side by side, one thread each, get nearly
+twice as much done. So on a CPU, :func:`fit_or_load` trains every run that is not in the cache on
+one thread - in worker processes, one per core, the longest runs first, when there are two or
+more - and every run it trains has the same weights whether a worker or this process trained it
+(tested), and the same as the one-thread-per-process reference runs of ``data/reference/``. On a
+GPU it trains in this process, as :func:`gaputils.cache.fit_or_load` does. ``GAPUTILS_WORKERS=1``
+keeps every run in this process (still on one thread); ``=N`` allows N workers. Chapter 00.
 
 Workers are started once (a few seconds: each imports torch and gaputils) and kept for the next
 grid. They are used where a new process may import the main module again without running work -
