@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from unittest import mock
 
 import torch
 
@@ -27,20 +28,13 @@ def run(quick: bool = False) -> tuple[list[dict], dict]:
     seeds = (0,) if quick else (0, 1)
     epochs = 4 if quick else setting.epochs
     grid = [(b, s) for s in seeds for b in (setting.sb, setting.lb)]
-    before = os.environ.get("GAPUTILS_CACHE")
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            os.environ["GAPUTILS_CACHE"] = folder
-            gu.workers.shutdown()  # the workers' start counts
-            t = time.perf_counter()
-            ours = gu.runs.train_runs(ds, [setting.sb, setting.lb], seeds, setting=setting,
-                                      epochs=epochs, progress=False)
-            t_ours = time.perf_counter() - t
-    finally:
-        if before is None:
-            os.environ.pop("GAPUTILS_CACHE", None)
-        else:
-            os.environ["GAPUTILS_CACHE"] = before
+    with tempfile.TemporaryDirectory() as folder, mock.patch.dict(os.environ,
+                                                                   GAPUTILS_CACHE=folder):
+        gu.workers.shutdown()  # the workers' start counts
+        t = time.perf_counter()
+        ours = gu.runs.train_runs(ds, [setting.sb, setting.lb], seeds, setting=setting,
+                                  epochs=epochs, progress=False)
+        t_ours = time.perf_counter() - t
     t = time.perf_counter()
     theirs = []
     for b, s in grid:

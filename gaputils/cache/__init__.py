@@ -162,6 +162,11 @@ def run_key(model: nn.Module, dataset: Dataset, config: TrainConfig,
     return key(parts), parts
 
 
+def may_train() -> bool:
+    """Whether a run missing from the cache may train (``GAPUTILS_NO_TRAIN`` unset or 0)."""
+    return os.environ.get(NO_TRAIN, "").strip() in ("", "0")
+
+
 def fit_or_load(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
                 tag: str = "", folder: Path | None = None, **fit_kwargs) -> History:
     """``fit(model, dataset, config)``, or its cached result when one exists.
@@ -182,7 +187,7 @@ def fit_or_load(model: nn.Module, dataset: Dataset, config: TrainConfig, *,
         record = None
     if record is not None:
         return History.from_dict(record["history"])
-    if os.environ.get(NO_TRAIN, "").strip() not in ("", "0"):
+    if not may_train():
         raise RuntimeError(f"run {k} is not in the cache {Path(folder or cache_dir())} and "
                            f"{NO_TRAIN} forbids training it: import a bundle that holds it "
                            f"(python -m gaputils.cache import ...) or unset {NO_TRAIN}")
