@@ -33,8 +33,8 @@ except ImportError:  # Python 3.10
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_TO_PYPI = {"pytorch-cpu": "torch", "pytorch": "torch", "matplotlib-base": "matplotlib"}
-SAME_NAME = {"torchvision", "numpy", "scipy", "ipywidgets", "tqdm", "jupytext", "nbclient",
-             "ipykernel", "jupyterlab"}
+SAME_NAME = {"torchvision", "numpy", "scipy", "ipywidgets", "tqdm", "cloudpickle", "jupytext",
+             "nbclient", "ipykernel", "jupyterlab"}
 SETTINGS = ".jupyter/lab/user-settings/@jupyterlab/docmanager-extension/plugin.jupyterlab-settings"
 
 
