@@ -92,6 +92,23 @@ def test_fresh_bn_stats_are_the_training_sets_and_leave_training_alone():
         TrainConfig(**cfg, remedies=(FreshBNStats(0),))
 
 
+def test_bn_moments_in_blocks_are_the_double_sums_of_the_whole():
+    """The moments summed block by block (here 3 examples of 2 x 5 x 5 at a time, so the last
+    block is short) are the double-precision sums over the whole input, in either memory
+    layout and for a (batch, features) input."""
+    from gaputils.remedies.batchnorm_stats import _moments
+
+    torch.manual_seed(0)
+    x = torch.randn(10, 2, 5, 5) * 3 + 1
+    for h in (x, x.to(memory_format=torch.channels_last), torch.randn(7, 4)):
+        d = h.double()
+        dims = [k for k in range(h.dim()) if k != 1]
+        n, s, s2 = _moments(h, block=3 * h[0].numel())
+        assert n == h.numel() // h.shape[1] and s.dtype == s2.dtype == torch.float64
+        assert torch.allclose(s, d.sum(dims), rtol=1e-12, atol=1e-12)
+        assert torch.allclose(s2, (d * d).sum(dims), rtol=1e-12)
+
+
 def test_fresh_bn_stats_in_cache_sized_pieces_are_those_of_one_pass(monkeypatch):
     """An nn.Sequential runs in pieces between its BatchNorm layers (here of 16 examples): the
     statistics and the output are those of the hooked single pass that any other network
