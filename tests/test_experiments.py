@@ -317,3 +317,17 @@ def test_runs_from_the_cache_get_a_note_and_no_bar(capsys):
     out = capsys.readouterr()
     assert "F1: 2 of 2 runs loaded from the cache" in out.out and "runs to train" not in out.err
     assert [r.history for r in again] == [r.history for r in first]
+
+
+def test_step_seconds_times_each_kind_and_evaluates_one_batch_of_the_test_set(small, monkeypatch):
+    """A positive time per kind, from fits whose records see a test set of one batch (they are
+    not timed); the caller's dataset keeps its test set."""
+    ds = toy_dataset(n=64)
+    seen = []
+    real = gu.train.evaluate
+    monkeypatch.setattr(gu.train, "evaluate", lambda m, x, y, **k: seen.append(len(y))
+                        or real(m, x, y, **k))
+    t = gu.runs.step_seconds(ds, 8, 3, {"plain": {}, "clipped": {"grad_clip": 1.0}},
+                             setting=small, repeats=2)
+    assert set(t) == {"plain", "clipped"} and all(v > 0 for v in t.values())
+    assert len(ds.test[1]) == 48 and set(seen) == {64, 8}  # the training set, one test batch
