@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy.optimize import least_squares
 
-from . import data, noise_scale, testbed
+from . import data, noise_scale, testbed, workers
 from .remedies import FreshBNStats
 from .runs import train_grids
 from .train import TrainConfig, fit
@@ -63,38 +63,50 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
     doubling or halving while the geometric mean of the steps over ``seeds`` falls.
     ``setting``'s network, optimizer and weight decay (default: the testbed's); at most
     ``max_epochs``; every run cached, the first three rates of each batch size together (side by
-    side on a CPU's cores, :mod:`gaputils.workers`). Returns ``{"steps": {B: {lr: [steps per
-    seed]}}, ...}`` with ``nan`` for a run that diverged or did not reach the target.
-    Chapter 07."""
+    side on a CPU's cores, :mod:`gaputils.workers`). Where the search goes on one rate at a time
+    and workers train side by side, the next batch size's run at the current best rate trains
+    beside it, into the cache: that rate is among the next size's first three unless the search
+    moves two more rates. Returns ``{"steps": {B: {lr: [steps per seed]}}, ...}`` with ``nan``
+    for a run that diverged or did not reach the target (the look-ahead's runs are not in it
+    until the search asks for them). Chapter 07."""
     n = len(ds.train[1])
     out = {"target": target, "max_epochs": max_epochs, "seeds": list(seeds),
            "batch_sizes": list(batch_sizes), "fresh_bn": fresh_bn, "interpolated": True,
            "steps": {}}
 
-    def scores(b, rates):
-        """The score of every rate; those not yet run train together."""
-        new = [r for r in dict.fromkeys(rates) if r not in out["steps"][b]]
+    def grid(b, r):
         every = _eval_every(n, b, evals_per_epoch)
         extra = {"remedies": (FreshBNStats(every),)} if fresh_bn else {}
-        grids = [([b], seeds, dict(lr=r, schedule="constant", epochs=max_epochs,
-                                   stop_below=target, eval_every=every, **extra)) for r in new]
-        for r, runs in zip(new, train_grids(ds, grids, setting=setting, progress=progress),
-                           strict=True):
+        return [b], seeds, dict(lr=r, schedule="constant", epochs=max_epochs, stop_below=target,
+                                eval_every=every, **extra)
+
+    def scores(b, rates, ahead=()):
+        """The score of every rate; those not yet run train together, with the runs of
+        ``ahead`` ((batch size, rate) pairs, not scored here) beside them."""
+        new = [r for r in dict.fromkeys(rates) if r not in out["steps"][b]]
+        extra = [grid(*a) for a in ahead] if new else []
+        trained = train_grids(ds, [grid(b, r) for r in new] + extra, setting=setting,
+                              progress=progress)
+        for r, runs in zip(new, trained, strict=False):
             out["steps"][b][r] = [
                 crossing(r_.history.step, r_.history.train_loss, target)
                 if not r_.history.diverged and r_.history.train_loss[-1] <= target else math.nan
                 for r_ in runs]
         return [_score(out["steps"][b][r]) for r in rates]
 
-    steps = lambda b, rate: scores(b, [rate])[0]
-    for b in sorted(batch_sizes):
+    sizes = sorted(batch_sizes)
+    look = len(sizes) > 1 and workers.side_by_side(ds)
+    for b, after in zip(sizes, [*sizes[1:], None], strict=True):
         out["steps"][b] = {}
         trio = (lr / 2, lr, lr * 2)
         best = trio[int(np.argmin(scores(b, trio)))]
         factor = 2.0 if best > lr else 0.5 if best < lr else None
-        while factor and steps(b, best * factor) < steps(b, best):
+        while factor:
+            ahead = [(after, best)] if look and after else []
+            if scores(b, [best * factor], ahead)[0] >= scores(b, [best])[0]:
+                break
             best *= factor
-        lr = best if math.isfinite(steps(b, best)) else lr
+        lr = best if math.isfinite(scores(b, [best])[0]) else lr
     return out
 
 

@@ -43,7 +43,7 @@ from .data import Dataset
 from .runtime import cache_dir
 from .train import History, TrainConfig
 
-__all__ = ["ENV", "count", "one_thread", "fit_or_load", "shutdown"]
+__all__ = ["ENV", "count", "one_thread", "side_by_side", "fit_or_load", "shutdown"]
 
 ENV = "GAPUTILS_WORKERS"
 
@@ -179,7 +179,7 @@ def _environment() -> dict:
     return env | {"GAPUTILS_CACHE": str(cache_dir())}  # the ledger is noted here, on loading
 
 
-def _side_by_side(ds: Dataset) -> bool:
+def side_by_side(ds: Dataset) -> bool:
     """Whether :func:`fit_or_load` would train runs on ``ds`` in workers, two or more at once:
     on a CPU with more than one core (or ``GAPUTILS_WORKERS``), not under torchrun, training
     allowed, and a main module a worker may import."""
@@ -202,7 +202,7 @@ def fit_or_load(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag:
             new[i] = k
     trained: dict[int, History] = {}
     away: list[int] = []
-    if len(new) > 1 and _side_by_side(ds):
+    if len(new) > 1 and side_by_side(ds):
         packed = {i: p for i in new if (p := _packed(*jobs[i])) is not None}
         if len(packed) > 1:  # the longest first, so that no long run starts last
             n = len(ds.train[1])

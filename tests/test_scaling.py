@@ -179,13 +179,21 @@ def test_steps_to_target_and_noise_along_on_a_toy_setting(tmp_path, monkeypatch)
     again = scaling.steps_to_target(ds, [8, 32], [0, 1], target=0.6, lr=0.1, max_epochs=20,
                                     setting=setting)
     assert again == res  # cached and deterministic
-    one = {}
-    for n in ("2", "1"):  # three rates at a time in workers, or one after another: the same
+    one, calls, real = {}, {}, scaling.train_grids
+    for n in ("2", "1"):  # in workers with a look-ahead, or one after another: the same
         monkeypatch.setenv("GAPUTILS_WORKERS", n)
         monkeypatch.setenv("GAPUTILS_CACHE", str(tmp_path / n))
-        one[n] = scaling.steps_to_target(ds, [8, 32], [0], target=0.6, lr=0.4, max_epochs=20,
+        calls[n] = []
+        monkeypatch.setattr(scaling, "train_grids", lambda ds_, grids, calls=calls[n], **k: (
+            calls.append([(g[0][0], g[2]["lr"]) for g in grids]) or real(ds_, grids, **k)))
+        one[n] = scaling.steps_to_target(ds, [8, 32], [0], target=0.6, lr=0.1, max_epochs=20,
                                          setting=setting)
-    assert one["2"] == one["1"] and max(len(v) for v in one["1"]["steps"].values()) > 3
+    assert one["2"] == one["1"] and len(one["1"]["steps"][8]) > 3  # B = 8 searched on
+    # with workers, each further rate of B = 8 trained beside B = 32 at the best rate so far,
+    # and B = 32's first three rates then had fewer runs left to train
+    lone = [c for c in calls["2"] if len(c) == 2 and c[0][0] == 8]
+    assert lone and all(c[1][0] == 32 for c in lone)
+    assert all(len(c) == 1 for c in calls["1"] if c and c[0][0] == 8 and len(c) < 3)
     torch.manual_seed(0)
     net = setting.build(ds)
     rows = scaling.noise_along(net, ds, setting.config(8, 0, lr=0.1, epochs=10),
