@@ -87,7 +87,7 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
         extra = [grid(*a) for a in ahead] if new else []
         trained = train_grids(ds, [grid(b, r) for r in new] + extra, setting=setting,
                               progress=progress)
-        for r, runs in zip(new, trained, strict=False):
+        for r, runs in zip(new, trained[:len(new)], strict=True):
             out["steps"][b][r] = [
                 crossing(r_.history.step, r_.history.train_loss, target)
                 if not r_.history.diverged and r_.history.train_loss[-1] <= target else math.nan
