@@ -236,12 +236,7 @@ print(f"\ngap SB - LB: {ref_rows['SB']['gain']}")
 print(f"a gap of this mean and paired sd clears its 95% critical value from {need} pairs on\n"
       f"(if the sample mean and sd were the true ones, a new run of {need} pairs would then clear"
       f" it at least about half the time)")
-same = {k: gu.study.same_networks(live, ref, k) for k in ("SB", "LB")}
-shared = sorted(set.intersection(*(set(v) for v in same.values())))
-print(f"live seeds {shared} of plain SB and LB: "
-      + ("none in common with the reference" if not shared
-         else "the reference's networks (equal test accuracies)" if all(
-             all(v.values()) for v in same.values()) else "other networks than the reference's"))
+print(gu.study.networks_line(live, ref, ["SB", "LB"]))
 print()
 print(gu.scores.findings(ref_rows))
 

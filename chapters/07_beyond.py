@@ -126,11 +126,7 @@ study = ref["study"]
 rows = gu.scores.summarize(study)
 sam_names = ["SB", "LB", "SB_SAM", "SB_ASAM", "LB_SAM", "LB_ASAM"]
 print(gu.scores.format_summary({k: rows[k] for k in sam_names}))
-same = [gu.study.same_networks(live, study, k) for k in sam_names if k in live["arms"]]
-print(f"live seed {seeds[0]}: " + ("no seed in common with the reference" if not any(same)
-                                   else "the reference's networks" if all(
-                                       all(v.values()) for v in same)
-                                   else "other networks than the reference's"))
+print(gu.study.networks_line(live, study, sam_names))
 vs_lb, sam_sb, vs_top = gu.scores.sam_families(study)  # families 1, 2 and 3
 twice = gu.arms.TWICE_EPOCHS
 print()

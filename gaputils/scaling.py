@@ -84,9 +84,8 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
         """The score of every rate; those not yet run train together, with the runs of
         ``ahead`` ((batch size, rate) pairs, not scored here) beside them."""
         new = [r for r in dict.fromkeys(rates) if r not in out["steps"][b]]
-        extra = [grid(*a) for a in ahead] if new else []
-        trained = train_grids(ds, [grid(b, r) for r in new] + extra, setting=setting,
-                              progress=progress)
+        trained = train_grids(ds, [grid(b, r) for r in new] + [grid(*a) for a in ahead],
+                              setting=setting, progress=progress) if new else []
         for r, runs in zip(new, trained[:len(new)], strict=True):
             out["steps"][b][r] = [
                 crossing(r_.history.step, r_.history.train_loss, target)

@@ -187,6 +187,20 @@ def same_networks(result: dict, other: dict, name: str) -> dict[int, bool]:
     return {s: acc[s] == v for s, v in zip(a["seeds"], a["test_acc"], strict=True) if s in acc}
 
 
+def networks_line(live: dict, reference: dict, names) -> str:
+    """One line for a chapter: whether the seeds of arms ``names`` that ``live`` and
+    ``reference`` both hold are the reference's networks (:func:`same_networks`). Chapters 05
+    and 07."""
+    same = [same_networks(live, reference, k) for k in names
+            if k in live["arms"] and k in reference["arms"]]
+    seeds = sorted(set().union(*same))
+    if not seeds:
+        return f"live {', '.join(names)}: no seed in common with the reference"
+    verdict = ("the reference's networks (equal test accuracies)"
+               if all(all(v.values()) for v in same) else "other networks than the reference's")
+    return f"live seeds {seeds} of {', '.join(names)}: {verdict}"
+
+
 def extend(result: dict, added: dict, arms=None) -> dict:
     """``result`` with ``added`` (a :func:`run` result of the same setting) joined in: the arms
     named in ``arms`` (default: all of ``added``'s), and for the others - plain SB and LB,

@@ -60,3 +60,15 @@ def test_a_plain_sam_ghost_warm_start_and_noise_run_keep_their_cache_keys(name, 
     net = gu.models.build("F1", (1, 4, 4), 3, width=8, depth=1)
     cfg = TrainConfig(**({"batch_size": 16, "lr": 0.01, "epochs": 2} | TOY[name]))
     assert cache.run_key(net, toy_dataset(), cfg)[0] == BEFORE["toy"][name]["key"]
+
+
+def test_a_run_checked_with_fresh_batchnorm_statistics_keeps_its_cache_key(monkeypatch):
+    """Chapter 07's critical-batch runs (FreshBNStats) keep their keys across the change that
+    summed BatchNorm's moments block by block (the key below was computed by the code before
+    it, commit 2712eca): a reader's cached runs stay valid."""
+    monkeypatch.setenv("GAPUTILS_MODE", "standard")
+    torch.manual_seed(0)
+    net = gu.models.build("F1", (1, 4, 4), 3, width=8, depth=1)
+    cfg = TrainConfig(batch_size=16, lr=0.01, epochs=2, schedule="constant", stop_below=0.3,
+                      eval_every=4, remedies=(R.FreshBNStats(4),))
+    assert cache.run_key(net, toy_dataset(), cfg)[0] == "b7b338c25ed05b5e77479eb61764618f"

@@ -433,3 +433,17 @@ def test_same_networks_compares_the_seeds_both_results_hold():
     live, ref = arm([0, 1], [0.81, 0.79]), arm([1, 0, 2], [0.79, 0.8100001, 0.8])
     assert study.same_networks(live, ref, "SB") == {0: False, 1: True}
     assert study.same_networks(ref, live, "SB") == {1: True, 0: False}
+
+
+def test_networks_line_says_whether_the_shared_seeds_are_the_references_networks():
+    arm = lambda seeds, accs: {"seeds": seeds, "test_acc": accs}
+    ref = {"arms": {"SB": arm([0, 1], [0.8, 0.7]), "LB": arm([0, 1], [0.6, 0.5])}}
+    same = {"arms": {"SB": arm([0], [0.8]), "LB": arm([0], [0.6])}}
+    other = {"arms": {"SB": arm([0], [0.8]), "LB": arm([0], [0.61])}}
+    apart = {"arms": {"SB": arm([5], [0.8])}}
+    assert study.networks_line(same, ref, ["SB", "LB"]).endswith(
+        "seeds [0] of SB, LB: the reference's networks (equal test accuracies)")
+    assert study.networks_line(other, ref, ["SB", "LB"]).endswith(
+        "other networks than the reference's")
+    assert study.networks_line(apart, ref, ["SB", "LB"]).endswith("no seed in common with the "
+                                                                   "reference")
