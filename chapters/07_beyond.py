@@ -506,7 +506,7 @@ lb_net = pair["LB"][0].model
 data = gu.runs.curvature_data(ds)
 lam = lambda net: gu.hessian.top_eigenvalues(net, data, k=1, tol=1e-2).values[0]
 adaptive = lambda net: gu.sharpness.adaptive(net, data, eps=1e-3).value
-predict = lambda net: net.eval()(ds.test[0]).detach()
+predict = lambda net: gu.batches.outputs(net, ds.test[0])  # logits, chunk by chunk
 before = (predict(lb_net), lam(lb_net), adaptive(lb_net))
 gu.reparam.rescale(lb_net, 0, 0.1)
 after = (predict(lb_net), lam(lb_net), adaptive(lb_net))

@@ -90,17 +90,32 @@ def train_runs(ds: data.Dataset, batch_sizes: Iterable[int], seeds: Iterable[int
                        progress=progress)[0]
 
 
-def train_grids(ds: data.Dataset, grids: Sequence[tuple[Iterable[int], Iterable[int], dict]], *,
-                setting: testbed.Setting | None = None,
-                progress: bool | None = None) -> list[list[Run]]:
-    """:func:`train_runs` of several grids at once, each ``(batch_sizes, seeds, overrides)``:
-    the runs missing from all of them train together, so that a CPU's cores share them. One list
-    of runs per grid."""
-    base = setting or testbed.get()
+Grid = tuple[Iterable[int], Iterable[int], dict]
+
+
+def _plans(ds, grids: Sequence[Grid], base: testbed.Setting) -> list[list[tuple]]:
     plans = []
     for batch_sizes, seeds, overrides in grids:
         overrides = dict(overrides)
         plans.append(_planned(ds, batch_sizes, seeds, _setting(base, overrides), overrides))
+    return plans
+
+
+def train_grids(ds: data.Dataset, grids: Sequence[Grid], *,
+                setting: testbed.Setting | None = None, progress: bool | None = None,
+                ahead: Sequence[Grid] = ()) -> list[list[Run]]:
+    """:func:`train_runs` of several grids at once, each ``(batch_sizes, seeds, overrides)``:
+    the runs missing from all of them train together, so that a CPU's cores share them. One list
+    of runs per grid. ``ahead``: grids that may be asked for next; where workers train, their
+    runs fill the workers these runs would leave idle, in the background
+    (:func:`gaputils.workers.fit_or_load`)."""
+    base = setting or testbed.get()
+    plans = _plans(ds, grids, base)
+    later = []
+    if ahead and workers.side_by_side(ds):
+        with torch.random.fork_rng(devices=[]):  # the caller's random state as without them
+            later = [(net, cfg) for plan in _plans(ds, ahead, base)
+                     for _, _, net, cfg, hit in plan if not hit]
     todo = [p for plan in plans for p in plan]
     show = mode() != "smoke" if progress is None else progress
     loaded = sum(hit for *_, hit in todo)
@@ -109,7 +124,7 @@ def train_grids(ds: data.Dataset, grids: Sequence[tuple[Iterable[int], Iterable[
     bar = tqdm(total=len(todo) - loaded, desc=f"{base.model} runs to train", unit="run",
                disable=not show or loaded == len(todo))
     jobs = [(net, cfg) for _, _, net, cfg, _ in todo]
-    histories = iter(workers.fit_or_load(ds, jobs, tag=base.model, bar=bar))
+    histories = iter(workers.fit_or_load(ds, jobs, tag=base.model, bar=bar, ahead=later))
     bar.close()
     return [[Run(bs, seed, net, next(histories)) for bs, seed, net, _, _ in plan]
             for plan in plans]

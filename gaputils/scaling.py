@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy.optimize import least_squares
 
-from . import data, noise_scale, testbed, workers
+from . import data, noise_scale, testbed
 from .remedies import FreshBNStats
 from .runs import train_grids
 from .train import TrainConfig, fit
@@ -63,12 +63,13 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
     doubling or halving while the geometric mean of the steps over ``seeds`` falls.
     ``setting``'s network, optimizer and weight decay (default: the testbed's); at most
     ``max_epochs``; every run cached, the first three rates of each batch size together (side by
-    side on a CPU's cores, :mod:`gaputils.workers`). Where the search goes on one rate at a time
-    and workers train side by side, the next batch size's run at the current best rate trains
-    beside it, into the cache: that rate is among the next size's first three unless the search
-    moves two more rates. Returns ``{"steps": {B: {lr: [steps per seed]}}, ...}`` with ``nan``
-    for a run that diverged or did not reach the target (the look-ahead's runs are not in it
-    until the search asks for them). Chapter 07."""
+    side on a CPU's cores, :mod:`gaputils.workers`). Where workers train side by side, those
+    that a round leaves idle train the next batch size's run at the rate the round started from
+    (the best so far), in the background, into the cache: that rate is among the next size's
+    first three unless this size's search moves two rates from it. Returns
+    ``{"steps": {B: {lr: [steps per seed]}}, ...}`` with ``nan`` for a run that diverged or did
+    not reach the target (runs trained ahead are not in it until the search asks for them).
+    Chapter 07."""
     n = len(ds.train[1])
     out = {"target": target, "max_epochs": max_epochs, "seeds": list(seeds),
            "batch_sizes": list(batch_sizes), "fresh_bn": fresh_bn, "interpolated": True,
@@ -80,13 +81,13 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
         return [b], seeds, dict(lr=r, schedule="constant", epochs=max_epochs, stop_below=target,
                                 eval_every=every, **extra)
 
-    def scores(b, rates, ahead=()):
-        """The score of every rate; those not yet run train together, with the runs of
-        ``ahead`` ((batch size, rate) pairs, not scored here) beside them."""
+    def scores(b, rates, ahead=None):
+        """The score of every rate; those not yet run train together, with the run of
+        ``ahead`` (a batch size and rate, not scored here) on workers they leave idle."""
         new = [r for r in dict.fromkeys(rates) if r not in out["steps"][b]]
-        trained = train_grids(ds, [grid(b, r) for r in new] + [grid(*a) for a in ahead],
-                              setting=setting, progress=progress) if new else []
-        for r, runs in zip(new, trained[:len(new)], strict=True):
+        trained = train_grids(ds, [grid(b, r) for r in new], setting=setting, progress=progress,
+                              ahead=[grid(*ahead)] if ahead and ahead[0] else []) if new else []
+        for r, runs in zip(new, trained, strict=True):
             out["steps"][b][r] = [
                 crossing(r_.history.step, r_.history.train_loss, target)
                 if not r_.history.diverged and r_.history.train_loss[-1] <= target else math.nan
@@ -94,15 +95,13 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
         return [_score(out["steps"][b][r]) for r in rates]
 
     sizes = sorted(batch_sizes)
-    look = len(sizes) > 1 and workers.side_by_side(ds)
     for b, after in zip(sizes, [*sizes[1:], None], strict=True):
         out["steps"][b] = {}
         trio = (lr / 2, lr, lr * 2)
-        best = trio[int(np.argmin(scores(b, trio)))]
+        best = trio[int(np.argmin(scores(b, trio, (after, 2 * lr))))]
         factor = 2.0 if best > lr else 0.5 if best < lr else None
         while factor:
-            ahead = [(after, best)] if look and after else []
-            if scores(b, [best * factor], ahead)[0] >= scores(b, [best])[0]:
+            if scores(b, [best * factor], (after, best * factor))[0] >= scores(b, [best])[0]:
                 break
             best *= factor
         lr = best if math.isfinite(scores(b, [best])[0]) else lr

@@ -16,7 +16,10 @@ a notebook's kernel, an interactive session, a script that keeps its work under
 ``if __name__ == "__main__":`` - and for every run that can be pickled, a remedy written in a
 notebook included (its code goes with it); other runs train here, on one thread.
 A run a worker finished is in the cache at once, so an interrupted grid loses only the runs in
-progress.
+progress. A caller that knows which runs it may ask for next (a learning-rate search,
+:func:`gaputils.scaling.steps_to_target`) passes them as ``ahead``: they fill the workers that the
+runs asked for now would leave idle, in the background, and a later call that asks for one waits
+for it instead of training it again.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ ENV = "GAPUTILS_WORKERS"
 
 _pool: cf.ProcessPoolExecutor | None = None
 _pool_size = 0
+_ahead: dict[str, cf.Future] = {}  # cache key -> a run training in the background (``ahead``)
 
 
 def count() -> int:
@@ -140,8 +144,10 @@ def _get_pool() -> cf.ProcessPoolExecutor:
 
 
 def shutdown() -> None:
-    """Stop the workers (they are started again when needed)."""
+    """Stop the workers (they are started again when needed); runs training in the background
+    for ``ahead`` are dropped."""
     global _pool, _pool_size
+    _ahead.clear()
     if _pool is not None:
         for p in list(getattr(_pool, "_processes", {}).values()):
             p.terminate()  # a run in progress is lost; the finished ones are in the cache
@@ -151,8 +157,11 @@ def shutdown() -> None:
 
 @atexit.register
 def _at_exit() -> None:
-    """Let idle workers end before the interpreter takes the modules down."""
-    if _pool is not None:
+    """Let idle workers end before the interpreter takes the modules down; a run that trains
+    only because it might be asked for next is not waited for."""
+    if any(not f.done() for f in _ahead.values()):
+        shutdown()
+    elif _pool is not None:
         _pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -189,25 +198,26 @@ def side_by_side(ds: Dataset) -> bool:
 
 
 def fit_or_load(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag: str = "",
-                bar=None) -> list[History]:
+                bar=None, ahead: Sequence[tuple[nn.Module, TrainConfig]] = ()) -> list[History]:
     """:func:`gaputils.cache.fit_or_load` of every (network, config) in ``jobs``, each network
     trained or loaded in place; on a CPU the runs missing from the cache train on one thread each,
-    in workers where more than one is missing (module docstring). ``bar`` (tqdm) counts the runs
-    trained. The histories in the order of ``jobs``."""
+    in workers where more than one is missing (module docstring). ``ahead``: runs that may be
+    asked for next; where workers would idle while this call's runs train, the first of them
+    that are not in the cache fill those workers, in the background (into the cache; not waited
+    for). A run of ``jobs`` that is still training in the background is waited for. ``bar``
+    (tqdm) counts the runs trained. The histories in the order of ``jobs``."""
     keys = [cache.run_key(net, ds, cfg, tag)[0] for net, cfg in jobs]
     cpu = ds.train[0].device.type == "cpu"
+    for k in [k for k, f in _ahead.items() if f.done()]:
+        del _ahead[k]  # trained (in the cache) or failed (trains again where asked for)
     new = {}
     for i, k in enumerate(keys):
         if not cache.has(k) and k not in new.values():
             new[i] = k
     trained: dict[int, History] = {}
     away: list[int] = []
-    if len(new) > 1 and side_by_side(ds):
-        packed = {i: p for i in new if (p := _packed(*jobs[i])) is not None}
-        if len(packed) > 1:  # the longest first, so that no long run starts last
-            n = len(ds.train[1])
-            cost = lambda i: jobs[i][1].total_steps(n) * jobs[i][1].batch_size
-            away = _run_away(ds, packed, sorted(packed, key=cost, reverse=True), tag, bar)
+    if new and side_by_side(ds):
+        away = _run_away(ds, jobs, new, ahead, tag, bar)
     for i in away:
         if not cache.has(keys[i]):
             raise RuntimeError(f"a worker filed run {i} under another cache key than {keys[i]} "
@@ -224,29 +234,61 @@ def fit_or_load(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag:
     return [trained[i] for i in range(len(jobs))]
 
 
-def _run_away(ds: Dataset, packed: dict[int, bytes], order: list[int], tag: str,
-              bar) -> list[int]:
-    """Train the packed runs in workers in the given order, each saved to the cache when it
-    ends; the runs they trained. The data goes pickled, a copy per run: sent as tensors it would
-    become shared memory, and after that this process's own two-thread work ran at about half its
-    speed (measured, 2 cores, torch 2.14: a testbed step 5.1 -> 9.1 ms). A run that fails lets
-    the others finish (into the cache), then its error is raised here; an interrupt stops the
-    workers at once."""
+def _fillers(ds: Dataset, ahead, busy: int, taken: set[str], tag: str) -> dict[str, bytes]:
+    """The first runs of ``ahead`` not in the cache, not training and not in ``taken``, packed,
+    as many as fill the workers that ``busy`` runs leave idle in their last round."""
+    out: dict[str, bytes] = {}
+    idle = -busy % count() if busy else 0
+    for net, cfg in ahead:
+        if len(out) == idle:
+            break
+        k = cache.run_key(net, ds, cfg, tag)[0]
+        if k not in taken and k not in _ahead and k not in out and not cache.has(k):
+            if (p := _packed(net, cfg)) is not None:
+                out[k] = p
+    return out
+
+
+def _run_away(ds: Dataset, jobs, new: dict[int, str], ahead, tag: str, bar) -> list[int]:
+    """Train the runs ``new`` ({index in ``jobs``: cache key}) in workers, the longest first,
+    each saved to the cache when it ends, with runs of ``ahead`` filling idle workers in the
+    background; wait for those of ``new`` already training in the background. The runs the
+    workers trained; the rest train here: a lone run with nothing beside it trains here.
+    The data goes pickled, a copy per run: sent as tensors it would become shared memory, and
+    after that this process's own two-thread work ran at about half its speed (measured, 2 cores,
+    torch 2.14: a testbed step 5.1 -> 9.1 ms). A run that fails lets the others finish (into the
+    cache), then its error is raised here; an interrupt stops the workers at once."""
+    waits = {_ahead[k]: i for i, k in new.items() if k in _ahead}
+    packed = {i: p for i, k in new.items() if k not in _ahead
+              if (p := _packed(*jobs[i])) is not None}
+    running = sum(not f.done() for f in _ahead.values())
+    fillers = _fillers(ds, ahead, len(packed) + running, set(new.values()), tag)
+    if len(packed) == 1 and not fillers and not waits:
+        packed = {}  # it trains here, beside whatever trains in the background
+    if not packed and not waits:
+        return []
+    n = len(ds.train[1])
+    cost = lambda i: jobs[i][1].total_steps(n) * jobs[i][1].batch_size
     env, data = _environment(), pickle.dumps(ds)
-    futures, error, done = {}, None, []
+    futures, error, done = dict(waits), None, []
     try:
         pool = _get_pool()
-        futures = {pool.submit(_train, packed[i], data, tag, env): i for i in order}
+        for i in sorted(packed, key=cost, reverse=True):  # so that no long run starts last
+            futures[pool.submit(_train, packed[i], data, tag, env)] = i
+        for k, p in fillers.items():
+            _ahead[k] = pool.submit(_train, p, data, tag, env)
         for f in cf.as_completed(futures):
+            i = futures[f]
             try:
                 unpacked = f.result() == ""
             except cf.process.BrokenProcessPool:
                 raise
             except Exception as err:  # the run's own error, once the others are done
-                error = error or err
+                if f not in waits:  # one from the background trains (and fails) here
+                    error = error or err
                 continue
             if unpacked:
-                done.append(futures[f])
+                done.append(i)
                 if bar is not None:
                     bar.update()
     except cf.process.BrokenProcessPool as err:

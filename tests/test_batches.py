@@ -164,3 +164,17 @@ def test_evaluate_builds_no_graph_and_measures_its_chunk_once():
     batches.evaluate(net, (x, y))
     assert not any(grad for _, grad in seen)
     assert [n for n, _ in seen] == [2, 40, 40]  # the 2-example probe once, then the data
+
+
+def test_outputs_are_the_eval_mode_forward_pass_chunk_by_chunk():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 7), nn.BatchNorm1d(7), nn.Dropout(0.5), nn.Linear(7, 3))
+    net(torch.randn(64, 5))  # running statistics other than the initial ones
+    x = torch.randn(23, 5)
+    with torch.no_grad():
+        whole = net.eval()(x)
+    net.train()
+    for chunk in (None, 5, 23, 100):  # a short last chunk, one chunk, more than there is
+        out = batches.outputs(net, x, chunk=chunk)
+        assert out.shape == (23, 3) and not out.requires_grad and net.training
+        torch.testing.assert_close(out, whole, rtol=1e-6, atol=1e-7)

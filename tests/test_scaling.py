@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from gaputils import batches, scaling, testbed
+import gaputils as gu
+from gaputils import batches, cache, scaling, testbed, workers
 from gaputils.train import TrainConfig, evaluate, fit
 from tests.helpers import toy_dataset
 
@@ -180,20 +181,32 @@ def test_steps_to_target_and_noise_along_on_a_toy_setting(tmp_path, monkeypatch)
                                     setting=setting)
     assert again == res  # cached and deterministic
     one, calls, real = {}, {}, scaling.train_grids
-    for n in ("2", "1"):  # in workers with a look-ahead, or one after another: the same
+    pairs = lambda grids: [(g[0][0], g[2]["lr"]) for g in grids]
+
+    def to_start(ds_, grids):  # runs of the grids neither in the cache nor training ahead
+        keys = [cache.run_key(net, ds_, cfg, setting.model)[0] for g in grids
+                for *_, net, cfg, _ in gu.runs._planned(ds_, g[0], g[1], setting, g[2])]
+        return sum(not cache.has(k) and k not in workers._ahead for k in keys)
+
+    for n in ("2", "1"):  # in workers with runs ahead, or one after another: the same
         monkeypatch.setenv("GAPUTILS_WORKERS", n)
         monkeypatch.setenv("GAPUTILS_CACHE", str(tmp_path / n))
         calls[n] = []
         monkeypatch.setattr(scaling, "train_grids", lambda ds_, grids, calls=calls[n], **k: (
-            calls.append([(g[0][0], g[2]["lr"]) for g in grids]) or real(ds_, grids, **k)))
+            calls.append((pairs(grids), pairs(k["ahead"]), to_start(ds_, grids)))
+            or real(ds_, grids, **k)))
         one[n] = scaling.steps_to_target(ds, [8, 32], [0], target=0.6, lr=0.1, max_epochs=20,
                                          setting=setting)
     assert one["2"] == one["1"] and len(one["1"]["steps"][8]) > 3  # B = 8 searched on
-    # with workers, each further rate of B = 8 trained beside B = 32 at the best rate so far,
-    # and B = 32's first three rates then had fewer runs left to train
-    lone = [c for c in calls["2"] if len(c) == 2 and c[0][0] == 8]
-    assert lone and all(c[1][0] == 32 for c in lone)
-    assert all(len(c) == 1 for c in calls["1"] if c and c[0][0] == 8 and len(c) < 3)
+    # each round of B = 8 offers B = 32 at the highest of its first three rates, then at each
+    # further rate it tries; the last batch size offers nothing
+    (trio, first, _), *lone = [c for c in calls["2"] if c[0][0][0] == 8]
+    assert len(trio) == 3 and first == [(32, max(r for _, r in trio))]
+    assert lone and all(a == [(32, r) for _, r in c] for c, a, _ in lone)
+    assert all(a == [] for c, a, _ in calls["2"] if c[0][0] == 32)
+    # B = 32's first three rates: with workers, some had trained (or were training) ahead
+    first32 = {n: next(c for c in calls[n] if c[0][0][0] == 32) for n in calls}
+    assert first32["1"][2] == 3 > first32["2"][2]
     torch.manual_seed(0)
     net = setting.build(ds)
     rows = scaling.noise_along(net, ds, setting.config(8, 0, lr=0.1, epochs=10),

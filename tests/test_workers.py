@@ -157,3 +157,51 @@ def test_a_run_not_in_the_cache_stays_an_error_under_no_train(monkeypatch):
     monkeypatch.setenv(cache.NO_TRAIN, "1")
     with pytest.raises(RuntimeError, match="forbids training"):
         gu.runs.train_runs(ds, [8, 32], (0,), setting=SETTING)
+
+
+def test_runs_ahead_fill_idle_workers_and_are_waited_for_not_trained_again(monkeypatch,
+                                                                            tmp_path):
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    grid = lambda lr: ([8], (0,), {"lr": lr})
+    monkeypatch.setenv(workers.ENV, "2")
+    monkeypatch.setenv("GAPUTILS_CACHE", str(tmp_path / "2"))
+    workers.shutdown()
+    gu.runs.train_grids(ds, [grid(0.05)], setting=SETTING, ahead=[grid(0.1), grid(0.2)])
+    # one run asked for leaves one of two workers idle: the first run ahead fills it, alone
+    assert len(workers._ahead) == 1
+    assert gu.runs.missing(ds, [8], (0,), setting=SETTING, lr=0.2) == 1
+    [(key, training)] = workers._ahead.items()
+    monkeypatch.setattr(cache, "fit", lambda *a, **k: pytest.fail("trained here, again"))
+    [ahead] = gu.runs.train_grids(ds, [grid(0.1)], setting=SETTING)[0]  # waits for the worker
+    assert training.done() and cache.has(key)
+    assert len(list((tmp_path / "2").glob("*.pt"))) == 2
+    monkeypatch.undo()
+    monkeypatch.setenv(workers.ENV, "1")  # the network this process trains
+    monkeypatch.setenv("GAPUTILS_CACHE", str(tmp_path / "1"))
+    [here] = gu.runs.train_grids(ds, [grid(0.1)], setting=SETTING, ahead=[grid(0.2)])[0]
+    assert len(list((tmp_path / "1").glob("*.pt"))) == 1  # without workers, nothing ahead
+    assert ahead.history.train_loss == here.history.train_loss
+    sa, sb = ahead.model.state_dict(), here.model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_runs_ahead_leave_the_callers_random_state_alone(monkeypatch, tmp_path):
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    monkeypatch.setenv(workers.ENV, "2")
+    monkeypatch.setenv("GAPUTILS_CACHE", str(tmp_path))
+    grids = [([8], (0,), {"lr": 0.05})]
+    gu.runs.train_grids(ds, grids, setting=SETTING)  # cached: nothing trains below
+    draws = []
+    for ahead in ([], [([8], (1,), {"lr": 0.1})]):
+        torch.manual_seed(7)
+        gu.runs.train_grids(ds, grids, setting=SETTING, ahead=ahead)
+        draws.append(torch.rand(3))
+    assert torch.equal(*draws)
+
+
+def test_a_run_trained_only_ahead_is_not_waited_for_at_exit():
+    import concurrent.futures as cf
+
+    workers._ahead["some key"] = cf.Future()  # still training
+    workers._at_exit()
+    assert workers._ahead == {} and workers._pool is None
