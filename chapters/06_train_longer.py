@@ -99,10 +99,10 @@ print(f"this chapter trains Hoffer et al.'s remedies live with seed(s) {list(see
 # %%
 sizes = [b for b in budget.batch_sizes if sb <= b <= lb]
 walk = dict(distance_every=1, eval_every=10**9)  # record every step, evaluate at the end
-walks = {f"B={r.batch_size}": r for r in gu.runs.train_runs(ds, sizes, seeds[:1], **walk)}
 sqrt_lr = gu.remedies.scale_lr(setting.lr, lb, sb, "sqrt")
-(walks[f"B={lb}, √-scaled lr"],) = gu.runs.train_runs(ds, [lb], seeds[:1], **walk,
-                                                      lr=sqrt_lr)
+plain, (scaled,) = gu.runs.train_grids(ds, [(sizes, seeds[:1], walk),  # trained together
+                                            ([lb], seeds[:1], walk | {"lr": sqrt_lr})])
+walks = {f"B={r.batch_size}": r for r in plain} | {f"B={lb}, √-scaled lr": scaled}
 series = {name: (r.history.distance_step, r.history.distance) for name, r in walks.items()}
 fits = {name: gu.walk.fit_walk(t, d, last=t[max(2, len(t) // 2 - 1)])  # the first half
         for name, (t, d) in series.items()}
@@ -225,6 +225,7 @@ tb_live = [a for a in tb_arms if not long(a) or budget.hoffer_live is None
            or a.name in budget.hoffer_live]
 h_live = [a for a in h_arms if budget.hoffer_regime_live is None
           or a.name in budget.hoffer_regime_live]
+gu.study.start(h_live, seeds, setting=hoffer, evals=10)  # on a CPU: beside the testbed's runs
 live = {"testbed": gu.study.run(tb_live, seeds, (), ds=ds, evals=10, curve_seeds=seeds[:1]),
         "Hoffer's regime": gu.study.run(h_live, seeds, (), setting=hoffer, evals=10,
                                         curve_seeds=seeds[:1])}

@@ -130,6 +130,21 @@ def train_grids(ds: data.Dataset, grids: Sequence[Grid], *,
             for plan in plans]
 
 
+def start_grids(ds: data.Dataset, grids: Sequence[Grid], *,
+                setting: testbed.Setting | None = None) -> int:
+    """Start the runs of ``grids`` (as in :func:`train_grids`) that are not in the cache, in the
+    background, the longest first, and return at once, where workers train side by side
+    (:func:`gaputils.workers.start`; elsewhere nothing starts): a later :func:`train_grids`
+    waits for them. How many started. The caller's random state is left as it was."""
+    base = setting or testbed.get()
+    if not workers.side_by_side(ds):
+        return 0
+    with torch.random.fork_rng(devices=[]):
+        jobs = [(net, cfg) for plan in _plans(ds, grids, base)
+                for _, _, net, cfg, hit in plan if not hit]
+    return workers.start(ds, jobs, tag=base.model)
+
+
 def minimizers(ds: data.Dataset | None = None, *,
                setting: testbed.Setting | None = None) -> dict[str, list[Run]]:
     """The SB and LB runs of ``setting`` (default: the testbed of the run mode), every seed in

@@ -15,13 +15,14 @@ B_simple as the loss falls, and :func:`critical_batch` runs the whole experiment
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 import numpy as np
 import torch
 from scipy.optimize import least_squares
 
-from . import data, noise_scale, testbed
+from . import data, noise_scale, testbed, workers
 from .remedies import FreshBNStats
 from .runs import train_grids
 from .train import TrainConfig, fit
@@ -52,7 +53,8 @@ def crossing(steps: Sequence[float], losses: Sequence[float], target: float) -> 
 def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequence[int],
                     target: float, lr: float = 0.1, max_epochs: float = 20,
                     setting: testbed.Setting | None = None, evals_per_epoch: int = 4,
-                    progress: bool = False, fresh_bn: bool = True) -> dict:
+                    progress: bool = False, fresh_bn: bool = True,
+                    on_size: Callable[[int, dict], None] | None = None) -> dict:
     """Steps to reach training loss ``target`` (nats; eval mode, all training examples, checked
     ``evals_per_epoch`` times per epoch and at least every step, with BatchNorm's statistics
     recomputed before each check where ``fresh_bn``
@@ -69,7 +71,7 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
     first three unless this size's search moves two rates from it. Returns
     ``{"steps": {B: {lr: [steps per seed]}}, ...}`` with ``nan`` for a run that diverged or did
     not reach the target (runs trained ahead are not in it until the search asks for them).
-    Chapter 07."""
+    ``on_size(b, result so far)`` is called as each batch size's search ends. Chapter 07."""
     n = len(ds.train[1])
     out = {"target": target, "max_epochs": max_epochs, "seeds": list(seeds),
            "batch_sizes": list(batch_sizes), "fresh_bn": fresh_bn, "interpolated": True,
@@ -105,6 +107,8 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
                 break
             best *= factor
         lr = best if math.isfinite(scores(b, [best])[0]) else lr
+        if on_size is not None:
+            on_size(b, out)
     return out
 
 
@@ -199,13 +203,26 @@ def critical_batch(ds: data.Dataset, sizes: Sequence[int], seeds: Sequence[int],
     of ``noise_seeds``, an SB run at SB's tuned rate with the noise scale measured as the loss
     falls through ``levels`` (:func:`noise_along`, first ``n`` examples, default all), under
     ``["noise"]`` by seed (:func:`noise_runs`); ``fresh_bn`` as in :func:`steps_to_target`, for
-    both. Chapter 07."""
+    both. The noise-scale runs train on one thread: in a worker, beside the search of the
+    larger batch sizes, once SB's rate is tuned (:func:`gaputils.workers.submit`), or here after
+    the search - the same numbers either way. Chapter 07."""
     setting = setting or testbed.get()
-    sb = setting.sb
+    sb, job = setting.sb, {}
+    noise = lambda res: (ds, noise_seeds, levels, best_steps(res)[sb]["lr"], setting,
+                         max_epochs, n, fresh_bn)
+
+    def tuned(b, res):
+        if b == sb and noise_seeds:
+            job["noise"] = workers.submit(ds, noise_runs, *noise(res))
+
     out = steps_to_target(ds, sizes, seeds, target, lr=setting.lr * min(sizes) / sb,
-                          max_epochs=max_epochs, setting=setting, fresh_bn=fresh_bn)
-    out["noise"] = noise_runs(ds, noise_seeds, levels, best_steps(out)[sb]["lr"], setting,
-                              max_epochs, n, fresh_bn)
+                          max_epochs=max_epochs, setting=setting, fresh_bn=fresh_bn,
+                          on_size=tuned)
+    if job.get("noise") is not None:
+        out["noise"] = job["noise"].result()
+    else:
+        with workers.one_thread() if ds.train[0].device.type == "cpu" else nullcontext():
+            out["noise"] = noise_runs(*noise(out))
     return out
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import data, hessian, sharpness, testbed, walk
 from .arms import Arm
-from .runs import plain_grids, train_grids
+from .runs import plain_grids, start_grids, train_grids
 from .train import History, evaluate
 
 
@@ -58,6 +58,29 @@ def _record(runs, data_, measure_seeds, curve_seeds=(), ds=None) -> dict:
     return out
 
 
+def _grids(arms, seeds, setting, ds, evals):
+    """The setting (with ``seeds``), its data and :func:`run`'s grids: plain SB, LB, each arm."""
+    setting = (setting or testbed.get()).replace(seeds=tuple(seeds))
+    ds = ds if ds is not None else setting.load()
+    n = len(ds.train[1])
+    every = lambda arm: {"eval_every": max(1, round(arm.options.get("epochs", setting.epochs)
+                                                    * (n // arm.batch_size) / evals))}
+    grids = [([arm.batch_size], seeds, every(arm) | arm.options) for arm in arms]
+    return setting, ds, plain_grids(setting) + grids
+
+
+def start(arms: list[Arm], seeds, setting: testbed.Setting | None = None,
+          ds: data.Dataset | None = None, evals: int = 1) -> int:
+    """Start the runs a later :func:`run` with these arguments will ask for, in the background,
+    the longest first, where workers train side by side on a CPU
+    (:func:`gaputils.runs.start_grids`), and return at once; :func:`run` then waits for them.
+    So a chapter that runs two studies one after the other keeps both cores busy: the second's
+    runs train beside the first's instead of after its last one. How many runs started.
+    Chapter 06."""
+    setting, ds, grids = _grids(arms, seeds, setting, ds, evals)
+    return start_grids(ds, grids, setting=setting)
+
+
 def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | None = None,
         ds: data.Dataset | None = None, n_curvature: int = 1000,
         progress: bool | None = None, evals: int = 1, curve_seeds=()) -> dict:
@@ -69,15 +92,9 @@ def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | Non
     kept (``["arms"][name]["curves"][str(seed)]``). Arms are keyed by their names (ids), plain
     SB and LB by "SB" and "LB"; each records its ``label``. Plain SB and LB (those of
     :func:`gaputils.runs.minimizers`) and the arms train together. Chapters 05 and 06."""
-    setting = (setting or testbed.get()).replace(seeds=tuple(seeds))
-    ds = ds if ds is not None else setting.load()
-    n = len(ds.train[1])
+    setting, ds, grids = _grids(arms, seeds, setting, ds, evals)
     data_ = ds.train[0][:n_curvature], ds.train[1][:n_curvature]
-    every = lambda arm: {"eval_every": max(1, round(arm.options.get("epochs", setting.epochs)
-                                                    * (n // arm.batch_size) / evals))}
-    grids = [([arm.batch_size], seeds, every(arm) | arm.options) for arm in arms]
-    sb, lb, *trained = train_grids(ds, plain_grids(setting) + grids, setting=setting,
-                                   progress=progress)
+    sb, lb, *trained = train_grids(ds, grids, setting=setting, progress=progress)
     out = {"setting": setting.describe(), "seeds": list(seeds),
            "measure_seeds": list(measure_seeds), "n_curvature": n_curvature, "arms": {}}
     for name, runs in (("SB", sb), ("LB", lb)):

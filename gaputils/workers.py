@@ -19,7 +19,9 @@ A run a worker finished is in the cache at once, so an interrupted grid loses on
 progress. A caller that knows which runs it may ask for next (a learning-rate search,
 :func:`gaputils.scaling.steps_to_target`) passes them as ``ahead``: they fill the workers that the
 runs asked for now would leave idle, in the background, and a later call that asks for one waits
-for it instead of training it again.
+for it instead of training it again. :func:`start` trains runs in the background outright (a
+chapter's next grid, so that its longest runs start first), and :func:`submit` runs any function
+there (a run that measures as it trains).
 """
 
 from __future__ import annotations
@@ -46,13 +48,16 @@ from .data import Dataset
 from .runtime import cache_dir
 from .train import History, TrainConfig
 
-__all__ = ["ENV", "count", "one_thread", "side_by_side", "fit_or_load", "shutdown"]
+__all__ = ["ENV", "count", "one_thread", "side_by_side", "fit_or_load", "start", "submit",
+           "shutdown"]
 
 ENV = "GAPUTILS_WORKERS"
 
 _pool: cf.ProcessPoolExecutor | None = None
 _pool_size = 0
-_ahead: dict[str, cf.Future] = {}  # cache key -> a run training in the background (``ahead``)
+# what the workers do in the background: cache key -> a run (``ahead``, :func:`start`),
+# "call <n>" -> a function (:func:`submit`)
+_background: dict[str, cf.Future] = {}
 
 
 def count() -> int:
@@ -147,7 +152,7 @@ def shutdown() -> None:
     """Stop the workers (they are started again when needed); runs training in the background
     for ``ahead`` are dropped."""
     global _pool, _pool_size
-    _ahead.clear()
+    _background.clear()
     if _pool is not None:
         for p in list(getattr(_pool, "_processes", {}).values()):
             p.terminate()  # a run in progress is lost; the finished ones are in the cache
@@ -159,7 +164,7 @@ def shutdown() -> None:
 def _at_exit() -> None:
     """Let idle workers end before the interpreter takes the modules down; a run that trains
     only because it might be asked for next is not waited for."""
-    if any(not f.done() for f in _ahead.values()):
+    if any(not f.done() for f in _background.values()):
         shutdown()
     elif _pool is not None:
         _pool.shutdown(wait=True, cancel_futures=True)
@@ -192,9 +197,70 @@ def side_by_side(ds: Dataset) -> bool:
     """Whether :func:`fit_or_load` would train runs on ``ds`` in workers, two or more at once:
     on a CPU with more than one core (or ``GAPUTILS_WORKERS``), not under torchrun, training
     allowed, and a main module a worker may import."""
-    return (ds.train[0].device.type == "cpu" and count() > 1 and _safe_main()
-            and os.environ.get("WORLD_SIZE", "1") == "1"
-            and cache.may_train())
+    return _on_cpu_workers(ds) and cache.may_train()
+
+
+def _on_cpu_workers(ds: Dataset) -> bool:
+    return ds.train[0].device.type == "cpu" and count() > 1 and _safe_main() and \
+        os.environ.get("WORLD_SIZE", "1") == "1"
+
+
+def start(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag: str = "") -> int:
+    """Start the runs of ``jobs`` that are neither in the cache nor training already, in the
+    workers, in the background, the longest first, and return at once: a later
+    :func:`fit_or_load` that asks for one waits for it. Where workers do not train side by side
+    (:func:`side_by_side`) nothing starts, and the runs train when asked for. How many
+    started."""
+    if not side_by_side(ds):
+        return 0
+    _prune()
+    packed = {}
+    for net, cfg in jobs:
+        k = cache.run_key(net, ds, cfg, tag)[0]
+        if k not in packed and k not in _background and not cache.has(k):
+            if (p := _packed(net, cfg)) is not None:
+                packed[k] = (p, cfg.total_steps(len(ds.train[1])) * cfg.batch_size)
+    if packed:
+        order = sorted(packed, key=lambda k: packed[k][1], reverse=True)
+        _in_background(_get_pool(), {k: packed[k][0] for k in order}, pickle.dumps(ds), tag,
+                       _environment())
+    return len(packed)
+
+
+def submit(ds: Dataset, fn, *args) -> cf.Future | None:
+    """``fn(*args)`` in a worker, on one thread, in the background, where workers train runs on
+    ``ds`` side by side: its future (its result, or its error, on ``.result()``); the workers
+    count it as busy. None elsewhere: the caller computes it itself (on one thread on a CPU,
+    :func:`one_thread`, for the same answer)."""
+    if not _on_cpu_workers(ds):
+        return None
+    try:
+        blob = cloudpickle.dumps((fn, args))
+    except Exception:
+        return None
+    future = _get_pool().submit(_call, blob, _environment())
+    _background[f"call {id(future)}"] = future
+    return future
+
+
+def _call(blob: bytes, env: dict):
+    """In a worker: ``fn(*args)``, pickled, with the caller's ``GAPUTILS_*`` environment."""
+    for k in [k for k in os.environ if k.startswith("GAPUTILS_") and k not in env]:
+        del os.environ[k]
+    os.environ.update(env)
+    fn, args = pickle.loads(blob)
+    return fn(*args)
+
+
+def _prune() -> None:
+    for k in [k for k, f in _background.items() if f.done()]:
+        del _background[k]  # a run trained (in the cache) or failed (trains again where asked)
+
+
+def _in_background(pool, packed: dict[str, bytes], data: bytes, tag: str, env: dict) -> None:
+    """Submit the packed runs {cache key: run}, in this order, to train in the background."""
+    for k, p in packed.items():
+        _background[k] = pool.submit(_train, p, data, tag, env)
 
 
 def fit_or_load(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag: str = "",
@@ -208,8 +274,7 @@ def fit_or_load(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag:
     (tqdm) counts the runs trained. The histories in the order of ``jobs``."""
     keys = [cache.run_key(net, ds, cfg, tag)[0] for net, cfg in jobs]
     cpu = ds.train[0].device.type == "cpu"
-    for k in [k for k, f in _ahead.items() if f.done()]:
-        del _ahead[k]  # trained (in the cache) or failed (trains again where asked for)
+    _prune()
     new = {}
     for i, k in enumerate(keys):
         if not cache.has(k) and k not in new.values():
@@ -243,7 +308,7 @@ def _fillers(ds: Dataset, ahead, busy: int, taken: set[str], tag: str) -> dict[s
         if len(out) == idle:
             break
         k = cache.run_key(net, ds, cfg, tag)[0]
-        if k not in taken and k not in _ahead and k not in out and not cache.has(k):
+        if k not in taken and k not in _background and k not in out and not cache.has(k):
             if (p := _packed(net, cfg)) is not None:
                 out[k] = p
     return out
@@ -258,10 +323,10 @@ def _run_away(ds: Dataset, jobs, new: dict[int, str], ahead, tag: str, bar) -> l
     after that this process's own two-thread work ran at about half its speed (measured, 2 cores,
     torch 2.14: a testbed step 5.1 -> 9.1 ms). A run that fails lets the others finish (into the
     cache), then its error is raised here; an interrupt stops the workers at once."""
-    waits = {_ahead[k]: i for i, k in new.items() if k in _ahead}
-    packed = {i: p for i, k in new.items() if k not in _ahead
+    waits = {_background[k]: i for i, k in new.items() if k in _background}
+    packed = {i: p for i, k in new.items() if k not in _background
               if (p := _packed(*jobs[i])) is not None}
-    running = sum(not f.done() for f in _ahead.values())
+    running = sum(not f.done() for f in _background.values())
     fillers = _fillers(ds, ahead, len(packed) + running, set(new.values()), tag)
     if len(packed) == 1 and not fillers and not waits:
         packed = {}  # it trains here, beside whatever trains in the background
@@ -275,8 +340,7 @@ def _run_away(ds: Dataset, jobs, new: dict[int, str], ahead, tag: str, bar) -> l
         pool = _get_pool()
         for i in sorted(packed, key=cost, reverse=True):  # so that no long run starts last
             futures[pool.submit(_train, packed[i], data, tag, env)] = i
-        for k, p in fillers.items():
-            _ahead[k] = pool.submit(_train, p, data, tag, env)
+        _in_background(pool, fillers, data, tag, env)
         for f in cf.as_completed(futures):
             i = futures[f]
             try:

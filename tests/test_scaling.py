@@ -186,7 +186,7 @@ def test_steps_to_target_and_noise_along_on_a_toy_setting(tmp_path, monkeypatch)
     def to_start(ds_, grids):  # runs of the grids neither in the cache nor training ahead
         keys = [cache.run_key(net, ds_, cfg, setting.model)[0] for g in grids
                 for *_, net, cfg, _ in gu.runs._planned(ds_, g[0], g[1], setting, g[2])]
-        return sum(not cache.has(k) and k not in workers._ahead for k in keys)
+        return sum(not cache.has(k) and k not in workers._background for k in keys)
 
     for n in ("2", "1"):  # in workers with runs ahead, or one after another: the same
         monkeypatch.setenv("GAPUTILS_WORKERS", n)
@@ -216,6 +216,22 @@ def test_steps_to_target_and_noise_along_on_a_toy_setting(tmp_path, monkeypatch)
     assert all(r["population"] == 96 for r in rows)  # measured on 90 of the 96
     levels = scaling.by_level({"0": rows, "1": rows[:1]})
     assert levels[rows[0]["loss"]] == [rows[0]["b_simple"]] * 2
+
+
+def test_critical_batch_measures_the_noise_scale_in_a_worker_as_here(tmp_path, monkeypatch):
+    ds = toy_dataset(n=96, n_test=16)
+    setting = testbed.Setting("toy", "F1", n_train=96, n_test=16, sb=8, lb=32, epochs=5,
+                              optimizer="sgd", lr=0.1, model_kwargs=(("width", 16),
+                                                                    ("depth", 1)))
+    out, submitted, real = {}, [], workers.submit
+    monkeypatch.setattr(workers, "submit", lambda *a: submitted.append(a[1]) or real(*a))
+    for n in ("2", "1"):  # beside the search of B = 32 in a worker, or here after it
+        monkeypatch.setenv("GAPUTILS_WORKERS", n)
+        monkeypatch.setenv("GAPUTILS_CACHE", str(tmp_path / n))
+        out[n] = scaling.critical_batch(ds, [8, 32], [0], 0.6, noise_seeds=[0, 1],
+                                        levels=[1.0, 0.6], setting=setting, max_epochs=20, n=90)
+    assert submitted == [scaling.noise_runs] * 2 and out["2"] == out["1"]
+    assert set(out["1"]["noise"]) == {"0", "1"} and out["1"]["noise"]["0"]
 
 
 def test_critical_batch_figure_has_the_fit_and_the_noise_scale():

@@ -168,9 +168,9 @@ def test_runs_ahead_fill_idle_workers_and_are_waited_for_not_trained_again(monke
     workers.shutdown()
     gu.runs.train_grids(ds, [grid(0.05)], setting=SETTING, ahead=[grid(0.1), grid(0.2)])
     # one run asked for leaves one of two workers idle: the first run ahead fills it, alone
-    assert len(workers._ahead) == 1
+    assert len(workers._background) == 1
     assert gu.runs.missing(ds, [8], (0,), setting=SETTING, lr=0.2) == 1
-    [(key, training)] = workers._ahead.items()
+    [(key, training)] = workers._background.items()
     monkeypatch.setattr(cache, "fit", lambda *a, **k: pytest.fail("trained here, again"))
     [ahead] = gu.runs.train_grids(ds, [grid(0.1)], setting=SETTING)[0]  # waits for the worker
     assert training.done() and cache.has(key)
@@ -202,6 +202,32 @@ def test_runs_ahead_leave_the_callers_random_state_alone(monkeypatch, tmp_path):
 def test_a_run_trained_only_ahead_is_not_waited_for_at_exit():
     import concurrent.futures as cf
 
-    workers._ahead["some key"] = cf.Future()  # still training
+    workers._background["some key"] = cf.Future()  # still training
     workers._at_exit()
-    assert workers._ahead == {} and workers._pool is None
+    assert workers._background == {} and workers._pool is None
+
+
+def test_runs_started_in_the_background_are_waited_for(monkeypatch, tmp_path):
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    grids = [([8, 32], (0,), {})]
+    monkeypatch.setenv(workers.ENV, "2")
+    monkeypatch.setenv("GAPUTILS_CACHE", str(tmp_path))
+    workers.shutdown()
+    assert gu.runs.start_grids(ds, grids, setting=SETTING) == 2
+    assert gu.runs.start_grids(ds, grids, setting=SETTING) == 0  # already training
+    monkeypatch.setattr(cache, "fit", lambda *a, **k: pytest.fail("trained here, again"))
+    runs = gu.runs.train_grids(ds, grids, setting=SETTING)[0]
+    assert [r.batch_size for r in runs] == [8, 32] and all(r.history.step for r in runs)
+    monkeypatch.setenv(workers.ENV, "1")  # without workers nothing starts
+    assert gu.runs.start_grids(ds, [([16], (0,), {})], setting=SETTING) == 0
+
+
+def test_a_function_submitted_to_a_worker_runs_there_on_one_thread(monkeypatch):
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    monkeypatch.setenv(workers.ENV, "2")
+    job = workers.submit(ds, torch.get_num_threads)
+    assert job is not None and job.result() == 1
+    with pytest.raises(ZeroDivisionError):  # its error comes back on .result()
+        workers.submit(ds, divmod, 1, 0).result()
+    monkeypatch.setenv(workers.ENV, "1")
+    assert workers.submit(ds, torch.get_num_threads) is None  # the caller computes it
