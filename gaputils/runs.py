@@ -101,6 +101,14 @@ def _plans(ds, grids: Sequence[Grid], base: testbed.Setting) -> list[list[tuple]
     return plans
 
 
+def _uncached(ds, grids: Sequence[Grid], base: testbed.Setting) -> list[tuple]:
+    """(network, config) of every run of ``grids`` not in the cache, for the background; the
+    caller's random state left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        return [(net, cfg) for plan in _plans(ds, grids, base)
+                for _, _, net, cfg, hit in plan if not hit]
+
+
 def train_grids(ds: data.Dataset, grids: Sequence[Grid], *,
                 setting: testbed.Setting | None = None, progress: bool | None = None,
                 ahead: Sequence[Grid] = ()) -> list[list[Run]]:
@@ -111,11 +119,7 @@ def train_grids(ds: data.Dataset, grids: Sequence[Grid], *,
     (:func:`gaputils.workers.fit_or_load`)."""
     base = setting or testbed.get()
     plans = _plans(ds, grids, base)
-    later = []
-    if ahead and workers.side_by_side(ds):
-        with torch.random.fork_rng(devices=[]):  # the caller's random state as without them
-            later = [(net, cfg) for plan in _plans(ds, ahead, base)
-                     for _, _, net, cfg, hit in plan if not hit]
+    later = _uncached(ds, ahead, base) if ahead and workers.side_by_side(ds) else []
     todo = [p for plan in plans for p in plan]
     show = mode() != "smoke" if progress is None else progress
     loaded = sum(hit for *_, hit in todo)
@@ -139,10 +143,7 @@ def start_grids(ds: data.Dataset, grids: Sequence[Grid], *,
     base = setting or testbed.get()
     if not workers.side_by_side(ds):
         return 0
-    with torch.random.fork_rng(devices=[]):
-        jobs = [(net, cfg) for plan in _plans(ds, grids, base)
-                for _, _, net, cfg, hit in plan if not hit]
-    return workers.start(ds, jobs, tag=base.model)
+    return workers.start(ds, _uncached(ds, grids, base), tag=base.model)
 
 
 def minimizers(ds: data.Dataset | None = None, *,

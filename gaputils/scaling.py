@@ -66,9 +66,10 @@ def steps_to_target(ds: data.Dataset, batch_sizes: Sequence[int], seeds: Sequenc
     ``setting``'s network, optimizer and weight decay (default: the testbed's); at most
     ``max_epochs``; every run cached, the first three rates of each batch size together (side by
     side on a CPU's cores, :mod:`gaputils.workers`). Where workers train side by side, those
-    that a round leaves idle train the next batch size's run at the rate the round started from
-    (the best so far), in the background, into the cache: that rate is among the next size's
-    first three unless this size's search moves two rates from it. Returns
+    that a round leaves idle train the next batch size's run at the rate the round tries (of the
+    first three, the highest: the best rate grows with the batch size), in the background, into
+    the cache: the next size starts from this size's best rate, halved and doubled, so the rate
+    is among its first three unless the search moves on two more rates from it. Returns
     ``{"steps": {B: {lr: [steps per seed]}}, ...}`` with ``nan`` for a run that diverged or did
     not reach the target (runs trained ahead are not in it until the search asks for them).
     ``on_size(b, result so far)`` is called as each batch size's search ends. Chapter 07."""

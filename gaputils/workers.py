@@ -149,8 +149,8 @@ def _get_pool() -> cf.ProcessPoolExecutor:
 
 
 def shutdown() -> None:
-    """Stop the workers (they are started again when needed); runs training in the background
-    for ``ahead`` are dropped."""
+    """Stop the workers (they are started again when needed); what they were doing in the
+    background (runs ahead or started, a submitted function) is dropped."""
     global _pool, _pool_size
     _background.clear()
     if _pool is not None:
@@ -162,8 +162,8 @@ def shutdown() -> None:
 
 @atexit.register
 def _at_exit() -> None:
-    """Let idle workers end before the interpreter takes the modules down; a run that trains
-    only because it might be asked for next is not waited for."""
+    """Let idle workers end before the interpreter takes the modules down; what still runs in
+    the background (a run started ahead that nobody asked for) is not waited for."""
     if any(not f.done() for f in _background.values()):
         shutdown()
     elif _pool is not None:
@@ -201,8 +201,14 @@ def side_by_side(ds: Dataset) -> bool:
 
 
 def _on_cpu_workers(ds: Dataset) -> bool:
+    """Data on a CPU, two or more workers, a main module a worker may import, no torchrun."""
     return ds.train[0].device.type == "cpu" and count() > 1 and _safe_main() and \
         os.environ.get("WORLD_SIZE", "1") == "1"
+
+
+def _cost(config: TrainConfig, n: int) -> int:
+    """A run's examples seen, to start the longest runs first."""
+    return config.total_steps(n) * config.batch_size
 
 
 def start(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag: str = "") -> int:
@@ -219,7 +225,7 @@ def start(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag: str =
         k = cache.run_key(net, ds, cfg, tag)[0]
         if k not in packed and k not in _background and not cache.has(k):
             if (p := _packed(net, cfg)) is not None:
-                packed[k] = (p, cfg.total_steps(len(ds.train[1])) * cfg.batch_size)
+                packed[k] = (p, _cost(cfg, len(ds.train[1])))
     if packed:
         order = sorted(packed, key=lambda k: packed[k][1], reverse=True)
         _in_background(_get_pool(), {k: packed[k][0] for k in order}, pickle.dumps(ds), tag,
@@ -332,8 +338,7 @@ def _run_away(ds: Dataset, jobs, new: dict[int, str], ahead, tag: str, bar) -> l
         packed = {}  # it trains here, beside whatever trains in the background
     if not packed and not waits:
         return []
-    n = len(ds.train[1])
-    cost = lambda i: jobs[i][1].total_steps(n) * jobs[i][1].batch_size
+    cost = lambda i: _cost(jobs[i][1], len(ds.train[1]))
     env, data = _environment(), pickle.dumps(ds)
     futures, error, done = dict(waits), None, []
     try:
