@@ -205,15 +205,17 @@ def critical_batch(ds: data.Dataset, sizes: Sequence[int], seeds: Sequence[int],
     falls through ``levels`` (:func:`noise_along`, first ``n`` examples, default all), under
     ``["noise"]`` by seed (:func:`noise_runs`); ``fresh_bn`` as in :func:`steps_to_target`, for
     both. The noise-scale runs train on one thread: in a worker, beside the search of the
-    larger batch sizes, once SB's rate is tuned (:func:`gaputils.workers.submit`), or here after
-    the search - the same numbers either way. Chapter 07."""
+    largest batch size (its rounds of one rate leave a core idle; SB's rate is tuned by then,
+    :func:`gaputils.workers.submit`), or here after the search - the same numbers either way.
+    Chapter 07."""
     setting = setting or testbed.get()
     sb, job = setting.sb, {}
+    when = max(sb, sorted(sizes)[-2] if len(sizes) > 1 else sb)  # the last size comes next
     noise = lambda res: (ds, noise_seeds, levels, best_steps(res)[sb]["lr"], setting,
                          max_epochs, n, fresh_bn)
 
     def tuned(b, res):
-        if b == sb and noise_seeds:
+        if b == when and noise_seeds:
             job["noise"] = workers.submit(ds, noise_runs, *noise(res))
 
     out = steps_to_target(ds, sizes, seeds, target, lr=setting.lr * min(sizes) / sb,
