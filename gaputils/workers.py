@@ -220,14 +220,9 @@ def start(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag: str =
     if not side_by_side(ds):
         return 0
     _prune()
-    packed = {}
-    for net, cfg in jobs:
-        k = cache.run_key(net, ds, cfg, tag)[0]
-        if k not in packed and k not in _background and not cache.has(k):
-            if (p := _packed(net, cfg)) is not None:
-                packed[k] = (p, _cost(cfg, len(ds.train[1])))
+    packed = _startable(ds, jobs, tag)
     if packed:
-        order = sorted(packed, key=lambda k: packed[k][1], reverse=True)
+        order = sorted(packed, key=lambda k: _cost(packed[k][1], len(ds.train[1])), reverse=True)
         _in_background(_get_pool(), {k: packed[k][0] for k in order}, pickle.dumps(ds), tag,
                        _environment())
     return len(packed)
@@ -305,19 +300,27 @@ def fit_or_load(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag:
     return [trained[i] for i in range(len(jobs))]
 
 
-def _fillers(ds: Dataset, ahead, busy: int, taken: set[str], tag: str) -> dict[str, bytes]:
-    """The first runs of ``ahead`` not in the cache, not training and not in ``taken``, packed,
-    as many as fill the workers that ``busy`` runs leave idle in their last round."""
-    out: dict[str, bytes] = {}
-    idle = -busy % count() if busy else 0
-    for net, cfg in ahead:
-        if len(out) == idle:
+def _startable(ds: Dataset, jobs, tag: str, taken=(), limit: int | None = None
+               ) -> dict[str, tuple[bytes, TrainConfig]]:
+    """{cache key: (the run packed, its config)} for the first runs of ``jobs`` (at most
+    ``limit``) that are not in the cache, not training in the background, not in ``taken`` and
+    can go to a worker."""
+    out: dict[str, tuple[bytes, TrainConfig]] = {}
+    for net, cfg in jobs:
+        if limit is not None and len(out) == limit:
             break
         k = cache.run_key(net, ds, cfg, tag)[0]
         if k not in taken and k not in _background and k not in out and not cache.has(k):
             if (p := _packed(net, cfg)) is not None:
-                out[k] = p
+                out[k] = (p, cfg)
     return out
+
+
+def _fillers(ds: Dataset, ahead, busy: int, taken: set[str], tag: str) -> dict[str, bytes]:
+    """The first runs of ``ahead`` that :func:`_startable` allows, packed, as many as fill the
+    workers that ``busy`` runs leave idle in their last round."""
+    idle = -busy % count() if busy else 0
+    return {k: p for k, (p, _) in _startable(ds, ahead, tag, taken, idle).items()}
 
 
 def _run_away(ds: Dataset, jobs, new: dict[int, str], ahead, tag: str, bar) -> list[int]:
