@@ -9,9 +9,11 @@ and Fashion-MNIST, pickled batches for CIFAR) in the on-disk layout torchvision 
 from __future__ import annotations
 
 import gzip
+import math
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
@@ -210,6 +212,29 @@ def _subset(n_total: int, n: int | None, seed: int, what: str) -> torch.Tensor |
     return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n]
 
 
+def channel_stats(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation (n - 1 in the denominator) of the pixel values
+    x / 255 of uint8 images ``x`` (N, C, H, W), float32, computed exactly from integer counts
+    and rounded once: the same bits on every machine and thread count. (A float32 reduction
+    sums in an order that depends on the threads: Fashion-MNIST's mean came out one unit in the
+    last place apart on one thread and on two, which changed every pixel of the normalized data
+    and so every cache key and every run trained on it.)"""
+    if x.dtype != np.uint8 or x.ndim != 4:
+        raise ValueError(f"channel_stats takes uint8 images (N, C, H, W), got {x.dtype} "
+                         f"{x.shape}")
+    means, stds = [], []
+    for c in range(x.shape[1]):
+        n, s, s2 = 0, 0, 0
+        for i in range(0, len(x), 4096):  # integer sums are exact in any order
+            block = x[i:i + 4096, c].astype(np.int64)
+            n, s, s2 = n + block.size, s + int(block.sum()), s2 + int((block * block).sum())
+        means.append(Fraction(s, 255 * n))
+        stds.append(math.sqrt(Fraction(n * s2 - s * s, 255**2 * n * (n - 1))) if n > 1
+                    else math.nan)
+    return (torch.tensor([float(m) for m in means], dtype=torch.float32),
+            torch.tensor(stds, dtype=torch.float32))
+
+
 def load(name: str = "fashion-mnist", n_train: int | None = None,
          device: torch.device | str | None = None, *, n_test: int | None = None,
          seed: int = 0) -> Dataset:
@@ -224,9 +249,7 @@ def load(name: str = "fashion-mnist", n_train: int | None = None,
     _check_name(name)
     folder = _find_or_download(name)
     xtr, ytr, xte, yte = _read_arrays(name, str(folder))
-    xtr_t = torch.from_numpy(xtr).float().div_(255)
-    mean = xtr_t.mean(dim=(0, 2, 3))
-    std = xtr_t.std(dim=(0, 2, 3))
+    mean, std = channel_stats(xtr)
     tr = _subset(len(ytr), n_train, seed, "n_train")
     te = _subset(len(yte), n_test, seed + 1, "n_test")
     dev = torch.device(device) if device is not None else default_device()

@@ -125,3 +125,43 @@ def test_real_fashion_mnist(monkeypatch):
     assert ds.train[0].shape == (1000, 1, 28, 28) and len(ds.test[1]) == 10_000
     assert set(ds.test[1].tolist()) == set(range(10))
     assert ds.mean[0] == pytest.approx(0.2860, abs=1e-3)  # the well-known training-set mean
+
+
+def test_channel_stats_are_exact():
+    """Per-channel mean and sd (n - 1) of x / 255 against exact rational arithmetic, rounded
+    once to float32, on images with three channels and blocks of uneven size."""
+    from fractions import Fraction
+
+    x = np.random.default_rng(0).integers(0, 256, size=(4100, 3, 5, 4), dtype=np.uint8)
+    mean, std = gd.channel_stats(x)
+    assert mean.dtype == std.dtype == torch.float32 and mean.shape == (3,)
+    for c in range(3):
+        v = [int(p) for p in x[:, c].ravel()]
+        n, m = len(v), Fraction(sum(v), 255 * len(v))
+        var = sum((Fraction(p, 255) - m) ** 2 for p in v) / (n - 1)
+        assert mean[c].item() == torch.tensor(float(m), dtype=torch.float32).item()
+        assert std[c].item() == torch.tensor(float(var) ** 0.5, dtype=torch.float32).item()
+    with pytest.raises(ValueError, match="uint8 images"):
+        gd.channel_stats(x.astype(np.float32))
+
+
+@pytest.mark.skipif(gd.locate("fashion-mnist") is None, reason="Fashion-MNIST not installed")
+def test_normalization_does_not_depend_on_threads(monkeypatch):
+    """Fashion-MNIST's float32 mean, summed by torch, came out one unit in the last place apart
+    on one thread and on two - other data, other cache keys, other runs. The exact statistics
+    are the same on any thread count, and equal to the two-thread values that the book's caches
+    were made with."""
+    monkeypatch.delenv("GAPUTILS_DATA", raising=False)
+    before = torch.get_num_threads()
+    loaded = []
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            loaded.append(gd.load("fashion-mnist", n_train=500, n_test=100, device="cpu"))
+    finally:
+        torch.set_num_threads(before)
+    first = loaded[0]
+    assert first.mean == (0.28604060411453247,) and first.std == (0.3530242443084717,)
+    for ds in loaded[1:]:
+        assert ds.fingerprint == first.fingerprint
+        assert torch.equal(ds.train[0], first.train[0]) and torch.equal(ds.test[0], first.test[0])
