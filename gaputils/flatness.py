@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import data, hessian, sharpness, stats, testbed
+from . import data, hessian, sharpness, stats, testbed, workers
 from .params import flat
 from .runs import Run, initial_model
 
@@ -22,14 +22,21 @@ def sharpness_table(runs: dict[str, list[Run]], data_: tuple, eps_values=(1e-3, 
     ``subspace_dim``-dimensional subspace (each seed draws its own), at every eps:
     ``{(space, eps): {group: array over seeds}}``. ``kw`` goes to ``sharpness.keskar``.
     Chapter 03 (Keskar et al.'s Tables 3 and 4)."""
-    table = {}
-    for space, p in (("full space", None), (f"subspace p={subspace_dim}", subspace_dim)):
-        for eps in eps_values:
-            table[space, eps] = {
-                name: np.array([sharpness.keskar(r.model, data_, eps=eps, subspace_dim=p,
-                                                 seed=r.seed, **kw).value for r in group])
-                for name, group in runs.items()}
+    cells = [(space, p, eps, name) for space, p in (("full space", None),
+                                                    (f"subspace p={subspace_dim}", subspace_dim))
+             for eps in eps_values for name in runs]
+    values = iter(workers.each(data_, _keskar, [(r.model, data_, eps, p, r.seed, kw)
+                                                for _, p, eps, name in cells
+                                                for r in runs[name]], desc="sharpness"))
+    table: dict[tuple, dict] = {}
+    for space, _, eps, name in cells:
+        table.setdefault((space, eps), {})[name] = np.array([next(values) for _ in runs[name]])
     return table
+
+
+def _keskar(model, data_, eps, subspace_dim, seed, kw) -> float:
+    return sharpness.keskar(model, data_, eps=eps, subspace_dim=subspace_dim, seed=seed,
+                            **kw).value
 
 
 def format_sharpness_table(table: dict[tuple, dict], a: str = "LB", b: str = "SB") -> str:
@@ -53,17 +60,22 @@ def curvature_table(runs: dict[str, list[Run]], data_: tuple, probes: int = 30,
     over seeds with its paired 95% interval (:func:`gaputils.stats.ratio_interval`).
     ``scale="weights"``: the same for D H D, D = diag(|x|). Chapter 04."""
     out = {"lambda_max": {}, "trace": {"se": {}}}
+    values = iter(workers.each(data_, _curvature, [(r.model, data_, probes, scale)
+                                                   for name in (b, a) for r in runs[name]],
+                               desc="curvature"))
     for name in (b, a):
-        tops = [hessian.top_eigenvalues(r.model, data_, k=1, scale=scale).values[0]
-                for r in runs[name]]
-        traces = [hessian.trace(r.model, data_, num_probes=probes, scale=scale)
-                  for r in runs[name]]
-        out["lambda_max"][name] = np.array(tops)
-        out["trace"][name] = np.array([t for t, _ in traces])
-        out["trace"]["se"][name] = np.array([se for _, se in traces])
+        rows = np.array([next(values) for _ in runs[name]])  # lambda_max, trace, its SE
+        out["lambda_max"][name], out["trace"][name], out["trace"]["se"][name] = rows.T
     for row in out.values():
         row["ratio"] = stats.ratio_interval(row[a], row[b])
     return out
+
+
+def _curvature(model, data_, probes, scale) -> tuple[float, float, float]:
+    """lambda_max, the trace and its standard error (:func:`curvature_table`)."""
+    top = hessian.top_eigenvalues(model, data_, k=1, scale=scale).values[0]
+    trace, se = hessian.trace(model, data_, num_probes=probes, scale=scale)
+    return float(top), float(trace), float(se)
 
 
 def format_curvature_table(table: dict[str, dict], what: str = "H", a: str = "LB",

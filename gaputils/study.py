@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from . import data, hessian, sharpness, testbed, walk
+from . import data, hessian, sharpness, testbed, walk, workers
 from .arms import Arm
 from .runs import plain_grids, start_grids, train_grids
 from .train import History, evaluate
@@ -38,10 +38,17 @@ def _curves(history) -> dict:
     return out
 
 
-def _record(runs, data_, measure_seeds, curve_seeds=(), ds=None) -> dict:
-    """A diverged run (NaN loss) counts with the accuracies of the network it left, evaluated
-    now (about chance), not with those of its last evaluation before the NaN; it is not
-    measured (NaN)."""
+def _to_measure(runs, data_, measure_seeds) -> list[tuple]:
+    """The :func:`_measure` calls of ``runs``: those of ``measure_seeds`` that did not diverge."""
+    return [(r.model, data_, r.seed) for r in runs
+            if r.seed in measure_seeds and not r.history.diverged]
+
+
+def _record(runs, values, measure_seeds, curve_seeds=(), ds=None) -> dict:
+    """A run's record; ``values`` yields the (lambda_max, sharpness) of its
+    :func:`_to_measure` calls in order. A diverged run (NaN loss) counts with the accuracies of
+    the network it left, evaluated now (about chance), not with those of its last evaluation
+    before the NaN; it is not measured (NaN)."""
     out = {k: [r.final[k] for r in runs] for k in ("test_acc", "train_acc", "step", "seconds")}
     for i, r in enumerate(runs):
         if r.history.diverged and ds is not None:
@@ -50,7 +57,7 @@ def _record(runs, data_, measure_seeds, curve_seeds=(), ds=None) -> dict:
     out["seeds"] = [r.seed for r in runs]
     out["diverged"] = [r.history.diverged for r in runs]
     out["curves"] = {str(r.seed): _curves(r.history) for r in runs if r.seed in curve_seeds}
-    measured = [(math.nan, math.nan) if r.history.diverged else _measure(r.model, data_, r.seed)
+    measured = [(math.nan, math.nan) if r.history.diverged else next(values)
                 for r in runs if r.seed in measure_seeds]
     out["lambda_max"], out["sharpness"] = map(list, zip(*measured, strict=True)) if measured \
         else ([], [])
@@ -97,14 +104,18 @@ def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | Non
     sb, lb, *trained = train_grids(ds, grids, setting=setting, progress=progress)
     out = {"setting": setting.describe(), "seeds": list(seeds),
            "measure_seeds": list(measure_seeds), "n_curvature": n_curvature, "arms": {}}
-    for name, runs in (("SB", sb), ("LB", lb)):
-        out["arms"][name] = {"label": name, "group": "plain", "batch_size": runs[0].batch_size,
-                             **_record(runs, data_, measure_seeds, curve_seeds, ds)}
-    for arm, runs in zip(arms, trained, strict=True):
-        out["arms"][arm.name] = {"label": arm.label, "group": arm.group,
+    groups = [(name, runs, {"label": name, "group": "plain", "batch_size": runs[0].batch_size})
+              for name, runs in (("SB", sb), ("LB", lb))]
+    groups += [(arm.name, runs, {"label": arm.label, "group": arm.group,
                                  "batch_size": arm.batch_size, "x": arm.x,
-                                 "options": arm.described(),
-                                 **_record(runs, data_, measure_seeds, curve_seeds, ds)}
+                                 "options": arm.described()})
+               for arm, runs in zip(arms, trained, strict=True)]
+    # every network's curvature at once: two at a time in the workers on a CPU
+    values = iter(workers.each(ds, _measure, [c for _, runs, _ in groups
+                                              for c in _to_measure(runs, data_, measure_seeds)],
+                               desc="curvature" if progress is not False else None))
+    for name, runs, info in groups:
+        out["arms"][name] = info | _record(runs, values, measure_seeds, curve_seeds, ds)
     return out
 
 

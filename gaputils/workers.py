@@ -45,11 +45,11 @@ from torch import nn
 
 from . import cache
 from .data import Dataset
-from .runtime import cache_dir
+from .runtime import cache_dir, finish, progress
 from .train import History, TrainConfig
 
 __all__ = ["ENV", "count", "one_thread", "side_by_side", "fit_or_load", "start", "submit",
-           "shutdown"]
+           "each", "shutdown"]
 
 ENV = "GAPUTILS_WORKERS"
 
@@ -200,9 +200,12 @@ def side_by_side(ds: Dataset) -> bool:
     return _on_cpu_workers(ds) and cache.may_train()
 
 
-def _on_cpu_workers(ds: Dataset) -> bool:
-    """Data on a CPU, two or more workers, a main module a worker may import, no torchrun."""
-    return ds.train[0].device.type == "cpu" and count() > 1 and _safe_main() and \
+def _on_cpu_workers(ds: Dataset | tuple) -> bool:
+    """Data (a dataset, or a pair of tensors; not a loader) on a CPU, two or more workers, a
+    main module a worker may import, no torchrun."""
+    x = ds.train[0] if isinstance(ds, Dataset) else ds[0] if isinstance(ds, tuple | list) \
+        and ds and isinstance(ds[0], torch.Tensor) else None
+    return x is not None and x.device.type == "cpu" and count() > 1 and _safe_main() and \
         os.environ.get("WORLD_SIZE", "1") == "1"
 
 
@@ -228,11 +231,11 @@ def start(ds: Dataset, jobs: Sequence[tuple[nn.Module, TrainConfig]], tag: str =
     return len(packed)
 
 
-def submit(ds: Dataset, fn, *args) -> cf.Future | None:
+def submit(ds: Dataset | tuple, fn, *args) -> cf.Future | None:
     """``fn(*args)`` in a worker, on one thread, in the background, where workers train runs on
-    ``ds`` side by side: its future (its result, or its error, on ``.result()``); the workers
-    count it as busy. None elsewhere: the caller computes it itself (on one thread on a CPU,
-    :func:`one_thread`, for the same answer)."""
+    ``ds`` (a dataset, or a pair of tensors) side by side: its future (its result, or its error,
+    on ``.result()``); the workers count it as busy. None elsewhere: the caller computes it
+    itself (on one thread on a CPU, :func:`one_thread`, for the same answer)."""
     if not _on_cpu_workers(ds):
         return None
     try:
@@ -242,6 +245,45 @@ def submit(ds: Dataset, fn, *args) -> cf.Future | None:
     future = _get_pool().submit(_call, blob, _environment())
     _background[f"call {id(future)}"] = future
     return future
+
+
+def each(ds: Dataset | tuple, fn, items: Sequence[tuple], desc: str | None = None) -> list:
+    """``[fn(*item) for item in items]``, side by side in the workers where runs on ``ds`` train
+    there (:func:`submit`), one item per worker on one thread, the workers' own progress bars
+    off; in turn in this process elsewhere. For measurements of several networks: two Lanczos
+    or sharpness runs on one thread each finish sooner than one after the other on two threads
+    (``benchmarks/README.md``), and the values agree to about six digits (the sums' order).
+    ``desc``: a progress bar of the items done. An item's error is raised here once it is
+    reached; an interrupt drops the items not started. Chapters 03-07."""
+    items = list(items)
+    bar = progress(len(items), desc or "", "network", least=1 if desc else len(items) + 1)
+    # a lone item computes here, on this process's threads
+    futures = [submit(ds, _quiet, fn, *item) if len(items) > 1 else None for item in items]
+    out: list = [None] * len(items)
+    try:
+        for i, f in enumerate(futures):
+            if f is None:  # no workers, or an item that cannot be pickled
+                out[i] = fn(*items[i])
+                bar.update()
+        pending = {f: i for i, f in enumerate(futures) if f is not None}
+        for f in cf.as_completed(pending):
+            out[pending[f]] = f.result()  # an item's error is raised here
+            bar.update()
+    except BaseException:
+        for f in futures:
+            if f is not None:
+                f.cancel()
+        raise
+    finally:
+        finish(bar)
+    return out
+
+
+def _quiet(fn, *args):
+    """In a worker: ``fn(*args)`` with progress bars off (they would print to the kernel's
+    log, not the cell that waits)."""
+    os.environ["GAPUTILS_PROGRESS"] = "0"
+    return fn(*args)
 
 
 def _call(blob: bytes, env: dict):

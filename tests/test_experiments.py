@@ -250,6 +250,23 @@ def test_ratio_interval_and_tables():
     assert "1.50 ± 0.71" in text and "5.50 ± 3.54" in text and "3.46 [" in text
 
 
+def test_sharpness_table_holds_each_networks_own_sharpness():
+    from helpers import trained
+
+    nets = {name: [gu.runs.Run(bs, s, trained(seed=s, bs=bs)[0], None) for s in (0, 1)]
+            for name, bs in (("SB", 4), ("LB", 48))}
+    data_ = trained()[1].train
+    table = flatness.sharpness_table(nets, data_, eps_values=(1e-3, 1e-2), subspace_dim=5)
+    assert list(table) == [("full space", 1e-3), ("full space", 1e-2),
+                           ("subspace p=5", 1e-3), ("subspace p=5", 1e-2)]
+    for (space, eps), row in table.items():
+        p = None if space == "full space" else 5
+        for g, runs in nets.items():
+            mine = [gu.sharpness.keskar(r.model, data_, eps=eps, subspace_dim=p, seed=r.seed).value
+                    for r in runs]
+            assert row[g] == pytest.approx(mine, rel=1e-4), (space, eps, g)
+
+
 def test_reference_results_ship_with_the_package():
     sel = gu.reference.load("ch01_selection")
     assert sel["results"] and gu.selection.chosen_setting(sel["results"]) in sel["candidates"]
@@ -271,6 +288,13 @@ def test_curvature_table_pairs_groups_and_scales():
         r, lo, hi = t["lambda_max"]["ratio"]
         assert lo <= r <= hi
     assert raw["lambda_max"]["SB"][0] != scaled["lambda_max"]["SB"][0]
+    for g in ("SB", "LB"):  # each cell is its network's own (measured in the workers)
+        for i, r in enumerate(nets[g]):
+            top = gu.hessian.top_eigenvalues(r.model, data_, k=1, scale="weights").values[0]
+            assert scaled["lambda_max"][g][i] == pytest.approx(top, rel=1e-4)
+            trace = gu.hessian.trace(r.model, data_, num_probes=6)
+            assert (raw["trace"][g][i], raw["trace"]["se"][g][i]) == pytest.approx(trace,
+                                                                                     rel=1e-4)
     text = flatness.format_curvature_table(raw)
     assert "lambda_max" in text and "trace" in text and "3 pairs" in text
     assert max(len(line) for line in text.splitlines()) <= 100

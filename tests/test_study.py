@@ -307,6 +307,29 @@ def test_rule_sweep_and_the_largest_batch_that_keeps_sb_accuracy():
     assert scores.largest_kept(one) == 64 and scores.largest_kept(one[1:]) is None
 
 
+def test_curvature_measured_in_the_workers_is_what_this_process_measures(monkeypatch):
+    """Every network's lambda_max and sharpness go to the workers at once (one thread each);
+    without workers they are measured here, on this process's threads: the same values but
+    for the order of the sums."""
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    arms = gu.arms.keskar_arms(SETTING, lambdas=(1.0,), warm_epochs=(1,), double_every=1)[:2]
+    got = {}
+    for n in ("2", "1"):
+        monkeypatch.setenv(gu.workers.ENV, n)
+        got[n] = study.run(arms, (0, 1), (0, 1), setting=SETTING, ds=ds, n_curvature=48)
+    for name, arm in got["2"]["arms"].items():
+        for key in ("lambda_max", "sharpness"):
+            assert len(arm[key]) == 2
+            assert arm[key] == pytest.approx(got["1"]["arms"][name][key], rel=1e-4), (name, key)
+    setting, _, grids = study._grids(arms, (0, 1), SETTING, ds, 1)  # each network by itself
+    data_ = ds.train[0][:48], ds.train[1][:48]
+    names = ["SB", "LB", *(a.name for a in arms)]
+    for name, runs in zip(names, gu.runs.train_grids(ds, grids, setting=setting), strict=True):
+        mine = [study._measure(r.model, data_, r.seed) for r in runs]
+        assert got["1"]["arms"][name]["lambda_max"] == [m[0] for m in mine], name
+        assert got["1"]["arms"][name]["sharpness"] == [m[1] for m in mine], name
+
+
 def test_a_diverged_arm_counts_with_the_network_it_left_and_is_not_measured():
     ds = toy_dataset(n=96, shape=(1, 6, 6))
     setting = SETTING.replace(model="C1", model_kwargs=(("channels", (2, 3)), ("hidden", (6,)),

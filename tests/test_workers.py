@@ -222,6 +222,31 @@ def test_runs_started_in_the_background_are_waited_for(monkeypatch, tmp_path):
     assert gu.runs.start_grids(ds, [([16], (0,), {})], setting=SETTING) == 0
 
 
+def _where(x):
+    """What a worker sees: its threads, whether its progress bars are off, and x squared."""
+    import os
+
+    return torch.get_num_threads(), os.environ.get("GAPUTILS_PROGRESS"), x * x
+
+
+def test_each_measures_side_by_side_in_order_and_here_without_workers(monkeypatch):
+    ds = toy_dataset(n=96, shape=(1, 6, 6))
+    monkeypatch.setenv(workers.ENV, "2")
+    monkeypatch.delenv("GAPUTILS_PROGRESS", raising=False)
+    items = [(torch.tensor(float(i)),) for i in range(5)]
+    got = workers.each(ds, _where, items)
+    assert [g[2].item() for g in got] == [0, 1, 4, 9, 16]  # in the order of the items
+    assert {g[:2] for g in got} == {(1, "0")}  # one thread each, the workers' bars off
+    assert workers.each(ds.train, _where, items[:2])[0][:2] == (1, "0")  # a pair of tensors
+    here = torch.get_num_threads()
+    assert workers.each(ds, _where, items[:1])[0][:2] == (here, None)  # a lone one: here
+    with pytest.raises(ZeroDivisionError):  # an item's error comes back
+        workers.each(ds, divmod, [(1, 1), (1, 0), (2, 1)])
+    monkeypatch.setenv(workers.ENV, "1")
+    got = workers.each(ds, _where, items)
+    assert [g[2].item() for g in got] == [0, 1, 4, 9, 16] and got[0][:2] == (here, None)
+
+
 def test_a_function_submitted_to_a_worker_runs_there_on_one_thread(monkeypatch):
     ds = toy_dataset(n=96, shape=(1, 6, 6))
     monkeypatch.setenv(workers.ENV, "2")
