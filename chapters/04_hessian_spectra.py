@@ -267,8 +267,9 @@ for w in ("lambda_max", "trace"):
 # smooths them. A log scale shows the bulk and the outliers at once.
 
 # %%
-dens = hessian.densities({f"{name} (seed 0)": r[0].model for name, r in runs.items()}, train,
-                         num_runs=budget.probes, lanczos_steps=budget.lanczos_steps)
+dens = {f"{name} (seed 0)": hessian.density(r[0].model, train, num_runs=budget.probes,
+                                            lanczos_steps=budget.lanczos_steps)
+        for name, r in runs.items()}
 fig = gu.plots.spectra(hessian.broadened(dens, separate=True), gu.plots.PAIR, separate=True)
 for name, d in dens.items():
     print(f"{name}: Ritz values from {min(t.min() for t in d.nodes):+.3g} to "

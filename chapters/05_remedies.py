@@ -214,9 +214,12 @@ print(gu.scores.findings(rows))
 # networks, and every fraction of the gap in chapters 5-7 divides by the same gap - over the seeds
 # an arm shares with SB and LB. On a CPU the live runs above train on one thread each too (side by
 # side on the cores, `gu.workers`), so on the reference's processor and library versions they
-# would be its networks; elsewhere they are other networks of the same seeds, since another
-# processor, library or thread count changes the floating-point sums (chapter 0). The line printed
-# under the table, before the findings, says which holds here; the reference's device line names
+# can be its networks - though not this reference's: its processes loaded the data on one thread,
+# and on one thread the training set's mean, then summed in float32, came out one unit in its last
+# place apart from the two-thread value that gaputils now computes exactly (on the book's 2-core
+# machines), so every pixel differed a little. Elsewhere they are other networks of the same
+# seeds, since another processor, library or thread count changes the floating-point sums
+# (chapter 0). The line printed under the table, before the findings, says which holds here; the reference's device line names
 # the architecture and the cores, not the processor's model, so two machines can print the same
 # line and train different networks. The reference's seconds are less clean than its steps: up
 # to five processes shared the machine's two cores while it ran, so read times from the live

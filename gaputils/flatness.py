@@ -60,22 +60,17 @@ def curvature_table(runs: dict[str, list[Run]], data_: tuple, probes: int = 30,
     over seeds with its paired 95% interval (:func:`gaputils.stats.ratio_interval`).
     ``scale="weights"``: the same for D H D, D = diag(|x|). Chapter 04."""
     out = {"lambda_max": {}, "trace": {"se": {}}}
-    values = iter(workers.each(data_, _curvature, [(r.model, data_, probes, scale)
-                                                   for name in (b, a) for r in runs[name]],
-                               desc="curvature"))
     for name in (b, a):
-        rows = np.array([next(values) for _ in runs[name]])  # lambda_max, trace, its SE
-        out["lambda_max"][name], out["trace"][name], out["trace"]["se"][name] = rows.T
+        tops = [hessian.top_eigenvalues(r.model, data_, k=1, scale=scale).values[0]
+                for r in runs[name]]
+        traces = [hessian.trace(r.model, data_, num_probes=probes, scale=scale)
+                  for r in runs[name]]
+        out["lambda_max"][name] = np.array(tops)
+        out["trace"][name] = np.array([t for t, _ in traces])
+        out["trace"]["se"][name] = np.array([se for _, se in traces])
     for row in out.values():
         row["ratio"] = stats.ratio_interval(row[a], row[b])
     return out
-
-
-def _curvature(model, data_, probes, scale) -> tuple[float, float, float]:
-    """lambda_max, the trace and its standard error (:func:`curvature_table`)."""
-    top = hessian.top_eigenvalues(model, data_, k=1, scale=scale).values[0]
-    trace, se = hessian.trace(model, data_, num_probes=probes, scale=scale)
-    return float(top), float(trace), float(se)
 
 
 def format_curvature_table(table: dict[str, dict], what: str = "H", a: str = "LB",

@@ -416,21 +416,6 @@ def density(model: nn.Module, data: Data, num_runs: int = 5, lanczos_steps: int 
     return Density(grid, dens, nodes, weights, op.n_hvp)
 
 
-def densities(models: dict[str, nn.Module], data: Data, **kw) -> dict[str, Density]:
-    """:func:`density` of each network of ``models`` (same keys) on ``data``; ``kw`` go to
-    :func:`density`. On a CPU the networks are measured side by side, one per worker
-    (:func:`gaputils.workers.each`). Chapter 04."""
-    from . import workers
-
-    done = workers.each(data, _density, [(m, data, kw) for m in models.values()],
-                        desc="spectral densities")
-    return dict(zip(models, done, strict=True))
-
-
-def _density(model: nn.Module, data: Data, kw: dict) -> Density:
-    return density(model, data, **kw)
-
-
 def default_broadening(densities) -> float:
     """The default Gaussian broadening of spectral densities (:class:`Density`): 1% of the range
     of all their nodes together. Chapter 04."""

@@ -250,29 +250,41 @@ def submit(ds: Dataset | tuple, fn, *args) -> cf.Future | None:
 def each(ds: Dataset | tuple, fn, items: Sequence[tuple], desc: str | None = None) -> list:
     """``[fn(*item) for item in items]``, side by side in the workers where runs on ``ds`` train
     there (:func:`submit`), one item per worker on one thread, the workers' own progress bars
-    off; in turn in this process elsewhere. For measurements of several networks: two Lanczos
-    or sharpness runs on one thread each finish sooner than one after the other on two threads
-    (``benchmarks/README.md``), and the values agree to about six digits (the sums' order).
-    ``desc``: a progress bar of the items done. An item's error is raised here once it is
-    reached; an interrupt drops the items not started. Chapters 03-07."""
+    off; in turn in this process elsewhere, and for a lone item. For measurements of several
+    networks: two Lanczos or sharpness runs on one thread each finish sooner than one after the
+    other on two threads (``benchmarks/README.md``), and the values agree to about six digits
+    (the sums' order). An item goes to a worker pickled, data and all, when a worker is about to
+    be free, so no more than one item per worker and one more wait in memory. ``desc``: a
+    progress bar of the items done. An item's error is raised here; an interrupt drops the
+    items not started. Chapters 03-07."""
     items = list(items)
     bar = progress(len(items), desc or "", "network", least=1 if desc else len(items) + 1)
-    # a lone item computes here, on this process's threads
-    futures = [submit(ds, _quiet, fn, *item) if len(items) > 1 else None for item in items]
     out: list = [None] * len(items)
-    try:
-        for i, f in enumerate(futures):
-            if f is None:  # no workers, or an item that cannot be pickled
+    todo = iter(range(len(items)))
+    pending: dict[cf.Future, int] = {}
+
+    def top_up() -> None:
+        for i in todo:
+            f = submit(ds, _quiet, fn, *items[i]) if len(items) > 1 else None
+            if f is None:  # no workers, a lone item, or one that cannot be pickled
                 out[i] = fn(*items[i])
                 bar.update()
-        pending = {f: i for i, f in enumerate(futures) if f is not None}
-        for f in cf.as_completed(pending):
-            out[pending[f]] = f.result()  # an item's error is raised here
-            bar.update()
+                continue
+            pending[f] = i
+            if len(pending) > count():
+                return
+
+    try:
+        top_up()
+        while pending:
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for f in done:
+                out[pending.pop(f)] = f.result()  # an item's error is raised here
+                bar.update()
+            top_up()
     except BaseException:
-        for f in futures:
-            if f is not None:
-                f.cancel()
+        for f in pending:
+            f.cancel()
         raise
     finally:
         finish(bar)

@@ -288,7 +288,7 @@ def test_curvature_table_pairs_groups_and_scales():
         r, lo, hi = t["lambda_max"]["ratio"]
         assert lo <= r <= hi
     assert raw["lambda_max"]["SB"][0] != scaled["lambda_max"]["SB"][0]
-    for g in ("SB", "LB"):  # each cell is its network's own (measured in the workers)
+    for g in ("SB", "LB"):  # each cell is its own network's
         for i, r in enumerate(nets[g]):
             top = gu.hessian.top_eigenvalues(r.model, data_, k=1, scale="weights").values[0]
             assert scaled["lambda_max"][g][i] == pytest.approx(top, rel=1e-4)

@@ -127,18 +127,6 @@ def test_density_weights_and_nodes():
     assert area == pytest.approx(1.0, abs=1e-3)
 
 
-def test_densities_of_several_networks_are_each_ones_own():
-    """Side by side in the workers (one thread each): each network's own density, its nodes
-    those of :func:`density` on it (to float64's rounding, as both run in float64)."""
-    (a, data), (b, _) = tiny(), tiny(seed=1)
-    got = hessian.densities({"a": a, "b": b}, data, num_runs=2, lanczos_steps=6, seed=3)
-    assert list(got) == ["a", "b"]
-    for name, net in (("a", a), ("b", b)):
-        mine = hessian.density(net, data, num_runs=2, lanczos_steps=6, seed=3)
-        for t, u in zip(got[name].nodes, mine.nodes, strict=True):
-            np.testing.assert_allclose(t, u, rtol=1e-9, atol=1e-12)
-
-
 def test_frozen_and_unused_parameters():
     net, data = tiny()
     net[1].unused = nn.Linear(4, 4).double()  # a parameter forward never uses
