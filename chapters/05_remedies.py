@@ -219,11 +219,11 @@ print(gu.scores.findings(rows))
 # place apart from the two-thread value that gaputils now computes exactly (on the book's 2-core
 # machines), so every pixel differed a little. Elsewhere they are other networks of the same
 # seeds, since another processor, library or thread count changes the floating-point sums
-# (chapter 0). The line printed under the table, before the findings, says which holds here; the reference's device line names
-# the architecture and the cores, not the processor's model, so two machines can print the same
-# line and train different networks. The reference's seconds are less clean than its steps: up
-# to five processes shared the machine's two cores while it ran, so read times from the live
-# table.
+# (chapter 0). The line printed under the table, before the findings, says which holds here;
+# the reference's device line names the architecture and the cores, not the processor's model, so
+# two machines can print the same line and train different networks. The reference's seconds are
+# less clean than its steps: up to five processes shared the machine's two cores while it ran, so
+# read times from the live table.
 
 # %%
 ref = gu.reference.load("ch05_remedies")

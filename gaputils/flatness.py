@@ -20,7 +20,8 @@ def sharpness_table(runs: dict[str, list[Run]], data_: tuple, eps_values=(1e-3, 
                     subspace_dim: int = 100, **kw) -> dict[tuple, dict]:
     """Keskar's sharpness of every run of every group, in the full space and in a random
     ``subspace_dim``-dimensional subspace (each seed draws its own), at every eps:
-    ``{(space, eps): {group: array over seeds}}``. ``kw`` goes to ``sharpness.keskar``.
+    ``{(space, eps): {group: array over seeds}}``. ``kw`` goes to ``sharpness.keskar``. On a CPU
+    the networks are measured side by side in the workers (:func:`gaputils.workers.each`).
     Chapter 03 (Keskar et al.'s Tables 3 and 4)."""
     cells = [(space, p, eps, name) for space, p in (("full space", None),
                                                     (f"subspace p={subspace_dim}", subspace_dim))

@@ -98,7 +98,8 @@ def run(arms: list[Arm], seeds, measure_seeds=(), setting: testbed.Setting | Non
     (once, at the end, by default); the learning curves of the seeds in ``curve_seeds`` are
     kept (``["arms"][name]["curves"][str(seed)]``). Arms are keyed by their names (ids), plain
     SB and LB by "SB" and "LB"; each records its ``label``. Plain SB and LB (those of
-    :func:`gaputils.runs.minimizers`) and the arms train together. Chapters 05 and 06."""
+    :func:`gaputils.runs.minimizers`) and the arms train together; on a CPU their curvature is
+    measured side by side in the workers (:func:`gaputils.workers.each`). Chapters 05 and 06."""
     setting, ds, grids = _grids(arms, seeds, setting, ds, evals)
     data_ = ds.train[0][:n_curvature], ds.train[1][:n_curvature]
     sb, lb, *trained = train_grids(ds, grids, setting=setting, progress=progress)

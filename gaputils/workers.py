@@ -20,8 +20,9 @@ progress. A caller that knows which runs it may ask for next (a learning-rate se
 :func:`gaputils.scaling.steps_to_target`) passes them as ``ahead``: they fill the workers that the
 runs asked for now would leave idle, in the background, and a later call that asks for one waits
 for it instead of training it again. :func:`start` trains runs in the background outright (a
-chapter's next grid, so that its longest runs start first), and :func:`submit` runs any function
-there (a run that measures as it trains).
+chapter's next grid, so that its longest runs start first), :func:`submit` runs any function
+there (a run that measures as it trains), and :func:`each` a function of each of several items,
+side by side (the curvature of several networks).
 """
 
 from __future__ import annotations
