@@ -129,9 +129,14 @@ def _packed(net: nn.Module, config: TrainConfig) -> bytes | None:
         return None
 
 
+_in_worker = False
+
+
 def _start() -> None:
-    """A worker: one thread, and deaf to Ctrl-C (a notebook's interrupt reaches the kernel's
-    whole process group; the kernel stops the workers itself)."""
+    """A worker: one thread, deaf to Ctrl-C (a notebook's interrupt reaches the kernel's whole
+    process group; the kernel stops the workers itself), and no workers of its own."""
+    global _in_worker
+    _in_worker = True
     torch.set_num_threads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -203,11 +208,11 @@ def side_by_side(ds: Dataset) -> bool:
 
 def _on_cpu_workers(ds: Dataset | tuple) -> bool:
     """Data (a dataset, or a pair of tensors; not a loader) on a CPU, two or more workers, a
-    main module a worker may import, no torchrun."""
+    main module a worker may import, not in a worker itself, no torchrun."""
     x = ds.train[0] if isinstance(ds, Dataset) else ds[0] if isinstance(ds, tuple | list) \
         and ds and isinstance(ds[0], torch.Tensor) else None
-    return x is not None and x.device.type == "cpu" and count() > 1 and _safe_main() and \
-        os.environ.get("WORLD_SIZE", "1") == "1"
+    return x is not None and x.device.type == "cpu" and count() > 1 and not _in_worker and \
+        _safe_main() and os.environ.get("WORLD_SIZE", "1") == "1"
 
 
 def _cost(config: TrainConfig, n: int) -> int:

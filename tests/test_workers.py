@@ -242,6 +242,8 @@ def test_each_measures_side_by_side_in_order_and_here_without_workers(monkeypatc
     assert workers.each(ds, _where, items[:1])[0][:2] == (here, None)  # a lone one: here
     with pytest.raises(ZeroDivisionError):  # an item's error comes back
         workers.each(ds, divmod, [(1, 1), (1, 0), (2, 1)])
+    inside = workers.each(ds, workers._on_cpu_workers, [(ds,), (ds,)])
+    assert inside == [False, False] and workers._on_cpu_workers(ds)  # no workers of a worker
     monkeypatch.setenv(workers.ENV, "1")
     got = workers.each(ds, _where, items)
     assert [g[2].item() for g in got] == [0, 1, 4, 9, 16] and got[0][:2] == (here, None)
