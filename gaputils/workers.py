@@ -257,12 +257,12 @@ def each(ds: Dataset | tuple, fn, items: Sequence[tuple], desc: str | None = Non
     """``[fn(*item) for item in items]``, side by side in the workers where runs on ``ds`` train
     there (:func:`submit`), one item per worker on one thread, the workers' own progress bars
     off; in turn in this process elsewhere, and for a lone item. For measurements of several
-    networks: two Lanczos or sharpness runs on one thread each finish sooner than one after the
-    other on two threads (``benchmarks/README.md``), and the values agree to about six digits
-    (the sums' order). An item goes to a worker pickled, data and all, when a worker is about to
-    be free, so no more than one item per worker and one more wait in memory. ``desc``: a
-    progress bar of the items done. An item's error is raised here; an interrupt drops the
-    items not started. Chapters 03-07."""
+    networks: two sharpness ascents on one thread each finish sooner than one after the other on
+    two threads (Lanczos, which uses two threads well, gains little; ``benchmarks/README.md``),
+    and the values agree to about six digits (the sums' order). An item goes to a worker
+    pickled, data and all, when a worker is about to be free, so no more than one item per
+    worker and one more wait in memory. ``desc``: a progress bar of the items done. An item's
+    error is raised here; an interrupt drops the items not started. Chapters 03 and 05-07."""
     items = list(items)
     bar = progress(len(items), desc or "", "network", least=1 if desc else len(items) + 1)
     out: list = [None] * len(items)
