@@ -198,13 +198,15 @@ print(f"a run of LB + SAM: about {lb_sam:.0f} s, x{lb_sam / run_s['SB']:.1f} the
 
 # %% [markdown]
 # A SAM or ASAM step costs about twice a plain one (the range printed; where it falls depends on the
-# batch and the machine): two forward and backward passes instead of one, while drawing the batch
-# and the optimizer's update are not repeated. On a CPU an example costs LB only somewhat less time
-# than SB (the plain run times printed, timed in the notebook's process on all its threads; the
-# runs of the tables train on one thread each, where LB gains even less - their seconds are in the
-# live table above), so a run of LB + SAM saves nothing over a plain SB run - the last line gives
-# the two times; on a GPU, where LB's steps run in parallel, SAM would cost LB
-# up to about twice its time and keep part of LB's speed-up - we have not measured that here.
+# batch and the machine): two forward and backward passes instead of one. Drawing the batch and the
+# optimizer's update are not repeated, but the ascent adds work of its own (the gradient's norm,
+# moving the weights out and back), so the ratio can come out a little above two. On a CPU an
+# example costs LB only somewhat less time than SB (the plain run times printed, timed in the
+# notebook's process on all its threads; the runs of the tables train on one thread each, where LB
+# gains even less - their seconds are in the live table above), so a run of LB + SAM saves nothing
+# over a plain SB run - the last line gives the two times; on a GPU, where LB's steps run in
+# parallel, SAM would cost LB up to about twice its time and keep part of LB's speed-up - we have
+# not measured that here.
 #
 # ## Linear against square-root scaling across batch sizes
 #
