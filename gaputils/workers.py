@@ -45,6 +45,7 @@ import torch
 from torch import nn
 
 from . import cache
+from .batches import is_pair
 from .data import Dataset
 from .runtime import cache_dir, finish, progress
 from .train import History, TrainConfig
@@ -209,8 +210,7 @@ def side_by_side(ds: Dataset) -> bool:
 def _on_cpu_workers(ds: Dataset | tuple) -> bool:
     """Data (a dataset, or a pair of tensors; not a loader) on a CPU, two or more workers, a
     main module a worker may import, not in a worker itself, no torchrun."""
-    x = ds.train[0] if isinstance(ds, Dataset) else ds[0] if isinstance(ds, tuple | list) \
-        and ds and isinstance(ds[0], torch.Tensor) else None
+    x = ds.train[0] if isinstance(ds, Dataset) else ds[0] if is_pair(ds) else None
     return x is not None and x.device.type == "cpu" and count() > 1 and not _in_worker and \
         _safe_main() and os.environ.get("WORLD_SIZE", "1") == "1"
 
