@@ -73,3 +73,27 @@ def test_hessian_vector_products_match_the_native_double_backward(method, chunk)
     v = torch.randn(op.n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     torch.testing.assert_close(op @ v, native_hvp(net, data, v), rtol=1e-10, atol=1e-12)
     assert not any("forward" in m.__dict__ for m in net.modules())
+
+
+def test_strided_only_keeps_the_native_kernel_on_contiguous_activations():
+    net, (x, y) = net_with_norms()
+    with torch.no_grad():
+        native = net(x)
+        with affine_norms(net, strided_only=True):
+            contiguous = net(x)
+        with affine_norms(net, strided_only=True):
+            strided = net(x.contiguous(memory_format=torch.channels_last))
+    assert torch.equal(contiguous, native)  # PyTorch's kernel itself, to the bit
+    torch.testing.assert_close(strided, native, rtol=1e-12, atol=1e-12)
+
+
+def test_first_derivatives_through_strided_activations_match_the_native_ones():
+    net, (x, y) = net_with_norms()
+    xs = x.contiguous(memory_format=torch.channels_last)
+    params = [p for _, p in trainable(net)]
+    with EvalMode(net):
+        native = torch.autograd.grad(loss_sum(net, xs, y, None)[0], params)
+    native = torch.cat([g.reshape(-1) for g in native]) / len(y)
+    f, g = hessian.gradient(net, (xs, y))
+    torch.testing.assert_close(g, native, rtol=1e-10, atol=1e-12)
+    assert not any("forward" in m.__dict__ for m in net.modules())
