@@ -4,8 +4,9 @@ once, against what a reader would otherwise write - torchvision's ``transforms.v
 ``RandomCrop(28, padding=2)`` and ``RandomHorizontalFlip`` applied image by image, as a
 ``Dataset`` does. Also: each as a fraction of one training step of the testbed's C1 at that
 batch, and the step on the augmented batch when its memory layout is not restored (the
-convolution then takes a slower kernel on the CPU). Agreement: both give images of the same
-shape, with every pixel of the output taken from the input or the black frame.
+convolution then takes another kernel: faster on some machines, slower on others). Agreement:
+both give images of the same shape, with every pixel of the output taken from the input or the
+black frame.
 """
 
 from __future__ import annotations
@@ -59,6 +60,6 @@ def run(quick: bool = False) -> tuple[list[dict], dict]:
                             f"{100 * t_theirs / t_step:.0f}%"),
             row("C1 step, augmented batch", "same, other memory layout", t_step, t_other,
                 "same values", note=f"strides {tuple(aug.stride())} against "
-                                    f"{tuple(strided.stride())}: why augment() keeps x's")]
+                                    f"{tuple(strided.stride())}: the kernel follows the strides")]
     return rows, {"batch": BATCH, "shift": SHIFT, "repeat": repeat, "step_s": t_step,
                   "ours_s": t_ours, "theirs_s": t_theirs, "other_layout_step_s": t_other}

@@ -75,9 +75,10 @@ print(tb)
 # With A = I (the full space) every parameter may move by eps times its own size plus eps: the
 # box is relative for large weights and absolute for small ones. With a random n x p matrix
 # (p = 100 in the paper) the search is restricted to a random p-dimensional subspace; ours has
-# independent standard normal entries and `A+ x` - A+ is A's pseudo-inverse, so A+ x is the
-# point of the subspace nearest x's coordinates - is computed from the normal equations. f is
-# the mean cross-entropy on `budget.n_curvature` training examples in eval mode.
+# independent standard normal entries and `A+ x` - A+ is A's pseudo-inverse, so A+ x holds the
+# coordinates, in the columns of A, of the point of the subspace nearest x - is computed from the
+# normal equations. f is the mean cross-entropy on `budget.n_curvature` training examples in eval
+# mode.
 #
 # The inner maximization is a box-constrained problem in as many dimensions as the network has
 # weights. Keskar et al. ran about ten iterations of L-BFGS-B. `gu.sharpness.keskar` offers that
@@ -113,9 +114,11 @@ for name in ("SB", "LB"):
 print("LB / SB: " + ", ".join(f"{rows['LB', m].value / rows['SB', m].value:.2f} with {m}"
                               for m in ("ascent", "ascent, 3 starts", "lbfgsb")))
 share = {n: rows[n, "ascent"].value / max(rows[n, m].value for m in methods) for n in ("SB", "LB")}
+lean = share["LB"] / share["SB"]  # one run's LB / SB over that of the highest values found
 print(f"one ascent run reaches {share['SB']:.0%} of the highest value found for SB and "
-      f"{share['LB']:.0%} for LB: " + ("the ratios below, from one run, are if anything too low"
-      if share["LB"] < share["SB"] else "on this pair the solver does not favour SB"))
+      f"{share['LB']:.0%} for LB: one run's LB / SB is {lean:.2f}x that of the highest values, so "
+      "the ratios below, from one run, are if anything too "
+      + ("low" if lean < 1 else "high" if lean > 1 else "- neither: both shares are equal"))
 
 # %% [markdown]
 # The inner problem is not concave, so no solver is sure to find the maximum in ten steps: each
@@ -126,10 +129,11 @@ print(f"one ascent run reaches {share['SB']:.0%} of the highest value found for 
 # it that one ascent run reached. That share is how far below the maximum a single run can stay, and
 # the LB / SB ratios (the line `LB / SB:`, one per method) show how much the comparison the book
 # makes depends on the solver. Where one run falls further below the maximum for LB than for SB, the
-# ratios below are if anything too low (the last line says which holds here; the spread of the line
-# before it says how far the LB / SB ratio moves with the solver). The tables below use one ascent
-# run, which stays on the device and avoids SciPy's float64 copies of a weight-long vector (the
-# printed seconds compare the costs here); read them as lower estimates. The column `||A y*||` is
+# ratios below are if anything too low, and where it falls further below for SB, too high (the
+# last line says which holds here; the spread of the line before it says how far the LB / SB ratio
+# moves with the solver). The tables below use one ascent run, which stays on the device and avoids
+# SciPy's float64 copies of a weight-long vector (the printed seconds compare the costs here); read
+# their values as lower estimates. The column `||A y*||` is
 # the length of the best perturbation found, in parameter space.
 #
 # ## Keskar's Tables 3 and 4 on our minimizers
@@ -166,8 +170,9 @@ print(f"loss rise in the box (at least value / 100 nats; mean over seeds) agains
 # than the SB ones beyond what the seeds can attribute to chance (their count is in the header).
 # For the three networks quoted here (F1, C1, C2), Keskar et al.'s LB is one to two orders of
 # magnitude sharper in the full space; the line after them places our full-space interval at
-# their box size against the range of those three ratios - remember that ours are lower
-# estimates from one ascent run. Their absolute values are for other networks on other data.
+# their box size against the range of those three ratios - remember that our values are lower
+# estimates from one ascent run, which can move the ratio either way (the solver comparison above
+# says which way on the seed-0 pair). Their absolute values are for other networks on other data.
 # The last line turns values into nats: the metric is 100 (max f - f) / (1 + f), so with f near
 # zero a value of V% is a rise of at least V / 100 nats. Where a rise exceeds ln 10, the worst
 # point of the box predicts worse than a uniform guess - the box reaches broken networks - and an
@@ -247,8 +252,9 @@ print(f"F1's test accuracy SB - LB in points (these networks, chapter 1's runs):
 # whether F1 supports "sharper, therefore worse" in Keskar's own network. Where LB is sharper in
 # every row but not told worse, the answer is no - not a counterexample, since an interval that
 # includes zero does not show "no gap", but sharpness with no measured gap to explain. Mind the size
-# of the first rows' values too: thousands of percent are tens of nats, a box that reaches broken
-# networks (the nats line of the table above), so the last row's ratio means more. Two lessons stand
+# of the first rows' values too: V% is a rise of at least V / 100 nats, so hundreds to thousands of
+# percent are several to tens of nats, a box that reaches broken networks (the nats line of the
+# table above), so the last row's ratio means more. Two lessons stand
 # either way: the metric is a property of the network *and* of choices the paper does not spell out,
 # and a comparison of values across papers means little unless those choices are the same.
 #

@@ -46,9 +46,9 @@ def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 0, flip: b
     if flip:
         mirror = (torch.rand(n, generator=generator) < 0.5).to(x.device)
         out = torch.where(mirror[:, None, None, None], out.flip(-1), out)
-    # in x's memory layout: a convolution picks its kernel by the strides, and on the CPU the
-    # one-channel images' (N, 1, H, W) layout that loading gives trains faster than the layout
-    # the indexing above returns (1.26x on 2 CPU cores: benchmarks/README.md, `augment`)
+    # in x's memory layout, so that augmented batches go through the same convolution kernels
+    # as the run's plain ones (a convolution picks its kernel by the strides; which of the two
+    # layouts trains faster depends on the machine: benchmarks/README.md, `augment`)
     return torch.empty_like(x).copy_(out)
 
 
