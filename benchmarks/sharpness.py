@@ -84,11 +84,16 @@ def _summary(name: str, found: dict) -> dict:
     ratios = {k: v["ascent"]["value"] / v["lbfgsb"]["value"] for k, v in found.items()}
     low = min(ratios, key=ratios.get)
     seconds = [sum(v[m]["seconds"] for v in found.values()) for m in ("ascent", "lbfgsb")]
-    evals = {m: sorted({v[m]["evaluations"] for v in found.values()}) for m in found[low]}
+    evals = " / ".join(_span([v[m]["evaluations"] for v in found.values()])
+                       for m in ("ascent", "lbfgsb"))
     bounds = [replica(v) for v in found.values()]
     return row(f"sharpness {name}, {len(found)} minimizers", "SciPy L-BFGS-B", *seconds,
                f"ours >= L-BFGS-B on {sum(r >= 1 for r in ratios.values())} of {len(ratios)}; "
                f"ratios {min(ratios.values()):.2f}-{max(ratios.values()):.2f} (lowest: {low})",
-               " / ".join("-".join(map(str, sorted({e[0], e[-1]}))) for e in evals.values())
-               + " evals each", f"times summed over the minimizers; a replica: at most "
+               f"{evals} evals each", "times summed over the minimizers; a replica: at most "
                f"{min(bounds):.2f}-{max(bounds):.2f}x")
+
+
+def _span(values: list[int]) -> str:
+    lo, hi = min(values), max(values)
+    return str(lo) if lo == hi else f"{lo}-{hi}"

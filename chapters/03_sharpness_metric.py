@@ -133,8 +133,8 @@ print(f"one ascent run reaches {share['SB']:.0%} of the highest value found for 
 # last line says which holds here; the spread of the line before it says how far the LB / SB ratio
 # moves with the solver). The tables below use one ascent run, which stays on the device and avoids
 # SciPy's float64 copies of a weight-long vector (the printed seconds compare the costs here); read
-# their values as lower estimates. The column `||A y*||` is
-# the length of the best perturbation found, in parameter space.
+# their values as lower estimates. The column `||A y*||` is the length of the best perturbation
+# found, in parameter space.
 #
 # ## Keskar's Tables 3 and 4 on our minimizers
 #
@@ -254,9 +254,9 @@ print(f"F1's test accuracy SB - LB in points (these networks, chapter 1's runs):
 # includes zero does not show "no gap", but sharpness with no measured gap to explain. Mind the size
 # of the first rows' values too: V% is a rise of at least V / 100 nats, so hundreds to thousands of
 # percent are several to tens of nats, a box that reaches broken networks (the nats line of the
-# table above), so the last row's ratio means more. Two lessons stand
-# either way: the metric is a property of the network *and* of choices the paper does not spell out,
-# and a comparison of values across papers means little unless those choices are the same.
+# table above), so the last row's ratio means more. Two lessons stand either way: the metric is a
+# property of the network *and* of choices the paper does not spell out, and a comparison of values
+# across papers means little unless those choices are the same.
 #
 # ## Question 1: how sensitive is the metric?
 #

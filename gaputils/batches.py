@@ -31,8 +31,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .evalnorm import affine_norms
-
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Data = tuple[torch.Tensor, torch.Tensor] | Iterable
 
@@ -305,7 +303,7 @@ def gradient(model: nn.Module, data: Data, chunk: int | None = None,
     """The mean loss (nats) and its gradient as one flat vector. Chapter 03."""
     params = [p for _, p in trainable(model)]
     total, n, grads = 0.0, 0, [torch.zeros_like(p) for p in params]
-    with EvalMode(model), affine_norms(model, strided_only=True):
+    with EvalMode(model):
         for xb, yb in batches(data, model, chunk):
             loss = loss_sum(model, xb, yb, loss_fn)[0]
             parts = torch.autograd.grad(loss, params, allow_unused=True)

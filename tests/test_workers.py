@@ -173,7 +173,9 @@ def test_runs_ahead_fill_idle_workers_and_are_waited_for_not_trained_again(monke
     [(key, training)] = workers._background.items()
     monkeypatch.setattr(cache, "fit", lambda *a, **k: pytest.fail("trained here, again"))
     [ahead] = gu.runs.train_grids(ds, [grid(0.1)], setting=SETTING)[0]  # waits for the worker
-    assert training.done() and cache.has(key)
+    # or finds its run in the cache already: the worker saves the run before its future is done
+    training.result(timeout=120)
+    assert cache.has(key)
     assert len(list((tmp_path / "2").glob("*.pt"))) == 2
     monkeypatch.undo()
     monkeypatch.setenv(workers.ENV, "1")  # the network this process trains
