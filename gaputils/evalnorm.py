@@ -16,8 +16,8 @@ where they are exactly what the layer computes: a layer in eval mode that keeps 
 statistics (one that does not normalizes with the batch's statistics even in eval mode) and whose
 forward is PyTorch's own or Ghost BatchNorm's (plain BatchNorm in eval mode). The values agree
 with ``batch_norm`` to rounding (about 2e-7 relative in float32), not to the bit. Chapter 04's
-curvature runs through it (``hessian.HessianOperator``), and the sharpness solvers' first
-derivatives (``sharpness.first_derivatives``) through its ``strided_only`` form.
+curvature runs through it (``hessian.HessianOperator``), and first derivatives
+(``hessian.gradient``: the sharpness solvers' passes) through its ``strided_only`` form.
 """
 
 from __future__ import annotations

@@ -30,8 +30,7 @@ import torch
 from torch import nn
 
 from . import batches
-from .batches import Data, EvalMode, LossFn, loss_sum
-from .evalnorm import affine_norms
+from .batches import Data, LossFn, loss_sum
 from .hessian import gradient, hvp
 from .landscape import BN_TYPES, restored
 from .params import flat, set_flat
@@ -120,7 +119,7 @@ class ModelObjective(Objective):
     def __call__(self, x):
         set_flat(self.model, x)
         if self.bn == "running":
-            return first_derivatives(self.model, self.data, self.loss_fn)
+            return gradient(self.model, self.data, loss_fn=self.loss_fn)
         params = list(self.model.parameters())
         loss = loss_sum(self.model, *self.one, self.loss_fn)[0] / len(self.one[1])
         return float(loss.detach()), torch.cat([g.reshape(-1) for g in
@@ -132,17 +131,6 @@ class ModelObjective(Objective):
             with torch.no_grad():
                 return float(loss_sum(self.model, *self.one, self.loss_fn)[0]) / len(self.one[1])
         return batches.evaluate(self.model, self.data, self.loss_fn)[0]
-
-
-def first_derivatives(model: nn.Module, data: Data,
-                      loss_fn: LossFn | None = None) -> tuple[float, torch.Tensor]:
-    """``batches.gradient`` in eval mode, with BatchNorm on channels-last activations as the
-    affine map it is there (``evalnorm.affine_norms(strided_only=True)``): on the CPU PyTorch's
-    eval-mode backward of ``batch_norm`` is about ten times slower on the channels-last output of
-    a convolution than on contiguous activations, which keep its kernel. The same values to
-    rounding; a C1 gradient over 1,000 images 117 -> 87 ms on 2 cores."""
-    with EvalMode(model), affine_norms(model, strided_only=True):
-        return gradient(model, data, loss_fn=loss_fn)
 
 
 def random_matrix(n: int, p: int, seed: int = 0, device=None,
@@ -341,7 +329,7 @@ def taylor_prediction(model: nn.Module, data: Data, eps: float,
     With D = diag(|x_i| + 1) and s = sign(g): first order 100 eps ||D g||_1 / (1 + f), reached
     at the vertex z = eps D s; second order adds 100 eps^2 (D s)^T H (D s) / (2 (1 + f)), the
     curvature at that vertex (one Hessian-vector product). Chapter 03."""
-    f0, g = first_derivatives(model, data, loss_fn)
+    f0, g = gradient(model, data, loss_fn=loss_fn)
     d = flat(model).abs() + 1
     vertex = d * torch.sign(g)
     first = eps * float((d * g.abs()).sum())

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from gaputils import ghost, hessian, sharpness
+from gaputils import ghost, hessian
 from gaputils.batches import EvalMode, loss_sum, trainable
 from gaputils.evalnorm import affine_layers, affine_norms
 
@@ -94,6 +94,6 @@ def test_first_derivatives_through_strided_activations_match_the_native_ones():
     with EvalMode(net):
         native = torch.autograd.grad(loss_sum(net, xs, y, None)[0], params)
     native = torch.cat([g.reshape(-1) for g in native]) / len(y)
-    f, g = sharpness.first_derivatives(net.train(), (xs, y))  # eval mode inside
+    f, g = hessian.gradient(net.train(), (xs, y))  # eval mode inside
     torch.testing.assert_close(g, native, rtol=1e-10, atol=1e-12)
     assert net.training and not any("forward" in m.__dict__ for m in net.modules())
